@@ -1,0 +1,235 @@
+"""The lake's tables: one definition that the writers, the local engine and template.yaml all follow.
+
+Column types are Athena (Hive DDL) types. `template.yaml` declares the same columns for its Glue
+tables, and tests/unit/test_schema.py keeps the two identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Athena type -> DuckDB type, for the local engine and for writing Parquet with the exact physical types
+# Athena expects (int -> INT32, bigint -> INT64, timestamp -> INT64 micros).
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "bigint": "BIGINT",
+    "int": "INTEGER",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    partition_keys: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def duckdb_columns(self) -> dict[str, str]:
+        """Column name -> DuckDB type, data columns only (partition values live in the object key)."""
+        return {name: DUCKDB_TYPES[kind] for name, kind in self.columns}
+
+
+TRACES = Table(
+    "traces",
+    (
+        ("record_id", "string"),
+        ("source_format", "string"),
+        ("source_key", "string"),
+        ("session_id", "string"),
+        ("developer_id", "string"),
+        ("model", "string"),
+        ("ts", "timestamp"),
+        ("tokens_in", "bigint"),
+        ("tokens_out", "bigint"),
+        ("cache_read_tokens", "bigint"),
+        ("cache_write_tokens", "bigint"),
+        ("total_tokens", "bigint"),
+        ("latency_ms", "double"),
+        ("status_code", "int"),
+        ("is_error", "boolean"),
+        ("accepted_flag", "boolean"),
+        ("accepted_lines", "int"),
+        ("diff_ratio", "double"),
+        ("cost_usd", "double"),
+        ("cost_source", "string"),
+    ),
+    ("event_date", "repo"),
+    "One row per AI request.",
+)
+
+DEAD_LETTERS = Table(
+    "dead_letters",
+    (
+        ("source_key", "string"),
+        ("line_number", "bigint"),
+        ("reason", "string"),
+        ("detail", "string"),
+        ("raw", "string"),
+        ("rejected_at", "timestamp"),
+    ),
+    (),
+    "One row per rejected record, with the raw text so it can be fixed and replayed.",
+)
+
+# GitHub staging: every record of every raw page, as read. Aggregate folds them into the canonical
+# pull_requests / commits tables (latest version of a PR wins, a commit counts once by sha).
+GITHUB_PULLS = Table(
+    "github_pulls",
+    (
+        ("pr_id", "bigint"),
+        ("pr_number", "bigint"),
+        ("state", "string"),
+        ("author", "string"),
+        ("created_at", "timestamp"),
+        ("updated_at", "timestamp"),
+        ("closed_at", "timestamp"),
+        ("merged_at", "timestamp"),
+        ("source_key", "string"),
+    ),
+    ("repo",),
+    "Every pull-request version seen in a raw page (staging).",
+)
+
+GITHUB_COMMITS = Table(
+    "github_commits",
+    (
+        ("sha", "string"),
+        ("author", "string"),
+        ("author_date", "timestamp"),
+        ("committer_date", "timestamp"),
+        ("source_key", "string"),
+    ),
+    ("event_date", "repo"),
+    "Every commit seen in a raw page, partitioned by the UTC day of commit.author.date (staging).",
+)
+
+GITHUB_ISSUE_EVENTS = Table(
+    "github_issue_events",
+    (
+        ("event_id", "bigint"),
+        ("event", "string"),
+        ("pr_number", "bigint"),
+        ("created_at", "timestamp"),
+        ("source_key", "string"),
+    ),
+    ("repo",),
+    "Every issue event seen in a raw page (staging).",
+)
+
+PULL_REQUESTS = Table(
+    "pull_requests",
+    (
+        ("pr_id", "bigint"),
+        ("pr_number", "bigint"),
+        ("state", "string"),
+        ("author", "string"),
+        ("created_at", "timestamp"),
+        ("updated_at", "timestamp"),
+        ("closed_at", "timestamp"),
+        ("merged_at", "timestamp"),
+        ("reopened_count", "bigint"),
+    ),
+    ("repo",),
+    "One row per pull request, at its latest updated_at.",
+)
+
+COMMITS = Table(
+    "commits",
+    (
+        ("sha", "string"),
+        ("author", "string"),
+        ("author_date", "timestamp"),
+        ("committer_date", "timestamp"),
+    ),
+    ("event_date", "repo"),
+    "One row per commit sha.",
+)
+
+DAILY_SESSION_METRICS = Table(
+    "daily_session_metrics",
+    (
+        ("repo", "string"),
+        ("request_count", "bigint"),
+        ("session_count", "bigint"),
+        ("developer_count", "bigint"),
+        ("tokens_in", "bigint"),
+        ("tokens_out", "bigint"),
+        ("cache_read_tokens", "bigint"),
+        ("cache_write_tokens", "bigint"),
+        ("total_tokens", "bigint"),
+        ("accepted_count", "bigint"),
+        ("decided_count", "bigint"),
+        ("error_count", "bigint"),
+        ("median_latency_ms", "double"),
+        ("p95_latency_ms", "double"),
+        ("cost_usd", "double"),
+        ("accepted_lines", "bigint"),
+    ),
+    ("event_date",),
+    "One row per (event_date, repo) with at least one trace.",
+)
+
+DAILY_GITHUB_METRICS = Table(
+    "daily_github_metrics",
+    (
+        ("repo", "string"),
+        ("commit_count", "bigint"),
+        ("opened_pr_count", "bigint"),
+        ("merged_pr_count", "bigint"),
+        ("reopened_pr_count", "bigint"),
+        ("avg_merge_hours", "double"),
+        ("median_merge_hours", "double"),
+    ),
+    ("event_date",),
+    "One row per (event_date, repo) with any GitHub activity.",
+)
+
+CORRELATIONS = Table(
+    "correlations",
+    (
+        ("repo", "string"),
+        ("x_metric", "string"),
+        ("y_metric", "string"),
+        ("lag_days", "int"),
+        ("window_start", "date"),
+        ("window_end", "date"),
+        ("n", "int"),
+        ("pearson_r", "double"),
+        ("pearson_p", "double"),
+        ("pearson_ci_low", "double"),
+        ("pearson_ci_high", "double"),
+        ("spearman_rho", "double"),
+        ("spearman_p", "double"),
+        ("pearson_p_adj", "double"),
+        ("spearman_p_adj", "double"),
+        ("low_sample", "boolean"),
+        ("input_version", "string"),
+        ("computed_at", "timestamp"),
+    ),
+    (),
+    "One row per (repo, x_metric, y_metric, lag_days): lagged association with p-values and BH correction.",
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        TRACES,
+        DEAD_LETTERS,
+        GITHUB_PULLS,
+        GITHUB_COMMITS,
+        GITHUB_ISSUE_EVENTS,
+        PULL_REQUESTS,
+        COMMITS,
+        DAILY_SESSION_METRICS,
+        DAILY_GITHUB_METRICS,
+        CORRELATIONS,
+    )
+}

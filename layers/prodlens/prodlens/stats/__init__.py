@@ -1,0 +1,19 @@
+"""Statistics engine: lagged correlations with p-values, BH correction and effect sizes (numpy only, no scipy)."""
+
+from prodlens.stats.core import bh_adjust, lagged_correlations, rankdata_columns
+from prodlens.stats.correlate import DEFAULT_LAGS, DEFAULT_PAIRS, POOLED, correlate, input_version
+from prodlens.stats.special import betainc, correlation_pvalue, fisher_ci
+
+__all__ = [
+    "DEFAULT_LAGS",
+    "DEFAULT_PAIRS",
+    "POOLED",
+    "bh_adjust",
+    "betainc",
+    "correlate",
+    "correlation_pvalue",
+    "fisher_ci",
+    "input_version",
+    "lagged_correlations",
+    "rankdata_columns",
+]

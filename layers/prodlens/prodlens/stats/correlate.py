@@ -1,0 +1,255 @@
+"""The `correlations` table: lagged Pearson/Spearman of daily AI use against daily delivery, per repo.
+
+Contract (shared/CONTRACT.md §3, correlations): one row per (repo, x_metric, y_metric, lag_days), for
+every repo and for `*` (all repos pooled by summing daily values).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+
+from prodlens.stats.core import bh_adjust, lagged_correlations
+from prodlens.stats.special import correlation_pvalue, fisher_ci
+
+POOLED = "*"
+X_METRICS = ("request_count", "session_count", "total_tokens", "accepted_count", "cost_usd")
+Y_METRICS = ("commit_count", "merged_pr_count")
+DEFAULT_PAIRS: tuple[tuple[str, str], ...] = tuple((x, y) for x in X_METRICS for y in Y_METRICS)
+DEFAULT_LAGS = range(0, 8)
+LOW_SAMPLE_BELOW = 6
+
+Rows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+
+
+def as_rows(data: Rows | Iterable[Mapping[str, Any]] | None) -> list[Mapping[str, Any]]:
+    """Rows as a list of mappings; accepts a list of dicts or columns (a mapping of equal-length sequences)."""
+    if data is None:
+        return []
+    if isinstance(data, Mapping):
+        names = list(data)
+        columns = [list(data[name]) for name in names]
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    return list(data)
+
+
+def to_date(value: Any) -> date:
+    """A calendar day from a date, datetime, numpy datetime64 or an ISO string ('YYYY-MM-DD...')."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, np.datetime64):
+        return date.fromisoformat(str(value.astype("datetime64[D]")))
+    return date.fromisoformat(str(value)[:10])
+
+
+def metric_value(value: Any) -> float:
+    """A daily metric as a float; null (None or NaN) counts as 0."""
+    if value is None:
+        return 0.0
+    number = float(value)
+    return 0.0 if math.isnan(number) else number
+
+
+def _daily_by_repo(
+    rows: list[Mapping[str, Any]], metrics: Sequence[str], window: tuple[date, date] | None
+) -> dict[str, dict[date, np.ndarray]]:
+    """repo -> day -> metric vector (duplicate (day, repo) rows are summed)."""
+    out: dict[str, dict[date, np.ndarray]] = {}
+    for row in rows:
+        day = to_date(row["event_date"])
+        if window is not None and not (window[0] <= day <= window[1]):
+            continue
+        vector = np.array([metric_value(row.get(m)) for m in metrics])
+        days = out.setdefault(str(row["repo"]), {})
+        if day in days:
+            days[day] = days[day] + vector
+        else:
+            days[day] = vector
+    return out
+
+
+def _series(by_day: dict[date, np.ndarray], start: date, days: int, width: int) -> np.ndarray:
+    series = np.zeros((days, width))
+    origin = start.toordinal()
+    for day, vector in by_day.items():
+        series[day.toordinal() - origin] = vector
+    return series
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def correlate(
+    session_daily: Rows,
+    github_daily: Rows,
+    *,
+    pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
+    lags: Iterable[int] = DEFAULT_LAGS,
+    window: tuple[date, date] | None = None,
+    input_version: str,
+    computed_at: datetime,
+) -> list[dict[str, Any]]:
+    """Rows of the `correlations` table (columns exactly schema.CORRELATIONS) from the two daily tables.
+
+    Parameters
+    ----------
+    session_daily, github_daily
+        daily_session_metrics / daily_github_metrics rows (list of dicts, or columns as a mapping of
+        sequences). Each needs `event_date` and `repo` plus the metrics named in `pairs`.
+    pairs
+        (x_metric from session_daily, y_metric from github_daily); default 5 x 2 pairs.
+    lags
+        lag k pairs x(d) with y(d + k) (y after x for k > 0); default 0..7.
+    window
+        (start, end) inclusive; rows outside are ignored. Default per repo: the first to the last
+        event_date with a row for that repo in either table; for `*` the same over all repos.
+        With an explicit window, repos with no row inside it are omitted.
+
+    Rules: every calendar day of the window is a point, 0 where a table has no row (null metrics
+    count as 0); n = days - |k|; n < 3 or a constant lagged series gives null r/rho/p; the Fisher-z
+    95 % CI is null when n < 4; p-values are two-sided (as scipy.stats.pearsonr / spearmanr); the
+    BH-adjusted p is computed per (repo, method) family over that repo's non-null p-values;
+    low_sample = n < 6. Rows are ordered `*` first, then repos sorted, then pairs, then lags.
+    """
+    lags = tuple(int(k) for k in lags)
+    pairs = tuple((str(x), str(y)) for x, y in pairs)
+    x_metrics = tuple(dict.fromkeys(x for x, _ in pairs))
+    y_metrics = tuple(dict.fromkeys(y for _, y in pairs))
+    x_index = [x_metrics.index(x) for x, _ in pairs]
+    y_index = [y_metrics.index(y) for _, y in pairs]
+    if window is not None:
+        window = (to_date(window[0]), to_date(window[1]))
+
+    sessions = _daily_by_repo(as_rows(session_daily), x_metrics, window)
+    github = _daily_by_repo(as_rows(github_daily), y_metrics, window)
+    repos = sorted(set(sessions) | set(github))
+    if not repos:
+        return []
+
+    def pooled(tables: dict[str, dict[date, np.ndarray]], width: int) -> dict[date, np.ndarray]:
+        total: dict[date, np.ndarray] = {}
+        for by_day in tables.values():
+            for day, vector in by_day.items():
+                total[day] = total.get(day, np.zeros(width)) + vector
+        return total
+
+    scopes = [(POOLED, pooled(sessions, len(x_metrics)), pooled(github, len(y_metrics)))]
+    scopes += [(repo, sessions.get(repo, {}), github.get(repo, {})) for repo in repos]
+
+    blocks = []
+    for repo, x_days, y_days in scopes:
+        if window is not None:
+            start, end = window
+        else:
+            all_days = list(x_days) + list(y_days)
+            start, end = min(all_days), max(all_days)
+        days = (end - start).days + 1
+        x = _series(x_days, start, days, len(x_metrics))
+        y = _series(y_days, start, days, len(y_metrics))
+        stats = lagged_correlations(x, y, lags, with_p=False)
+        # (lags, p, q) -> (pairs, lags): one row per pair and lag, pairs outermost
+        pick = (slice(None), x_index, y_index)
+        blocks.append(
+            (
+                repo,
+                start,
+                end,
+                stats.n[pick].T.reshape(-1),
+                stats.pearson_r[pick].T.reshape(-1),
+                stats.spearman_rho[pick].T.reshape(-1),
+            )
+        )
+
+    # One batch for every p-value and CI of every repo (the continued fraction is vectorized).
+    n_all = np.concatenate([b[3] for b in blocks])
+    r_all = np.concatenate([b[4] for b in blocks])
+    rho_all = np.concatenate([b[5] for b in blocks])
+    pearson_p = correlation_pvalue(r_all, n_all)
+    spearman_p = correlation_pvalue(rho_all, n_all)
+    ci_low, ci_high = fisher_ci(r_all, n_all)
+
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    for repo, start, end, n, _, _ in blocks:
+        size = len(n)
+        part = slice(offset, offset + size)
+        pearson_adj = bh_adjust(pearson_p[part])
+        spearman_adj = bh_adjust(spearman_p[part])
+        for j in range(size):
+            i = offset + j
+            pair = pairs[j // len(lags)]
+            rows.append(
+                {
+                    "repo": repo,
+                    "x_metric": pair[0],
+                    "y_metric": pair[1],
+                    "lag_days": lags[j % len(lags)],
+                    "window_start": start,
+                    "window_end": end,
+                    "n": int(n[j]),
+                    "pearson_r": _none_if_nan(r_all[i]),
+                    "pearson_p": _none_if_nan(pearson_p[i]),
+                    "pearson_ci_low": _none_if_nan(ci_low[i]),
+                    "pearson_ci_high": _none_if_nan(ci_high[i]),
+                    "spearman_rho": _none_if_nan(rho_all[i]),
+                    "spearman_p": _none_if_nan(spearman_p[i]),
+                    "pearson_p_adj": _none_if_nan(pearson_adj[j]),
+                    "spearman_p_adj": _none_if_nan(spearman_adj[j]),
+                    "low_sample": int(n[j]) < LOW_SAMPLE_BELOW,
+                    "input_version": input_version,
+                    "computed_at": computed_at,
+                }
+            )
+        offset += size
+    return rows
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-safe, float-stable form: integral numbers as ints, others by shortest repr, days ISO."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return None
+    if number.is_integer() and abs(number) < 2**53:
+        return int(number)
+    return repr(number)
+
+
+def input_version(session_rows: Rows, github_rows: Rows) -> str:
+    """sha256 hex of the daily rows: independent of row and key order and of int/float spelling.
+
+    Every column of every row is included (so any change of the daily tables changes the version).
+    `event_date` is normalised to 'YYYY-MM-DD'; NaN and None are the same (null).
+    """
+    digest = hashlib.sha256()
+    for label, rows in (("daily_session_metrics", session_rows), ("daily_github_metrics", github_rows)):
+        lines = []
+        for row in as_rows(rows):
+            canonical = {str(k): _canonical(v) for k, v in row.items()}
+            if "event_date" in row and row["event_date"] is not None:
+                canonical["event_date"] = to_date(row["event_date"]).isoformat()
+            lines.append(json.dumps(canonical, sort_keys=True, separators=(",", ":")))
+        digest.update(f"{label}\n".encode())
+        for line in sorted(lines):
+            digest.update(line.encode())
+            digest.update(b"\n")
+    return digest.hexdigest()

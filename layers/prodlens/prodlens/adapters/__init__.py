@@ -1,0 +1,1 @@
+"""boto3 adapters behind prodlens.ports; every client is injectable."""

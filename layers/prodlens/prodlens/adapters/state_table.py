@@ -1,0 +1,169 @@
+"""The DynamoDB state table (keys pk/sk) as a StateStore. Item layout: docs/architecture.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from prodlens.adapters.aws_errors import translate
+from prodlens.errors import CheckpointConflict
+from prodlens.ports import DirtyPartition
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+def _to_dynamo(value: Any) -> Any:
+    """Floats are not a DynamoDB type; store them as Decimal (through str, so 0.1 stays 0.1)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_from_dynamo(v) for v in value)
+    return value
+
+
+def _item(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(_to_dynamo(v)) for k, v in attributes.items()}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_de.deserialize(v)) for k, v in item.items()}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class DynamoStateStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._ddb = client or boto3.client("dynamodb")
+
+    # -- low level -------------------------------------------------------------------------------
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        try:
+            response = self._ddb.get_item(TableName=self.table_name, Key=_item({"pk": pk, "sk": sk}), ConsistentRead=True)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"get {pk}") from e
+        return _plain(response["Item"]) if "Item" in response else None
+
+    def _query(self, pk: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": _item({":pk": pk}),
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                response = self._ddb.query(**kwargs)
+                items.extend(_plain(i) for i in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    return items
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"query {pk}") from e
+
+    # -- processed raw objects -------------------------------------------------------------------
+    def get_processed(self, source_key: str) -> dict[str, Any] | None:
+        return self._get(f"object#{source_key}", "state")
+
+    def put_processed(self, source_key: str, record: dict[str, Any]) -> None:
+        item = {**record, "pk": f"object#{source_key}", "sk": "state", "processed_at": _now()}
+        try:
+            self._ddb.put_item(TableName=self.table_name, Item=_item(item))
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"put processed {source_key}") from e
+
+    # -- dirty partitions ------------------------------------------------------------------------
+    def mark_dirty(self, table: str, partitions: Iterable[tuple[str, str]]) -> None:
+        for event_date, repo in sorted(set(partitions)):
+            try:
+                self._ddb.update_item(
+                    TableName=self.table_name,
+                    Key=_item({"pk": f"dirty#{table}", "sk": f"{event_date}#{repo}"}),
+                    UpdateExpression="ADD version :one SET event_date = :d, repo = :r, touched_at = :t",
+                    ExpressionAttributeValues=_item({":one": 1, ":d": event_date, ":r": repo, ":t": _now()}),
+                )
+            except (ClientError, BotoCoreError) as e:
+                raise translate(e, f"mark dirty {table} {event_date} {repo}") from e
+
+    def dirty(self, table: str) -> list[DirtyPartition]:
+        return [
+            DirtyPartition(table, item["event_date"], item["repo"], int(item["version"]))
+            for item in self._query(f"dirty#{table}")
+        ]
+
+    def clear_dirty(self, partition: DirtyPartition) -> bool:
+        try:
+            self._ddb.delete_item(
+                TableName=self.table_name,
+                Key=_item({"pk": f"dirty#{partition.table}", "sk": f"{partition.event_date}#{partition.repo}"}),
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues=_item({":v": partition.version}),
+            )
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False  # touched again while we worked: it stays dirty for the next run
+            raise translate(e, f"clear dirty {partition}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"clear dirty {partition}") from e
+        return True
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def get_checkpoint(self, job: str, scope: str) -> dict[str, Any] | None:
+        return self._get(f"checkpoint#{job}", scope)
+
+    def put_checkpoint(self, job: str, scope: str, value: dict[str, Any], expected_version: int | None) -> int:
+        new_version = (expected_version or 0) + 1
+        item = {"pk": f"checkpoint#{job}", "sk": scope, "value": value, "version": new_version, "updated_at": _now()}
+        if expected_version is None:
+            condition, values = "attribute_not_exists(pk)", None
+        else:
+            condition, values = "version = :v", _item({":v": expected_version})
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": _item(item), "ConditionExpression": condition}
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._ddb.put_item(**kwargs)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise CheckpointConflict(f"checkpoint {job}/{scope} moved past version {expected_version}") from e
+            raise translate(e, f"put checkpoint {job}/{scope}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"put checkpoint {job}/{scope}") from e
+        return new_version
+
+    # -- generic items (caches) --------------------------------------------------------------------
+    def get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return self._get(pk, sk)
+
+    def put_item(self, pk: str, sk: str, attributes: dict[str, Any]) -> None:
+        try:
+            self._ddb.put_item(TableName=self.table_name, Item=_item({**attributes, "pk": pk, "sk": sk}))
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"put {pk}") from e

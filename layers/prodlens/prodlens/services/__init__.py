@@ -1,0 +1,1 @@
+"""Use cases: one per Lambda function, wiring the domain to the adapters."""

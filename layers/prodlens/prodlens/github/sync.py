@@ -1,0 +1,312 @@
+"""The per-repository sync: walk each listing newest-first, store every page unmodified, then move the state.
+
+Each endpoint is a newest-first listing with a timestamp cursor:
+
+| endpoint | request | cursor (checkpoint) |
+|---|---|---|
+| pulls | `/pulls?state=all&sort=updated&direction=desc&per_page=100` | max `updated_at` |
+| commits | `/commits?since=<checkpoint>&per_page=100` | max `commit.committer.date` (what `since` filters on) |
+| issue_events | `/issues/events?per_page=100` | max `created_at` |
+
+A walk starts at the first page (conditional on the ETag kept for that URL: a 304 means nothing changed, so
+nothing is written) and follows `Link: rel="next"` until a page holds a record older than the checkpoint
+(`/pulls` has no `since`) or there is no next page. Pages are stored under a name derived from their bytes,
+so re-fetching an unchanged page rewrites the same object instead of adding a copy.
+
+Only a completed walk moves the state: first the checkpoint, then the first page's ETag. A walk stopped by a
+rate limit or the time budget leaves both untouched, and the next run walks again from the top down to the
+same checkpoint, so no page is ever skipped.
+
+When the commits checkpoint moves, the next run's first URL (`since=<new checkpoint>`) differs from this
+run's; it is requested once more ("primed") so the next run can send it conditionally. Its page is stored
+only if it holds a commit this walk did not store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from prodlens.errors import CheckpointConflict
+from prodlens.github.client import GithubClient, GithubError, GithubHttpError, OutOfTime, RateLimited
+
+ENDPOINTS = ("pulls", "commits", "issue_events")
+
+_SLUG_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class PageSink(Protocol):
+    def put(self, key: str, body: bytes) -> None:
+        """Store `body` under the raw-zone key `key`; return only once it is durably stored."""
+        ...
+
+
+class SyncState(Protocol):
+    def get_etag(self, repo: str, url: str) -> str | None: ...
+
+    def put_etag(self, repo: str, url: str, etag: str, last_modified: str | None = None) -> None: ...
+
+    def get_checkpoint(self, repo: str, endpoint: str) -> str | None: ...
+
+    def put_checkpoint(self, repo: str, endpoint: str, value: str) -> None:
+        """Advance the checkpoint; raise CheckpointConflict if the stored value is already >= `value`."""
+        ...
+
+
+class UnexpectedPage(GithubError):
+    """A 200 whose body is not a JSON array: not stored, the endpoint reports an error."""
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    owner: str
+    name: str
+
+    @classmethod
+    def parse(cls, slug: str) -> RepoRef:
+        """`Owner/Name` -> RepoRef(owner, name), lower-cased (GitHub slugs are case-insensitive)."""
+        parts = slug.strip().strip("/").split("/")
+        if len(parts) != 2 or not all(_SLUG_PART.match(p) and p not in (".", "..") for p in parts):
+            raise ValueError(f"not an owner/name repository slug: {slug!r}")
+        return cls(parts[0].lower(), parts[1].lower())
+
+    @property
+    def slug(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class EndpointResult:
+    endpoint: str
+    status: str = "pending"  # updated | not_modified | empty | rate_limited | out_of_time | error | deferred
+    requests: int = 0
+    pages_written: int = 0
+    records: int = 0
+    checkpoint: str | None = None
+    retry_at: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class RepoResult:
+    repo: str
+    status: str = "ok"  # ok | rate_limited | out_of_time | error
+    endpoints: list[EndpointResult] = field(default_factory=list)
+
+    @property
+    def pages_written(self) -> int:
+        return sum(e.pages_written for e in self.endpoints)
+
+    @property
+    def requests(self) -> int:
+        return sum(e.requests for e in self.endpoints)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "status": self.status,
+            "pages_written": self.pages_written,
+            "requests": self.requests,
+            "endpoints": {e.endpoint: {k: v for k, v in asdict(e).items() if k != "endpoint"} for e in self.endpoints},
+        }
+
+
+def page_key(repo: RepoRef, endpoint: str, body: bytes) -> str:
+    """Raw-zone key of a page: named by its content, so the same bytes always land on the same object."""
+    return f"github/{repo.owner}/{repo.name}/{endpoint}/{hashlib.sha256(body).hexdigest()[:32]}.json"
+
+
+def utc_cursor(value: Any) -> str | None:
+    """An ISO-8601 timestamp as `YYYY-MM-DDTHH:MM:SSZ` in UTC (comparable as a string); None if unusable."""
+    if not isinstance(value, str) or len(value) < 19:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _get(item: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(item, dict):
+            return None
+        item = item.get(name)
+    return item
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    name: str
+    path: str
+    query: str
+    cursor: Callable[[Any], str | None]
+    identity: Callable[[Any], Any]
+    since: bool = False
+
+    def first_url(self, client: GithubClient, repo: RepoRef, checkpoint: str | None) -> str:
+        base = client.url(self.path.format(owner=quote(repo.owner, safe=""), name=quote(repo.name, safe="")))
+        query = self.query
+        if self.since and checkpoint:
+            query = f"since={quote(checkpoint, safe='')}&{query}"
+        return f"{base}?{query}"
+
+
+_SPECS = {
+    "pulls": _Endpoint(
+        "pulls",
+        "/repos/{owner}/{name}/pulls",
+        "state=all&sort=updated&direction=desc&per_page=100",
+        cursor=lambda item: utc_cursor(_get(item, "updated_at")),
+        identity=lambda item: (_get(item, "id"), _get(item, "updated_at")),
+    ),
+    "commits": _Endpoint(
+        "commits",
+        "/repos/{owner}/{name}/commits",
+        "per_page=100",
+        cursor=lambda item: utc_cursor(_get(item, "commit", "committer", "date") or _get(item, "commit", "author", "date")),
+        identity=lambda item: _get(item, "sha"),
+        since=True,
+    ),
+    "issue_events": _Endpoint(
+        "issue_events",
+        "/repos/{owner}/{name}/issues/events",
+        "per_page=100",
+        cursor=lambda item: utc_cursor(_get(item, "created_at")),
+        identity=lambda item: _get(item, "id"),
+    ),
+}
+
+
+def sync_repo(
+    client: GithubClient,
+    repo: RepoRef,
+    sink: PageSink,
+    state: SyncState,
+    endpoints: Iterable[str] = ENDPOINTS,
+) -> RepoResult:
+    """Sync one repository. GitHub failures are reported in the result, never raised; storage errors propagate."""
+    result = RepoResult(repo.slug)
+    stopped: EndpointResult | None = None
+    for name in endpoints:
+        outcome = EndpointResult(name)
+        result.endpoints.append(outcome)
+        if stopped is not None:
+            outcome.status = "deferred"
+            continue
+        before = client.stats.requests
+        try:
+            _walk(client, repo, _SPECS[name], sink, state, outcome)
+        except RateLimited as err:
+            outcome.status, outcome.retry_at, stopped = "rate_limited", err.retry_at, outcome
+        except OutOfTime:
+            outcome.status, stopped = "out_of_time", outcome
+        except GithubHttpError as err:
+            if name == "commits" and err.status == 409:  # "Git Repository is empty."
+                outcome.status = "empty"
+            else:
+                outcome.status, outcome.error = "error", str(err)
+        except UnexpectedPage as err:
+            outcome.status, outcome.error = "error", str(err)
+        finally:
+            outcome.requests = client.stats.requests - before
+    statuses = {e.status for e in result.endpoints}
+    for status in ("error", "rate_limited", "out_of_time"):
+        if status in statuses:
+            result.status = status
+            break
+    return result
+
+
+def _array(body: bytes, url: str) -> list[Any]:
+    try:
+        data = json.loads(body)
+    except ValueError as err:
+        raise UnexpectedPage(f"{url} did not return JSON") from err
+    if not isinstance(data, list):
+        raise UnexpectedPage(f"{url} did not return a JSON array")
+    return data
+
+
+def _walk(
+    client: GithubClient, repo: RepoRef, spec: _Endpoint, sink: PageSink, state: SyncState, out: EndpointResult
+) -> None:
+    checkpoint = state.get_checkpoint(repo.slug, spec.name)
+    out.checkpoint = checkpoint
+    first_url = spec.first_url(client, repo, checkpoint)
+    url: str | None = first_url
+    first_etag = state.get_etag(repo.slug, first_url)
+    first: Any = None
+    newest = checkpoint
+    stored: set[Any] = set()
+    while url:
+        response = client.get(url, first_etag if first is None else None)
+        if response.status == 304:
+            out.status = "not_modified"
+            return
+        records = _array(response.body, url)
+        if records:
+            sink.put(page_key(repo, spec.name, response.body), response.body)
+            out.pages_written += 1
+            out.records += len(records)
+        first = first or response
+        reached_checkpoint = False
+        for record in records:
+            stored.add(spec.identity(record))
+            cursor = spec.cursor(record)
+            if cursor is None:
+                continue
+            if newest is None or cursor > newest:
+                newest = cursor
+            if checkpoint is not None and cursor < checkpoint:
+                reached_checkpoint = True
+        url = None if reached_checkpoint else response.next_url
+
+    # Every page of the walk is stored: now (and only now) the state may move.
+    if newest is not None and newest != checkpoint:
+        try:
+            state.put_checkpoint(repo.slug, spec.name, newest)
+        except CheckpointConflict:
+            pass  # a concurrent run already moved it at least as far
+        out.checkpoint = newest
+    out.status = "updated"
+    next_url = spec.first_url(client, repo, newest)
+    if next_url == first_url:
+        if first.etag:
+            state.put_etag(repo.slug, first_url, first.etag, first.last_modified)
+        return
+    _prime(client, repo, spec, sink, state, out, next_url, stored)
+
+
+def _prime(
+    client: GithubClient,
+    repo: RepoRef,
+    spec: _Endpoint,
+    sink: PageSink,
+    state: SyncState,
+    out: EndpointResult,
+    url: str,
+    stored: set[Any],
+) -> None:
+    try:
+        response = client.get(url)
+        records = _array(response.body, url)
+    except GithubError:
+        return  # priming only saves the next run a page; a limit here is met again by the next request
+    unseen = [r for r in records if spec.identity(r) not in stored]
+    if unseen:
+        sink.put(page_key(repo, spec.name, response.body), response.body)
+        out.pages_written += 1
+        out.records += len(records)
+        if response.next_url:
+            return  # more than one page is new: let the next run walk it unconditionally
+    if response.etag:
+        state.put_etag(repo.slug, url, response.etag, response.last_modified)

@@ -1,0 +1,199 @@
+"""GitHub raw pages -> staging rows (github_pulls, github_commits, github_issue_events) + dead letters.
+
+A page is the unmodified body of one list response, stored at
+`github/<owner>/<name>/{pulls|commits|issue_events}/<name>.json`. Every array element is read; each
+becomes one row or one dead letter (1-based `line_number` = position in the array). A body that is not a
+JSON array is one dead letter for the whole object (`line_number` 0, read = 1).
+
+Issue events: every event is kept with its `event` name (`reopened`, `closed`, `merged`, `labeled`, ...);
+nothing is skipped, and aggregate filters on `event = 'reopened'`. `pr_number` is `issue.number` (issues
+and pull requests share one number sequence per repository).
+
+Timestamps are timezone-naive UTC datetimes. Rows carry `source_key`; commit rows also carry `event_date`
+(the UTC day of `commit.author.date`, their partition). The repo partition is `GithubPage.repo`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+TABLE_BY_KIND = {"pulls": "github_pulls", "commits": "github_commits", "issue_events": "github_issue_events"}
+MAX_RAW_BYTES = 64 * 1024
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+
+_SLUG_PART = re.compile(r"^[a-z0-9._-]+$")
+
+
+@dataclass
+class GithubPage:
+    table: str
+    repo: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    read: int = 0
+    skipped: int = 0
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def github_key_parts(key: str) -> tuple[str, str]:
+    """`github/<owner>/<name>/<kind>/<file>` -> (table, repo); ValueError for any other key."""
+    parts = key.split("/")
+    if len(parts) < 5 or parts[0] != "github" or parts[3] not in TABLE_BY_KIND or not parts[-1]:
+        raise ValueError(f"not a GitHub page key: {key!r}")
+    return TABLE_BY_KIND[parts[3]], f"{parts[1]}/{parts[2]}".lower()
+
+
+def _valid_repo(repo: str) -> bool:
+    return all(_SLUG_PART.match(part) and part not in (".", "..") for part in repo.split("/"))
+
+
+def _truncate(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    encoded = text.encode("utf-8")
+    if len(encoded) <= MAX_RAW_BYTES:
+        return text
+    return encoded[:MAX_RAW_BYTES].decode("utf-8", "ignore")
+
+
+def _timestamp(record: dict[str, Any], path: tuple[str, ...], *, required: bool) -> datetime | None:
+    value: Any = record
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    label = ".".join(path)
+    if value is None:
+        if required:
+            raise _Reject("missing_timestamp", f"{label} is missing")
+        return None
+    if not isinstance(value, str) or len(value) < 19 or value[10] not in "Tt ":
+        raise _Reject("invalid_timestamp", f"{label} is not an ISO-8601 date-time: {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise _Reject("invalid_timestamp", f"{label} is not an ISO-8601 date-time: {value!r}") from err
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise _Reject("invalid_timestamp", f"{label} is out of range: {value!r}")
+    return parsed
+
+
+def _identifier(record: dict[str, Any], name: str, *, kind: type = int, within: str | None = None) -> Any:
+    holder = record.get(within) if within else record
+    value = holder.get(name) if isinstance(holder, dict) else None
+    label = f"{within}.{name}" if within else name
+    if value is None or value == "":
+        raise _Reject("missing_id", f"{label} is missing")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _Reject("invalid_id", f"{label} is not an integer: {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise _Reject("invalid_id", f"{label} is not a string: {value!r}")
+    return value
+
+
+def _login(value: Any) -> str | None:
+    login = value.get("login") if isinstance(value, dict) else None
+    return login if isinstance(login, str) and login else None
+
+
+def _pull_row(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pr_id": _identifier(record, "id"),
+        "pr_number": _identifier(record, "number"),
+        "state": record.get("state") if isinstance(record.get("state"), str) else None,
+        "author": _login(record.get("user")),
+        "created_at": _timestamp(record, ("created_at",), required=True),
+        "updated_at": _timestamp(record, ("updated_at",), required=True),
+        "closed_at": _timestamp(record, ("closed_at",), required=False),
+        "merged_at": _timestamp(record, ("merged_at",), required=False),
+    }
+
+
+def _commit_row(record: dict[str, Any]) -> dict[str, Any]:
+    sha = _identifier(record, "sha", kind=str)
+    author_date = _timestamp(record, ("commit", "author", "date"), required=True)
+    assert author_date is not None
+    git_author = record.get("commit", {}).get("author") or {}
+    # `author` is null when the commit email is not linked to an account: fall back to the git identity.
+    author = _login(record.get("author")) or git_author.get("email") or git_author.get("name") or None
+    return {
+        "sha": sha,
+        "author": author if isinstance(author, str) else None,
+        "author_date": author_date,
+        "committer_date": _timestamp(record, ("commit", "committer", "date"), required=False),
+        "event_date": author_date.strftime("%Y-%m-%d"),
+    }
+
+
+def _event_row(record: dict[str, Any]) -> dict[str, Any]:
+    event = record.get("event")
+    if not isinstance(event, str) or not event:
+        raise _Reject("missing_field", "event is missing")
+    return {
+        "event_id": _identifier(record, "id"),
+        "event": event,
+        "pr_number": _identifier(record, "number", within="issue"),
+        "created_at": _timestamp(record, ("created_at",), required=True),
+    }
+
+
+_ROW = {"github_pulls": _pull_row, "github_commits": _commit_row, "github_issue_events": _event_row}
+
+
+def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> GithubPage:
+    """Parse one raw GitHub page (already decompressed). Raises ValueError only for a key outside the layout."""
+    table, repo = github_key_parts(key)
+    page = GithubPage(table, repo)
+    rejected_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+
+    def reject(line: int, reason: str, detail: str, raw: bytes | str) -> None:
+        page.dead_letters.append(
+            {
+                "source_key": key,
+                "line_number": line,
+                "reason": reason,
+                "detail": detail,
+                "raw": _truncate(raw),
+                "rejected_at": rejected_at,
+            }
+        )
+
+    if not _valid_repo(repo):
+        page.read = 1
+        reject(0, "invalid_repo", f"repository slug from the key is invalid: {repo!r}", data)
+        return page
+    try:
+        records = orjson.loads(data)
+    except orjson.JSONDecodeError as err:
+        page.read = 1
+        reject(0, "invalid_json", str(err), data)
+        return page
+    if not isinstance(records, list):
+        page.read = 1
+        reject(0, "unexpected_shape", f"expected a JSON array, got {type(records).__name__}", data)
+        return page
+
+    page.read = len(records)
+    build = _ROW[table]
+    for index, record in enumerate(records, start=1):
+        try:
+            if not isinstance(record, dict):
+                raise _Reject("unexpected_shape", f"expected an object, got {type(record).__name__}")
+            row = build(record)
+        except _Reject as err:
+            reject(index, err.reason, err.detail, orjson.dumps(record))
+            continue
+        row["source_key"] = key
+        page.rows.append(row)
+    return page

@@ -1,0 +1,167 @@
+"""Terminal and JSON renderings of the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from datetime import date, datetime
+from typing import Any
+
+from prodlens.report.model import Association, Report
+from prodlens.stats.correlate import POOLED
+
+MAX_SIGNIFICANT_SHOWN = 25
+NOT_SIGNIFICANT_LABEL = "not significant after Benjamini–Hochberg correction"
+
+
+def fmt_num(value: float | None, digits: int = 2, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def fmt_p(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value < 0.001:
+        return f"{value:.1e}"
+    return f"{value:.3f}"
+
+
+def fmt_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f}%"
+
+
+def repo_label(repo: str) -> str:
+    return "all repos (pooled)" if repo == POOLED else repo
+
+
+def association_line(a: Association) -> str:
+    """One row: repo, pair, lag, n, r with CI, rho, and both adjusted p-values (always shown)."""
+    ci = ""
+    if a.pearson_ci_low is not None and a.pearson_ci_high is not None:
+        ci = f" [{fmt_num(a.pearson_ci_low)}, {fmt_num(a.pearson_ci_high)}]"
+    line = (
+        f"{repo_label(a.repo)}: {a.x_metric} -> {a.y_metric}, lag {a.lag_days}d, n={a.n}, "
+        f"r={fmt_num(a.pearson_r, signed=True)}{ci}, rho={fmt_num(a.spearman_rho, signed=True)}, "
+        f"adjusted p: Pearson {fmt_p(a.pearson_p_adj)}, Spearman {fmt_p(a.spearman_p_adj)}"
+    )
+    if a.low_sample:
+        line += f" (low sample, n={a.n})"
+    return line
+
+
+def _effects_lines(effects: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for metric, d in (effects.get("cohens_d") or {}).items():
+        lines.append(
+            f"  Cohen's d, accepted vs not-accepted requests, {metric}: d={fmt_num(d.get('d'), signed=True)} "
+            f"(n={d.get('n', 0)}: {d.get('n1', 0)} accepted, {d.get('n2', 0)} not accepted; pooled SD)"
+        )
+    for entry in effects.get("acceptance_by_model") or []:
+        rate = entry.get("rate")
+        shown = "n/a" if rate is None else f"{rate * 100:.1f}%"
+        lines.append(
+            f"  Acceptance rate, {entry['model']}: {shown} ({entry.get('accepted', 0)}/{entry.get('decided', 0)} "
+            f"decided, n={entry.get('n', 0)})"
+        )
+    tpl = effects.get("tokens_per_accepted_line")
+    if tpl:
+        lines.append(f"  Tokens per accepted line: {fmt_num(tpl.get('value'), 1)} (n={tpl.get('n', 0)} accepted requests)")
+    for entry in effects.get("cost_per_merged_pr") or []:
+        value = entry.get("value")
+        shown = "n/a (no merged PRs)" if value is None else f"${value:,.2f}"
+        lines.append(
+            f"  Cost per merged PR, {repo_label(entry['repo'])}: {shown} "
+            f"(${entry.get('cost_usd', 0):,.2f} / {entry.get('merged_prs', 0)} merged, n={entry.get('n', 0)})"
+        )
+    growth = effects.get("request_growth")
+    if growth:
+        dod = growth.get("day_over_day") or {}
+        wow = growth.get("week_over_week") or {}
+        if dod.get("last_day"):
+            lines.append(
+                f"  AI requests, {dod['last_day']} vs {dod.get('previous_day') or 'n/a'}: {fmt_pct(dod.get('growth'))} "
+                f"({fmt_num(dod.get('last'), 0)} vs {fmt_num(dod.get('previous'), 0)}, n={dod.get('n', 0)} days)"
+            )
+        if wow.get("last_end"):
+            lines.append(
+                f"  AI requests, 7 days to {wow['last_end']} vs the 7 days before: {fmt_pct(wow.get('growth'))} "
+                f"({fmt_num(wow.get('last'), 0)} vs {fmt_num(wow.get('previous'), 0)}, n={wow.get('n', 0)} days with data)"
+            )
+    return lines
+
+
+def render_text(report: Report) -> str:
+    """The terminal report: header, significant associations first, the strongest of the rest, effects, method."""
+    out: list[str] = ["ProdLens report", "=" * 15]
+    if report.window_start is not None:
+        out.append(f"Window: {report.window_start} .. {report.window_end} ({report.days} days)")
+    else:
+        out.append("Window: no daily data in range")
+    filters = []
+    if report.since or report.until:
+        filters.append(f"dates {report.since or '...'} .. {report.until or '...'}")
+    if report.repo_filter:
+        filters.append(f"repo {report.repo_filter}")
+    if filters:
+        out.append("Filter: " + ", ".join(filters))
+    c = report.counts
+    out.append(
+        f"Data: {c['session_daily_rows']} daily AI-usage rows, {c['github_daily_rows']} daily GitHub rows, "
+        f"{c['repos']} repos; {c['correlation_rows']} correlation rows ({c['tests']} tests)"
+    )
+    out.append("")
+
+    alpha = report.alpha
+    out.append(f"Significant associations (Benjamini–Hochberg adjusted p < {alpha}): {len(report.significant)}")
+    if not report.significant:
+        out.append(f"  None: no association reaches adjusted p < {alpha}.")
+    for a in report.significant[:MAX_SIGNIFICANT_SHOWN]:
+        out.append("  " + association_line(a))
+        out.append(f"    -> {a.sentence}")
+    if len(report.significant) > MAX_SIGNIFICANT_SHOWN:
+        out.append(f"  ... and {len(report.significant) - MAX_SIGNIFICANT_SHOWN} more (see --format json)")
+    out.append("")
+
+    out.append(f"Strongest other associations, {NOT_SIGNIFICANT_LABEL}:")
+    if not report.not_significant:
+        out.append("  (none)")
+    for a in report.not_significant:
+        out.append(f"  {association_line(a)}; {NOT_SIGNIFICANT_LABEL}")
+    out.append("")
+
+    effect_lines = _effects_lines(report.effects)
+    if effect_lines:
+        out.append("Effect sizes and efficiency")
+        out.extend(effect_lines)
+        out.append("")
+    out.append(report.method)
+    return "\n".join(out) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    data = dataclasses.asdict(report)
+    data["days"] = report.days
+    for key in ("significant", "not_significant", "associations"):
+        for item, a in zip(data[key], getattr(report, key), strict=True):
+            item["best_p_adj"] = a.best_p_adj
+    return _jsonable(data)
+
+
+def render_json(report: Report) -> str:
+    """The whole report model as JSON (dates ISO, NaN as null)."""
+    return json.dumps(report_dict(report), indent=2, sort_keys=False, allow_nan=False)

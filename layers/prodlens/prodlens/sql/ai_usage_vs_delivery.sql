@@ -13,6 +13,6 @@ FROM daily_session_metrics s
 FULL OUTER JOIN daily_github_metrics g
   ON s.event_date = g.event_date AND s.repo = g.repo
 WHERE COALESCE(s.event_date, g.event_date) >= (
-  SELECT CAST(date_add('day', -29, CAST(max(event_date) AS date)) AS varchar) FROM daily_session_metrics
+  SELECT date_format(date_add('day', -29, CAST(max(event_date) AS date)), '%Y-%m-%d') FROM daily_session_metrics
 )
 ORDER BY event_date, repo

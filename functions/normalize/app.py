@@ -1,0 +1,45 @@
+"""Normalize: S3 → SQS → here (partial batch failures), plus a scheduled sweep for missed notifications."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from prodlens.adapters.factory import lake_adapters
+from prodlens.config import get_settings
+from prodlens.normalize import Limits
+from prodlens.observability import logger, metrics
+from prodlens.services.normalize import NormalizeDeps, normalize_raw_object, sweep
+
+processor = BatchProcessor(event_type=EventType.SQS)
+SWEEP_RESERVE_MS = 60_000  # stop starting new objects when less than this is left
+
+
+def _deps() -> NormalizeDeps:
+    settings = get_settings()
+    adapters = lake_adapters(settings)
+    return NormalizeDeps(adapters.raw, adapters.lake, adapters.state, adapters.catalog,
+                         Limits(max_decompressed_bytes=settings.max_object_bytes))
+
+
+def object_keys(body: dict[str, Any]) -> list[str]:
+    """Raw keys named by one S3 notification (URL-decoded); none for the s3:TestEvent S3 sends on setup."""
+    return [unquote_plus(r["s3"]["object"]["key"]) for r in body.get("Records", []) if r.get("eventSource") == "aws:s3"]
+
+
+def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
+    deps = _deps()
+    return [normalize_raw_object(key, deps) for key in object_keys(json.loads(record.body))]
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("mode") == "sweep":
+        return sweep(_deps(), lambda: context.get_remaining_time_in_millis() > SWEEP_RESERVE_MS)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,434 @@
+"""normalize_object: one raw object -> canonical Parquet files + dead letters, with exact accounting.
+
+Flow: route by key (traces/ | github/ | ignored) -> decompress to the workdir in chunks (gzip by suffix or
+magic bytes, bounded by Limits) -> detect the format -> parse (DuckDB SQL for JSONL, Python for JSON
+documents) -> write Parquet with DuckDB COPY. No boto3, no environment reads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from prodlens.lake import object_key, source_id
+from prodlens.models import Counts, NormalizeOutput, SourceObject, TableFile
+from prodlens.normalize import jsonl, pricing, records
+from prodlens.normalize.fields import RecordError, dead_letter_raw
+from prodlens.normalize.writer import NdjsonSink, load_ndjson, write_table
+from prodlens.schema import DEAD_LETTERS, TABLES, TRACES
+
+GIB = 1024**3
+MIB = 1024**2
+_GZIP_MAGIC = b"\x1f\x8b"
+_CLAUDE_TYPES = frozenset(
+    {"user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation", "progress"}
+)
+_TRACE_ORDER = ("ts", "record_id")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource bounds for one object. Exceeding a size bound makes the object a dead letter, never an OOM."""
+
+    max_decompressed_bytes: int = 4 * GIB
+    max_line_bytes: int = 64 * MIB
+    chunk_rows: int = 10_000  # dead letters fetched from DuckDB per batch
+    max_document_bytes: int = 256 * MIB  # whole-document formats (LiteLLM, OTLP) are parsed in Python
+    memory_limit: str = "384MB"
+    threads: int = 1  # one thread keeps line numbers and output bytes deterministic
+
+
+class _ObjectRejected(Exception):
+    def __init__(self, reason: str, detail: str, raw: str = "") -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.raw = reason, detail, raw
+
+
+class _Run:
+    """State of one normalize_object call: DuckDB connection, sinks and counts."""
+
+    def __init__(self, source: SourceObject, workdir: Path, limits: Limits) -> None:
+        self.source, self.workdir, self.limits = source, workdir, limits
+        self.name = source_id(source.key)
+        self.scratch = workdir / f".scratch-{self.name}"
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        (self.scratch / "duckdb").mkdir(parents=True)
+        self.con = duckdb.connect(config={"threads": limits.threads, "memory_limit": limits.memory_limit})
+        self.con.execute(f"SET temp_directory = '{str(self.scratch / 'duckdb').replace(chr(39), chr(39) * 2)}'")
+        self.con.execute("SET preserve_insertion_order = false; SET TimeZone = 'UTC'")
+        self.counts = Counts()
+        self.rejected_at = datetime.now(UTC).replace(tzinfo=None)
+        self.dead = NdjsonSink(self.scratch / "dead.ndjson")
+        self.ctx = records.ObjectContext(
+            source.key, source.metadata.get("repo") or None, source.metadata.get("developer") or None
+        )
+
+    def dead_letter(self, line_number: int, reason: str, detail: str, raw: str) -> None:
+        self.dead.add(
+            {
+                "source_key": self.source.key,
+                "line_number": line_number,
+                "reason": reason,
+                "detail": detail,
+                "raw": raw,
+                "rejected_at": self.rejected_at,
+            }
+        )
+        self.counts.dead_letters += 1
+
+    def finish(self, source_format: str | None, files: list[TableFile]) -> NormalizeOutput:
+        self.dead.close()
+        if self.dead.count:
+            load_ndjson(self.con, "dead_out", self.dead.path, DEAD_LETTERS.duckdb_columns())
+            files += write_table(self.con, DEAD_LETTERS, "dead_out", self.workdir, self.name, ("line_number",))
+        self.con.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if not self.counts.balanced:
+            raise AssertionError(f"accounting does not balance for {self.source.key}: {self.counts.as_dict()}")
+        return NormalizeOutput(self.source.key, source_format, self.counts, files)
+
+
+def _materialize(source: SourceObject, scratch: Path, limits: Limits) -> Path:
+    """The object's bytes as a plain local file: gzip streamed out in 1 MiB chunks, size-bounded."""
+    with source.path.open("rb") as handle:
+        magic = handle.read(2)
+    if not (source.key.endswith(".gz") or magic == _GZIP_MAGIC):
+        if source.path.stat().st_size > limits.max_decompressed_bytes:
+            raise _ObjectRejected("too_large", f"object exceeds {limits.max_decompressed_bytes} bytes")
+        return source.path
+    target = scratch / "object.decompressed"
+    written = 0
+    try:
+        with gzip.open(source.path, "rb") as src, target.open("wb") as dst:
+            while chunk := src.read(MIB):
+                written += len(chunk)
+                if written > limits.max_decompressed_bytes:
+                    raise _ObjectRejected(
+                        "too_large", f"decompressed size exceeds {limits.max_decompressed_bytes} bytes"
+                    )
+                dst.write(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _ObjectRejected("invalid_gzip", f"cannot decompress: {exc}") from exc
+    return target
+
+
+def _classify(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    if records.is_litellm(obj):
+        return "litellm"
+    if "resourceSpans" in obj:
+        return "otlp"
+    if isinstance(obj.get("usage"), dict) and any(k in obj for k in ("timestamp", "start_time", "attributes")):
+        return "seed"
+    if "sessionId" in obj or "requestId" in obj or "parentUuid" in obj or obj.get("type") in _CLAUDE_TYPES:
+        return "claude_code"
+    return None
+
+
+def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
+    """(format, parsed whole document or None). Formats: seed, claude_code (JSONL, SQL path), litellm, otlp,
+    `lines` (JSONL of LiteLLM/OTLP documents), `array`; raises _ObjectRejected(unknown_format)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(min(size, MIB))
+    stripped = head.lstrip()
+    if not stripped:
+        raise _ObjectRejected("unknown_format", "empty object")
+    if stripped[:1] in (b"{", b"[") and size <= limits.max_document_bytes:
+        try:
+            document = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError:
+            document = None
+        if isinstance(document, list):
+            return "array", document
+        kind = _classify(document)
+        if kind in ("litellm", "otlp"):
+            return kind, document
+        if isinstance(document, dict) and kind is None:
+            keys = ", ".join(sorted(document)[:8])
+            raise _ObjectRejected("unknown_format", f"JSON object with keys [{keys}]", dead_letter_raw(None, document))
+    for line in head.splitlines()[:1000]:
+        try:
+            kind = _classify(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue
+        if kind in ("seed", "claude_code"):
+            return kind, None
+        if kind in ("litellm", "otlp"):
+            return "lines", None
+    raise _ObjectRejected("unknown_format", "no line in a known trace format", dead_letter_raw(head[:65536]))
+
+
+def _trace_columns() -> dict[str, str]:
+    return {**TRACES.duckdb_columns(), "event_date": "VARCHAR", "repo": "VARCHAR"}
+
+
+def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
+    con = run.con
+    jsonl.run(con, source_format, path, run.limits.max_line_bytes, run.ctx.meta_repo, run.ctx.meta_developer)
+    read, skip, dead, candidates = con.execute(
+        "SELECT count(*) FILTER (kind <> 'blank'), count(*) FILTER (kind = 'skip'),"
+        " count(*) FILTER (kind = 'dead' OR check_reason IS NOT NULL),"
+        " count(*) FILTER (kind = 'row' AND check_reason IS NULL) FROM parsed"
+    ).fetchone()  # type: ignore[misc]
+    _price_table(con)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE out_traces AS
+        SELECT p.record_id, $fmt AS source_format, $key AS source_key, p.session_id, p.developer_id, p.model, p.ts,
+            p.tokens_in, p.tokens_out, p.cache_read_tokens, p.cache_write_tokens,
+            p.tokens_in + p.tokens_out + p.cache_read_tokens + p.cache_write_tokens AS total_tokens,
+            p.latency_ms, p.status_code, p.is_error, p.accepted_flag, p.accepted_lines, p.diff_ratio,
+            CASE WHEN p.source_cost IS NOT NULL THEN p.source_cost
+                 WHEN r.model IS NULL THEN NULL
+                 WHEN r.tier_start IS NOT NULL AND p.tokens_in + p.cache_read_tokens + p.cache_write_tokens > r.tier_start
+                 THEN (p.tokens_in * r.t_in + p.tokens_out * r.t_out + p.cache_read_tokens * r.t_read
+                       + p.cache_write_tokens * r.t_write) / 1e6
+                 ELSE (p.tokens_in * r.r_in + p.tokens_out * r.r_out + p.cache_read_tokens * r.r_read
+                       + p.cache_write_tokens * r.r_write) / 1e6 END AS cost_usd,
+            CASE WHEN p.source_cost IS NOT NULL THEN 'source' WHEN r.model IS NOT NULL THEN 'priced'
+                 ELSE 'unpriced' END AS cost_source,
+            strftime(p.ts, '%Y-%m-%d') AS event_date, p.repo
+        FROM parsed p LEFT JOIN rates r ON r.model = p.model AND r.day = CAST(p.ts AS DATE)
+        WHERE p.kind = 'row' AND p.check_reason IS NULL
+        QUALIFY row_number() OVER (PARTITION BY p.record_id ORDER BY p.ln) = 1
+        """,
+        {"fmt": source_format, "key": run.source.key},
+    )
+    (rows,) = con.execute("SELECT count(*) FROM out_traces").fetchone()  # type: ignore[misc]
+    run.counts.read += read
+    run.counts.rows += rows
+    run.counts.skipped += skip + (candidates - rows)
+    if dead:
+        _jsonl_dead_letters(run, path)
+    con.execute("SET preserve_insertion_order = true")
+    return write_table(con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
+
+
+def _price_table(con: duckdb.DuckDBPyConnection) -> None:
+    pairs = con.execute(
+        "SELECT DISTINCT model, CAST(ts AS DATE) FROM parsed"
+        " WHERE kind = 'row' AND check_reason IS NULL AND source_cost IS NULL AND model IS NOT NULL"
+    ).fetchall()
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rates (model VARCHAR, day DATE, r_in DOUBLE, r_out DOUBLE, r_read DOUBLE,"
+        " r_write DOUBLE, tier_start BIGINT, t_in DOUBLE, t_out DOUBLE, t_read DOUBLE, t_write DOUBLE)"
+    )
+    values = []
+    for model, day in pairs:
+        rates = pricing.rates_for(model, day)
+        if rates is not None:
+            values.append(
+                (
+                    model,
+                    day,
+                    rates.input,
+                    rates.output,
+                    rates.cache_read,
+                    rates.cache_write,
+                    rates.tier_start,
+                    rates.tier_input,
+                    rates.tier_output,
+                    rates.tier_cache_read,
+                    rates.tier_cache_write,
+                )
+            )
+    if values:
+        con.executemany("INSERT INTO rates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+
+
+def _jsonl_dead_letters(run: _Run, path: Path) -> None:
+    """Dead letters of a JSONL object, with the raw line (text fields stripped when it is valid JSON)."""
+    con = run.con
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE dead_lines AS SELECT ln, coalesce(reason, check_reason) AS reason, detail,"
+        " ts_raw, repo FROM parsed WHERE kind = 'dead' OR check_reason IS NOT NULL"
+    )
+    cursor = con.execute(
+        f"SELECT d.ln, d.reason, d.detail, d.ts_raw, d.repo, l.line FROM dead_lines d"
+        f" JOIN ({jsonl.lines_sql(path, run.limits.max_line_bytes)}) l USING (ln) ORDER BY d.ln"
+    )
+    while batch := cursor.fetchmany(run.limits.chunk_rows):
+        for ln, reason, detail, ts_raw, repo, line in batch:
+            run.dead_letter(ln, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
+        run.counts.dead_letters -= len(batch)  # counted once, from the SQL totals
+    run.counts.dead_letters += con.execute("SELECT count(*) FROM dead_lines").fetchone()[0]  # type: ignore[index]
+
+
+def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) -> list[TableFile]:
+    """LiteLLM payloads / OTLP documents, each with its line number (0 = the whole object)."""
+    sink = NdjsonSink(run.scratch / "rows.ndjson")
+    seen: set[str] = set()
+
+    def accept(row: dict[str, Any]) -> None:
+        if row["record_id"] in seen:
+            run.counts.skipped += 1
+            return
+        seen.add(row["record_id"])
+        source_cost = row.pop("_source_cost")
+        if source_cost is not None:
+            row["cost_usd"], row["cost_source"] = source_cost, "source"
+        else:
+            row["cost_usd"], row["cost_source"] = pricing.price(
+                row["model"],
+                row["ts"],
+                row["tokens_in"],
+                row["tokens_out"],
+                row["cache_read_tokens"],
+                row["cache_write_tokens"],
+            )
+        sink.add(row)
+        run.counts.rows += 1
+
+    formats = set()
+    for line_number, document in items:
+        kind = _classify(document)
+        if kind == "litellm":
+            formats.add(kind)
+            run.counts.read += 1
+            try:
+                accept(records.parse_litellm(document, run.ctx))
+            except RecordError as exc:
+                run.dead_letter(line_number, exc.reason, exc.detail, dead_letter_raw(None, document))
+        elif kind == "otlp":
+            formats.add(kind)
+            for index, (resource, span) in enumerate(records.iter_spans(document), 1):
+                run.counts.read += 1
+                attrs = records.otlp_attributes(span.get("attributes"))
+                if not records.is_llm_span(attrs):
+                    run.counts.skipped += 1
+                    continue
+                try:
+                    accept(records.parse_span(resource, span, run.ctx))
+                except RecordError as exc:
+                    detail = f"span {index} ({span.get('traceId')}/{span.get('spanId')}): {exc.detail}"
+                    run.dead_letter(line_number, exc.reason, detail, dead_letter_raw(None, span))
+        else:
+            run.counts.read += 1
+            run.dead_letter(line_number, "unknown_format", "not a LiteLLM payload or OTLP export",
+                            dead_letter_raw(None, document))
+    sink.close()
+    load_ndjson(run.con, "out_traces", sink.path, _trace_columns())
+    run.con.execute("SET preserve_insertion_order = true")
+    files = write_table(run.con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
+    run.source_format = source_format if len(formats) <= 1 else "mixed"  # type: ignore[attr-defined]
+    return files
+
+
+def _json_lines(run: _Run, path: Path) -> list[tuple[int, Any]]:
+    items = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            if len(line) > run.limits.max_line_bytes:
+                run.counts.read += 1
+                run.dead_letter(number, "line_too_long", f"line exceeds {run.limits.max_line_bytes} bytes",
+                                dead_letter_raw(line[:65536]))
+                continue
+            try:
+                items.append((number, orjson.loads(line)))
+            except orjson.JSONDecodeError:
+                run.counts.read += 1
+                run.dead_letter(number, "invalid_json", "line is not valid JSON", dead_letter_raw(line))
+    return items
+
+
+def _run_traces(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
+    source_format, document = _detect(path, run.limits)
+    if source_format in ("seed", "claude_code"):
+        return source_format, _run_jsonl(run, source_format, path)
+    if source_format == "array":
+        items = list(enumerate(document, 1))
+    elif source_format == "lines":
+        items = _json_lines(run, path)
+    else:
+        items = [(0, document)]
+    kinds = {_classify(doc) for _, doc in items} - {None}
+    label = kinds.pop() if len(kinds) == 1 else (source_format if not kinds else "mixed")
+    files = _python_rows(run, label, items)
+    return label, files
+
+
+def _run_github(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
+    from prodlens.normalize.github import parse_github_page  # another module of this package; guarded for tests
+
+    page = parse_github_page(run.source.key, path.read_bytes())
+    table = TABLES[page.table]
+    run.counts.read += page.read
+    run.counts.skipped += page.skipped
+    run.counts.rows += len(page.rows)
+    for letter in page.dead_letters:
+        run.dead_letter(letter["line_number"], letter["reason"], letter.get("detail", ""), letter.get("raw", ""))
+    sink = NdjsonSink(run.scratch / "github.ndjson")
+    for row in page.rows:
+        sink.add({**row, "repo": page.repo})
+    sink.close()
+    columns = {**table.duckdb_columns(), **{k: "VARCHAR" for k in table.partition_keys}}
+    load_ndjson(run.con, "out_github", sink.path, columns)
+    run.con.execute("SET preserve_insertion_order = true")
+    order = tuple(c for c in table.column_names if c in ("pr_id", "sha", "event_id", "updated_at"))
+    return "github", write_table(run.con, table, "out_github", run.workdir, run.name, order)
+
+
+def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limits()) -> NormalizeOutput:  # noqa: B008
+    """Normalize one raw object into Parquet files under `workdir` (see module docstring).
+
+    Data problems become dead letters; only infrastructure failures (disk, DuckDB) raise. For every object
+    `counts.rows + counts.dead_letters + counts.skipped == counts.read`.
+    """
+    key = source.key
+    if not (key.startswith("traces/") or key.startswith("github/")):
+        return NormalizeOutput(key, None, Counts(), [], skipped_reason="not_input")
+    if key.startswith("traces/") and "/audit_logs/" in key:
+        return NormalizeOutput(key, "litellm", Counts(read=1, skipped=1), [], skipped_reason="litellm_audit_log")
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = _Run(source, workdir, limits)
+    source_format: str | None = None
+    files: list[TableFile] = []
+    try:
+        path = _materialize(source, run.scratch, limits)
+        if key.startswith("github/"):
+            source_format, files = _run_github(run, path)
+        else:
+            source_format, files = _run_traces(run, path)
+    except _ObjectRejected as exc:
+        run.counts.read += 1
+        run.dead_letter(0, exc.reason, exc.detail, exc.raw)
+    return run.finish(source_format, files)
+
+
+def normalize_paths(paths: list[Path], out_dir: Path) -> dict[str, Any]:
+    """`prodlens normalize FILE... --out DIR`: the lake layout under out_dir and a summary dict.
+
+    Each file's key is `traces/local/<name>` (or its own path when it already starts with traces/ or github/).
+    """
+    summary = {"rows": 0, "dead_letters": 0, "skipped": 0, "read": 0, "objects": 0}
+    work = out_dir / ".normalize-work"
+    for path in paths:
+        text = path.as_posix()
+        key = text[text.index("traces/") :] if "traces/" in text else (
+            text[text.index("github/") :] if "github/" in text else f"traces/local/{path.name}"
+        )
+        output = normalize_object(SourceObject(key, path), work / source_id(key))
+        for table_file in output.files:
+            target = out_dir / object_key(table_file.table, table_file.partition, source_id(key))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(table_file.path, target)
+        for name, value in output.counts.as_dict().items():
+            summary[name] += value
+        summary["objects"] += 1
+    shutil.rmtree(work, ignore_errors=True)
+    return summary
+
+
+

@@ -1,0 +1,316 @@
+"""Field rules shared by every trace format (contract §1–§3), in Python for the per-record parsers.
+
+The vectorized JSONL paths (seed, Claude Code) implement the same rules in SQL (`jsonl.py`); the
+unit tests hold the two to the same expected values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+# Years outside this range are treated as invalid_timestamp rather than stored: a year 9999 or 1970
+# value is an encoding bug upstream (wrong epoch unit, zero default), and would create absurd partitions.
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+
+MAX_RAW_BYTES = 64 * 1024
+
+_SLUG_PART = re.compile(r"[a-z0-9._-]+")
+_SESSION_PREFIX = re.compile(r"^session[-_](.+)$")
+_LEGACY_IDENTITY = re.compile(
+    r"^user_(?P<device>[0-9a-fA-F]+)_account_(?P<account>[0-9a-fA-F-]*)_session_(?P<session>[0-9a-fA-F-]+)$"
+)
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
+
+# Keys whose values hold prompt or response text. Never copied into a column; stripped from the raw
+# text of a dead letter whose line is otherwise valid JSON.
+TEXT_KEYS = frozenset(
+    {
+        "messages",
+        "response",
+        "input",
+        "output",
+        "prompt",
+        "completion",
+        "content",
+        "text",
+        "thinking",
+        "toolUseResult",
+        "original_response",
+        "additional_args",
+        "input.value",
+        "output.value",
+        "gen_ai.prompt",
+        "gen_ai.completion",
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "ai.prompt",
+        "ai.prompt.messages",
+        "ai.response.text",
+        "summary",
+        "error_str",
+        "error_information",
+    }
+)
+TEXT_KEY_PREFIXES = (
+    "llm.input_messages",
+    "llm.output_messages",
+    "llm.prompts",
+    "gen_ai.prompt.",
+    "gen_ai.completion.",
+)
+
+
+class RecordError(Exception):
+    """A record that cannot become a canonical row; `reason` is the dead letter's machine-readable reason."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def is_text_key(key: object) -> bool:
+    return isinstance(key, str) and (key in TEXT_KEYS or key.startswith(TEXT_KEY_PREFIXES))
+
+
+def strip_text(value: Any) -> Any:
+    """A copy of a parsed JSON value without prompt/response text (also OTLP `{key, value}` attribute lists)."""
+    if isinstance(value, dict):
+        if "key" in value and "value" in value and is_text_key(value.get("key")):
+            return {"key": value["key"], "value": "[stripped]"}
+        return {k: strip_text(v) for k, v in value.items() if not is_text_key(k)}
+    if isinstance(value, list):
+        return [strip_text(v) for v in value]
+    return value
+
+
+def truncate_raw(text: str) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= MAX_RAW_BYTES:
+        return text
+    return data[:MAX_RAW_BYTES].decode("utf-8", "ignore")
+
+
+def dead_letter_raw(line: str | bytes | None, parsed: Any = None) -> str:
+    """The raw text kept with a dead letter: verbatim when not JSON, else the JSON without text fields."""
+    if line is None:
+        return ""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    if parsed is None:
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return truncate_raw(text)
+    return truncate_raw(orjson.dumps(strip_text(parsed), option=orjson.OPT_SORT_KEYS).decode())
+
+
+def record_id(*parts: object) -> str:
+    """A fixed-length dedup key (32 hex) from the source's own identifiers; same formula as the SQL paths."""
+    return hashlib.md5("|".join(str(p) for p in parts).encode("utf-8")).hexdigest()  # noqa: S324 - not security
+
+
+def _from_epoch(value: float, raw: object) -> datetime:
+    magnitude = abs(value)
+    if magnitude < 1e11:
+        micros = value * 1e6
+    elif magnitude < 1e14:
+        micros = value * 1e3
+    elif magnitude < 1e17:
+        micros = value
+    else:
+        micros = value / 1e3
+    if not math.isfinite(micros):
+        raise RecordError("invalid_timestamp", f"timestamp {raw!r} is not a finite number")
+    try:
+        return datetime.fromtimestamp(round(micros) / 1e6, tz=UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise RecordError("invalid_timestamp", f"timestamp {raw!r} out of range") from exc
+
+
+def _epoch_int(value: int) -> datetime:
+    """Integer epochs in s/ms/us/ns, exactly (no float rounding for nanosecond strings)."""
+    magnitude = abs(value)
+    if magnitude < 10**11:
+        micros = value * 10**6
+    elif magnitude < 10**14:
+        micros = value * 10**3
+    elif magnitude < 10**17:
+        micros = value
+    else:
+        micros = value // 10**3
+    try:
+        return datetime(1970, 1, 1) + timedelta(microseconds=micros)
+    except OverflowError as exc:
+        raise RecordError("invalid_timestamp", f"timestamp {value!r} out of range") from exc
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """Any supported timestamp encoding -> naive UTC datetime; RecordError(missing_/invalid_timestamp) otherwise.
+
+    ISO-8601 with Z or an offset, naive strings (taken as UTC), epoch s/ms/us/ns as numbers or decimal
+    strings (OTLP `*UnixNano`), `[seconds, nanos]` pairs. A missing value is never replaced by "now".
+    """
+    if value is None or value == "":
+        raise RecordError("missing_timestamp", "no timestamp")
+    if isinstance(value, bool):
+        raise RecordError("invalid_timestamp", f"timestamp {value!r} is a boolean")
+    if isinstance(value, int):
+        ts = _epoch_int(value)
+    elif isinstance(value, float):
+        ts = _from_epoch(value, value)
+    elif isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        ts = _epoch_int(value[0] * 10**9 + value[1])
+    elif isinstance(value, str):
+        text = value.strip()
+        if _NUMBER.match(text):
+            ts = _epoch_int(int(text)) if text.lstrip("-").isdigit() else _from_epoch(float(text), value)
+        else:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            except ValueError as exc:
+                raise RecordError("invalid_timestamp", f"timestamp {value[:64]!r} is not ISO-8601") from exc
+            ts = parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    else:
+        raise RecordError("invalid_timestamp", f"timestamp of type {type(value).__name__}")
+    if not MIN_YEAR <= ts.year <= MAX_YEAR:
+        raise RecordError("invalid_timestamp", f"timestamp {str(value)[:64]!r} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return ts
+
+
+def token_count(value: Any, name: str) -> int | None:
+    """A token count: a non-negative integer (integral floats accepted); None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RecordError("invalid_tokens", f"{name} is a boolean")
+    if isinstance(value, int):
+        if value < 0 or value >= 2**63:
+            raise RecordError("invalid_tokens", f"{name}={value} is out of range")
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and 0 <= value < 2**63:
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise RecordError("invalid_tokens", f"{name}={str(value)[:32]!r} is not a non-negative integer")
+
+
+def uncached_input(prompt: int, cache_read: int, cache_write: int) -> int:
+    """Input tokens without cache tokens, for sources whose prompt count includes them.
+
+    Older LiteLLM builds folded only cache_read into prompt_tokens; when subtracting both goes negative,
+    fall back to subtracting cache_read alone before calling the counts inconsistent.
+    """
+    for candidate in (prompt - cache_read - cache_write, prompt - cache_read):
+        if candidate >= 0:
+            return candidate
+    raise RecordError("invalid_tokens", f"prompt tokens {prompt} < cache read {cache_read}")
+
+
+def repo_slug(value: Any) -> str | None:
+    """A lower-cased `owner/name` slug, None when absent; RecordError(invalid_repo) when malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError("invalid_repo", f"repo of type {type(value).__name__}")
+    slug = value.strip().lower()
+    if not slug:
+        return None
+    parts = slug.split("/")
+    if ".." in slug or slug.startswith("/") or len(parts) > 2 or not all(_SLUG_PART.fullmatch(p) for p in parts):
+        raise RecordError("invalid_repo", f"repo {value[:128]!r} is not an owner/name slug")
+    return slug
+
+
+def seed_session(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    match = _SESSION_PREFIX.match(text)
+    return match.group(1) if match else text
+
+
+def claude_identity(value: Any) -> dict[str, str]:
+    """device_id / account_uuid / session_id from a Claude Code `metadata.user_id` (JSON first, then legacy)."""
+    if isinstance(value, dict):
+        parsed: Any = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        parsed = None
+        if text.startswith("{"):
+            try:
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                parsed = None
+        if parsed is None:
+            match = _LEGACY_IDENTITY.match(text)
+            if not match:
+                return {}
+            return {
+                "device_id": match.group("device"),
+                "account_uuid": match.group("account"),
+                "session_id": match.group("session"),
+            }
+    else:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: str(parsed[k]) for k in ("device_id", "account_uuid", "session_id") if parsed.get(k)}
+
+
+def first(*values: Any) -> Any:
+    """The first value that is neither None nor an empty string."""
+    for value in values:
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def dig(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    number = as_float(value)
+    if number is None or not number.is_integer() or abs(number) >= 2**31:
+        return None
+    return int(number)
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value) if value in (0, 1) else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+    return None

@@ -1,0 +1,139 @@
+"""Use case of the github_sync function: sync every configured repository, report per-repo results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from prodlens.errors import ConfigurationError
+from prodlens.github.client import DEFAULT_API_URL, Clock, GithubClient, SystemClock
+from prodlens.github.sync import PageSink, RepoRef, SyncState, sync_repo
+from prodlens.observability import logger, metrics
+
+# Keep this much of the invocation for storing the last state after the final request.
+RESERVE_S = 10.0
+
+
+@dataclass(frozen=True)
+class GithubSyncSettings:
+    raw_bucket: str
+    state_table: str
+    repos: tuple[str, ...]
+    token_secret: str
+    api_url: str = DEFAULT_API_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GithubSyncSettings:
+        required = ("RAW_BUCKET", "STATE_TABLE", "GITHUB_REPOS", "GITHUB_TOKEN_SECRET")
+        missing = [name for name in required if not env.get(name)]
+        if missing:
+            raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+        try:
+            repos = parse_repos(env["GITHUB_REPOS"])
+        except ValueError as e:
+            raise ConfigurationError(f"GITHUB_REPOS: {e}") from e
+        api_url = (env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+        if not api_url.startswith("https://") and not api_url.startswith("http://127.0.0.1"):
+            raise ConfigurationError("GITHUB_API_URL must be https (the token is sent to it)")
+        return cls(env["RAW_BUCKET"], env["STATE_TABLE"], repos, env["GITHUB_TOKEN_SECRET"], api_url)
+
+
+def parse_repos(value: str | Iterable[str]) -> tuple[str, ...]:
+    """`"acme/api, Acme/Web"` or a list -> ("acme/api", "acme/web"), validated, duplicates removed, order kept."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    slugs = [RepoRef.parse(item).slug for item in items if str(item).strip()]
+    if not slugs:
+        raise ValueError("no repository configured")
+    return tuple(dict.fromkeys(slugs))
+
+
+def token_from_secret(value: str | bytes | Mapping[str, Any]) -> str:
+    """A secret holding the token as a plain string or as JSON {"token": ...} -> the token."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError as e:
+                raise ConfigurationError("the GitHub token secret is neither a token nor valid JSON") from e
+        else:
+            value = {"token": text}
+    token = value.get("token") if isinstance(value, Mapping) else None
+    if not isinstance(token, str) or not token.strip():
+        raise ConfigurationError('the GitHub token secret has no "token"')
+    return token.strip()
+
+
+def load_token(secret_id: str, get_secret: Callable[..., Any] | None = None) -> str:
+    """Read the token through Powertools Parameters (cached 5 minutes per execution environment)."""
+    if get_secret is None:
+        from aws_lambda_powertools.utilities import parameters
+
+        get_secret = parameters.get_secret
+    return token_from_secret(get_secret(secret_id, max_age=300))
+
+
+@dataclass
+class GithubSyncDeps:
+    sink: PageSink
+    state: SyncState
+    token: str
+    api_url: str = DEFAULT_API_URL
+    clock: Clock | None = None
+
+
+def sync_repositories(repos: Sequence[str], deps: GithubSyncDeps, remaining_s: float | None = None) -> dict[str, Any]:
+    """Sync each repository in turn within `remaining_s` seconds.
+
+    One repository's failure (HTTP error, rate limit, time budget) is reported in its entry and the others
+    continue; a rate limit that outlasts the invocation leaves the rest `rate_limited` without requests.
+    Storage errors propagate, so the scheduler's retry runs the whole sync again (cheap: 304s).
+    """
+    clock = deps.clock or SystemClock()
+    deadline = None if remaining_s is None else clock.time() + max(0.0, remaining_s - RESERVE_S)
+    client = GithubClient(deps.token, deps.api_url, clock=clock, deadline=deadline, reserve_s=0.0)
+    results: list[dict[str, Any]] = []
+    for slug in repos:
+        try:
+            ref = RepoRef.parse(slug)
+        except ValueError as e:
+            results.append({"repo": slug, "status": "error", "pages_written": 0, "requests": 0, "error": str(e)})
+            continue
+        result = sync_repo(client, ref, deps.sink, deps.state)
+        logger.info(
+            "github repository synced",
+            repo=ref.slug,
+            status=result.status,
+            pages_written=result.pages_written,
+            requests=result.requests,
+            endpoints={e.endpoint: e.status for e in result.endpoints},
+        )
+        results.append(result.as_dict())
+
+    statuses = [r["status"] for r in results]
+    pages = sum(r["pages_written"] for r in results)
+    metrics.add_metric(name="GithubPagesWritten", unit=MetricUnit.Count, value=pages)
+    metrics.add_metric(name="GithubRequests", unit=MetricUnit.Count, value=client.stats.requests)
+    metrics.add_metric(name="GithubNotModified", unit=MetricUnit.Count, value=client.stats.not_modified)
+    metrics.add_metric(name="GithubRateLimitWaits", unit=MetricUnit.Count, value=client.stats.rate_limit_waits)
+    metrics.add_metric(name="GithubReposFailed", unit=MetricUnit.Count, value=statuses.count("error"))
+    metrics.add_metric(
+        name="GithubReposStopped",
+        unit=MetricUnit.Count,
+        value=statuses.count("rate_limited") + statuses.count("out_of_time"),
+    )
+    overall = "ok" if all(s == "ok" for s in statuses) else "partial"
+    return {
+        "status": overall,
+        "repos": results,
+        "pages_written": pages,
+        "requests": client.stats.requests,
+        "not_modified": client.stats.not_modified,
+        "rate_limit_waits": client.stats.rate_limit_waits,
+    }

@@ -66,6 +66,10 @@ class StateStore(Protocol):
         """Conditional write; returns the new version. Raises CheckpointConflict when expected_version is stale."""
         ...
 
+    def get_item(self, pk: str, sk: str) -> dict[str, Any] | None: ...
+
+    def put_item(self, pk: str, sk: str, attributes: dict[str, Any]) -> None: ...
+
 
 class Catalog(Protocol):
     """The Glue catalog: partitions are registered so Athena sees new data."""

@@ -318,3 +318,23 @@ def _summary(result: Any) -> Any:
     if isinstance(result, dict):
         return {k: v for k, v in result.items() if not isinstance(v, list | dict) or k in {"counts"}}
     return result
+
+
+def run_backfill(lake_dir: Path, start: str, end: str, template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """`prodlens aggregate --start --end`: the aggregate function's backfill event on the local lake."""
+    with running(template_path) as stack:
+        stack.restore(lake_dir)
+        result = stack.invoke("aggregate", {"job": "aggregate", "backfill": {"start": start, "end": end}})
+        stack.dump(lake_dir)
+        return result
+
+
+def run_status(lake_dir: Path, template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """`prodlens status`: what an operator sees in the state table and the lake."""
+    from prodlens.adapters.s3_store import S3ObjectStore
+    from prodlens.adapters.state_table import DynamoStateStore
+    from prodlens.services.aggregate import status
+
+    with running(template_path) as stack:
+        stack.restore(lake_dir)
+        return status(DynamoStateStore(stack.state_table), S3ObjectStore(stack.lake_bucket))

@@ -1,4 +1,8 @@
-"""Athena SQL on the local lake: sqlglot transpiles Trino to DuckDB, which reads the same Parquet objects."""
+"""DuckDB views over a lake directory, one per table, typed as the Glue tables declare.
+
+Functions use it on the objects they download; `prodlens query` uses it on the local lake, after sqlglot
+has transpiled the Athena (Trino) statement to DuckDB.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import sqlglot
 
 from prodlens.schema import DUCKDB_TYPES, TABLES, Table
 
-NAMED_QUERIES_DIR = Path(__file__).resolve().parents[1] / "sql"
+NAMED_QUERIES_DIR = Path(__file__).resolve().parent / "sql"
 
 
 def transpile(sql: str) -> str:
     """Athena (Trino) → DuckDB. Raises sqlglot.errors.ParseError on invalid Athena SQL."""
+    import sqlglot  # a development dependency: functions run DuckDB SQL and never need it
+
     return ";\n".join(sqlglot.transpile(sql, read="athena", write="duckdb"))
 
 
@@ -70,13 +75,13 @@ class LocalEngine:
         ).fetchall()
         return [row[0] for row in rows]
 
-    def execute(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        cursor = self.con.execute(transpile(sql))
+    def execute(self, sql: str, dialect: str = "athena") -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = self.con.execute(transpile(sql) if dialect == "athena" else sql)
         names = [d[0] for d in cursor.description or []]
         return names, cursor.fetchall()
 
-    def query_dicts(self, sql: str) -> list[dict[str, Any]]:
-        names, rows = self.execute(sql)
+    def query_dicts(self, sql: str, dialect: str = "athena") -> list[dict[str, Any]]:
+        names, rows = self.execute(sql, dialect)
         return [dict(zip(names, row, strict=True)) for row in rows]
 
 

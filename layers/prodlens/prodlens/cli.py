@@ -1,0 +1,135 @@
+"""`prodlens`: the embedded local stack, the normalize and GitHub cores on local files, and queries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from prodlens.local.stack import run_pipeline
+
+    print(json.dumps(run_pipeline(Path(args.input), Path(args.lake)), sort_keys=True, default=str))
+    return 0
+
+
+def _normalize(args: argparse.Namespace) -> int:
+    from prodlens.normalize import normalize_paths
+
+    print(json.dumps(normalize_paths([Path(p) for p in args.files], Path(args.out)), sort_keys=True))
+    return 0
+
+
+def _github_sync(args: argparse.Namespace) -> int:
+    from prodlens.github.local import run_local_sync
+
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        print("prodlens github-sync: set GITHUB_TOKEN", file=sys.stderr)
+        return 2
+    print(json.dumps(run_local_sync(args.repo, Path(args.out), args.api_url, token), sort_keys=True, default=str))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from prodlens.lake_engine import LocalEngine, format_csv, format_json_lines, named_query
+
+    sql = named_query(args.named) if args.named else args.sql
+    if not sql:
+        print("prodlens query: give SQL or --named NAME", file=sys.stderr)
+        return 2
+    if args.athena:
+        from prodlens.adapters.athena import run_athena_query
+
+        names, rows = run_athena_query(sql, workgroup=args.workgroup, database=args.database)
+    else:
+        if not args.lake:
+            print("prodlens query: give --lake DIR or --athena", file=sys.stderr)
+            return 2
+        names, rows = LocalEngine(Path(args.lake) / "lake").execute(sql)
+    sys.stdout.write(format_json_lines(names, rows) if args.format == "json" else format_csv(names, rows))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from prodlens.services.report import local_report
+
+    sys.stdout.write(local_report(Path(args.lake) / "lake", fmt=args.format, since=args.since, until=args.until,
+                                  repo=args.repo))
+    return 0
+
+
+def _aggregate(args: argparse.Namespace) -> int:
+    from prodlens.local.stack import run_backfill
+
+    print(json.dumps(run_backfill(Path(args.lake), args.start, args.end), sort_keys=True, default=str))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from prodlens.local.stack import run_status
+
+    print(json.dumps(run_status(Path(args.lake)), indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prodlens", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("pipeline", help="run the whole pipeline on the embedded local stack")
+    p.add_argument("--input", required=True, help="folder whose files are dropped into the raw bucket")
+    p.add_argument("--lake", required=True, help="local state folder (created; later runs continue from it)")
+    p.set_defaults(func=_pipeline)
+
+    p = sub.add_parser("normalize", help="normalize local files to canonical Parquet and dead letters")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_normalize)
+
+    p = sub.add_parser("github-sync", help="fetch GitHub pages into DIR (token from GITHUB_TOKEN)")
+    p.add_argument("--repo", required=True, help="OWNER/NAME")
+    p.add_argument("--out", required=True)
+    p.add_argument("--api-url", default="https://api.github.com")
+    p.set_defaults(func=_github_sync)
+
+    p = sub.add_parser("query", help="run an Athena (Trino) statement on the local lake or on Athena")
+    p.add_argument("sql", nargs="?", default="")
+    p.add_argument("--named", help="a named query from the template (e.g. significant_correlations)")
+    p.add_argument("--lake")
+    p.add_argument("--athena", action="store_true", help="run on real Athena (AWS credentials from the environment)")
+    p.add_argument("--workgroup", default="prodlens-dev")
+    p.add_argument("--database", default="prodlens")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.set_defaults(func=_query)
+
+    p = sub.add_parser("report", help="the human-readable report from the local lake")
+    p.add_argument("--lake", required=True)
+    p.add_argument("--format", choices=("text", "json", "html"), default="text")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--repo")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("aggregate", help="recompute the daily tables for a date range (backfill)")
+    p.add_argument("--lake", required=True)
+    p.add_argument("--start", required=True)
+    p.add_argument("--end", required=True)
+    p.set_defaults(func=_aggregate)
+
+    p = sub.add_parser("status", help="last runs, dirty backlog and partitions of the local lake")
+    p.add_argument("--lake", required=True)
+    p.set_defaults(func=_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""Use case: lagged correlations over the daily tables, cached on their inputs, plus the shareable report.
+
+Cheap first: a fingerprint of the daily objects' keys and ETags (one LIST per table) says whether
+anything changed since the last run. Only then are the objects read and `input_version` (a hash of
+the daily rows themselves) computed; an unchanged input_version is not recomputed either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prodlens.lake_engine import LocalEngine
+from prodlens.observability import logger, metrics
+from prodlens.parquet import write_rows
+from prodlens.ports import ObjectStore, StateStore
+from prodlens.report import build_report, render_html
+from prodlens.schema import CORRELATIONS, DAILY_GITHUB_METRICS, DAILY_SESSION_METRICS
+from prodlens.stats import correlate, input_version
+from prodlens.stats.effects import compute_effects
+
+CORRELATIONS_KEY = "correlations/correlations.parquet"
+REPORT_KEY = "reports/latest.html"
+CACHE_PK, CACHE_SK = "cache#correlations", "latest"
+INPUT_TABLES = (DAILY_SESSION_METRICS.name, DAILY_GITHUB_METRICS.name)
+
+
+def _fingerprint(store: ObjectStore) -> tuple[str, list[str]]:
+    keys, digest = [], hashlib.sha256()
+    for table in INPUT_TABLES:
+        for obj in sorted(store.list(f"{table}/"), key=lambda o: o.key):
+            keys.append(obj.key)
+            digest.update(f"{obj.key}\0{obj.etag}\n".encode())
+    return digest.hexdigest(), keys
+
+
+def run_correlate(store: ObjectStore, state: StateStore, *, now: datetime, force: bool = False) -> dict[str, Any]:
+    """Recompute `correlations` when the daily tables changed; returns a summary."""
+    cached = state.get_item(CACHE_PK, CACHE_SK) or {}
+    fingerprint, keys = _fingerprint(store)
+    if not force and cached.get("fingerprint") == fingerprint:
+        metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
+        return {"status": "cached", "input_version": cached.get("input_version"), "rows": cached.get("rows", 0)}
+
+    with tempfile.TemporaryDirectory(prefix="prodlens-correlate-") as tmp:
+        workdir = Path(tmp)
+        for key in keys:
+            target = workdir / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            store.download(key, target)
+        engine = LocalEngine(workdir, threads=1)
+        session_rows = engine.query_dicts(f"SELECT * FROM {DAILY_SESSION_METRICS.name}", dialect="duckdb")
+        github_rows = engine.query_dicts(f"SELECT * FROM {DAILY_GITHUB_METRICS.name}", dialect="duckdb")
+        version = input_version(session_rows, github_rows)
+        if not force and cached.get("input_version") == version:
+            state.put_item(CACHE_PK, CACHE_SK, {**cached, "fingerprint": fingerprint})
+            metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
+            return {"status": "unchanged", "input_version": version, "rows": cached.get("rows", 0)}
+
+        rows = correlate(session_rows, github_rows, input_version=version, computed_at=now.replace(tzinfo=None))
+        out = workdir / "out" / "correlations.parquet"
+        write_rows(CORRELATIONS, rows, out)
+        store.upload(out, CORRELATIONS_KEY)
+        # The shareable page: figures from the daily tables (trace-level effect sizes are in `prodlens report`).
+        report = build_report(rows, session_rows, github_rows, compute_effects([], session_rows, github_rows))
+        store.put_bytes(REPORT_KEY, render_html(report).encode("utf-8"), content_type="text/html; charset=utf-8")
+
+    state.put_item(
+        CACHE_PK,
+        CACHE_SK,
+        {"fingerprint": fingerprint, "input_version": version, "rows": len(rows), "computed_at": now.isoformat()},
+    )
+    metrics.add_metric(name="CorrelationRows", unit="Count", value=len(rows))
+    logger.info("correlations computed", rows=len(rows), input_version=version, daily_objects=len(keys))
+    return {"status": "computed", "input_version": version, "rows": len(rows), "daily_objects": len(keys)}

@@ -1,0 +1,128 @@
+"""Domain: the derived tables, computed from local partition files into local Parquet files (no I/O beyond the disk).
+
+Each function recomputes its outputs from *all* the partitions it is given, so calling it again on the
+same inputs gives the same files (the service's idempotency rests on this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import duckdb
+
+from prodlens.aggregate import queries
+from prodlens.aggregate.engine import PartitionFile, connect, load_table, write_parquet
+from prodlens.lake import escape_partition_value
+from prodlens.models import TableFile
+from prodlens.schema import (
+    COMMITS,
+    DAILY_GITHUB_METRICS,
+    DAILY_SESSION_METRICS,
+    GITHUB_COMMITS,
+    GITHUB_ISSUE_EVENTS,
+    GITHUB_PULLS,
+    PULL_REQUESTS,
+    TRACES,
+)
+
+OUTPUT_NAME = "data"  # every derived partition is one object: <table>/<partition>/data.parquet
+
+
+def _out(out_dir: Path, table: str, partition: dict[str, str]) -> Path:
+    parts = [f"{k}={escape_partition_value(v)}" for k, v in partition.items()]
+    return out_dir.joinpath(table, *parts, f"{OUTPUT_NAME}.parquet")
+
+
+def _write_days(
+    con: duckdb.DuckDBPyConnection, source: str, table_name: str, days: Iterable[str], out_dir: Path
+) -> list[TableFile]:
+    table = DAILY_SESSION_METRICS if table_name == DAILY_SESSION_METRICS.name else DAILY_GITHUB_METRICS
+    present = {row[0] for row in con.execute(f"SELECT DISTINCT event_date FROM {source}").fetchall()}
+    files = []
+    for day in sorted(set(days) & present):
+        path = _out(out_dir, table.name, {"event_date": day})
+        rows = write_parquet(con, source, table, path, "event_date = $day", {"day": day}, order_by=("repo",))
+        files.append(TableFile(table.name, {"event_date": day}, path, rows))
+    return files
+
+
+def daily_session_metrics(traces: Sequence[PartitionFile], days: Iterable[str], out_dir: Path) -> list[TableFile]:
+    """daily_session_metrics for `days` from every traces partition file of those days (all repos).
+
+    One output file per day that has at least one trace; a requested day without traces gets no file
+    (the caller removes that day's previous object).
+    """
+    con = connect()
+    try:
+        load_table(con, "traces", TRACES, traces)
+        con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_SESSION_METRICS}")
+        return _write_days(con, "result", DAILY_SESSION_METRICS.name, days, out_dir)
+    finally:
+        con.close()
+
+
+def pull_requests(
+    pulls: Sequence[PartitionFile], issue_events: Sequence[PartitionFile], repo: str, out_dir: Path
+) -> TableFile | None:
+    """The canonical pull_requests partition of `repo` from all its staging files; None if it has no PRs."""
+    con = connect()
+    try:
+        load_table(con, "github_pulls", GITHUB_PULLS, pulls)
+        load_table(con, "github_issue_events", GITHUB_ISSUE_EVENTS, issue_events)
+        con.execute(f"CREATE TEMP TABLE result AS {queries.PULL_REQUESTS}")
+        path = _out(out_dir, PULL_REQUESTS.name, {"repo": repo})
+        rows = con.execute("SELECT count(*) FROM result WHERE repo = $repo", {"repo": repo}).fetchone()[0]
+        if rows == 0:
+            return None
+        write_parquet(con, "result", PULL_REQUESTS, path, "repo = $repo", {"repo": repo}, order_by=("pr_number",))
+        return TableFile(PULL_REQUESTS.name, {"repo": repo}, path, rows)
+    finally:
+        con.close()
+
+
+def commits(staging: Sequence[PartitionFile], event_date: str, repo: str, out_dir: Path) -> TableFile | None:
+    """The canonical commits partition (event_date, repo): one row per sha; None if it has no commits."""
+    con = connect()
+    try:
+        load_table(con, "github_commits", GITHUB_COMMITS, staging)
+        con.execute(f"CREATE TEMP TABLE result AS {queries.COMMITS}")
+        where, params = "event_date = $day AND repo = $repo", {"day": event_date, "repo": repo}
+        rows = con.execute(f"SELECT count(*) FROM result WHERE {where}", params).fetchone()[0]
+        if rows == 0:
+            return None
+        partition = {"event_date": event_date, "repo": repo}
+        path = _out(out_dir, COMMITS.name, partition)
+        write_parquet(con, "result", COMMITS, path, where, params, order_by=("sha",))
+        return TableFile(COMMITS.name, partition, path, rows)
+    finally:
+        con.close()
+
+
+def changed_pr_days(old: Sequence[PartitionFile], new: Sequence[PartitionFile]) -> set[str]:
+    """UTC days whose daily_github_metrics can differ between two versions of pull_requests partitions."""
+    con = connect()
+    try:
+        load_table(con, "old_pull_requests", PULL_REQUESTS, old)
+        load_table(con, "new_pull_requests", PULL_REQUESTS, new)
+        return {row[0] for row in con.execute(queries.CHANGED_PR_DAYS).fetchall()}
+    finally:
+        con.close()
+
+
+def daily_github_metrics(
+    commit_files: Sequence[PartitionFile], pull_request_files: Sequence[PartitionFile], days: Iterable[str], out_dir: Path
+) -> list[TableFile]:
+    """daily_github_metrics for `days` from the commits partitions of those days and all pull_requests partitions.
+
+    One output file per day with any activity (a commit, an opened or a merged PR).
+    """
+    day_list = sorted(set(days))
+    con = connect()
+    try:
+        load_table(con, "commits", COMMITS, commit_files)
+        load_table(con, "pull_requests", PULL_REQUESTS, pull_request_files)
+        con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_GITHUB_METRICS}", {"days": day_list})
+        return _write_days(con, "result", DAILY_GITHUB_METRICS.name, day_list, out_dir)
+    finally:
+        con.close()

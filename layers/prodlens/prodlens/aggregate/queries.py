@@ -1,0 +1,136 @@
+"""The aggregate SQL (DuckDB dialect), one readable constant per derived table.
+
+Every query reads temp tables that prodlens.aggregate.engine.load_table built from local Parquet files,
+one column per column of the table's current definition plus its partition columns. Definitions follow
+docs/metrics.md (and CONTRACT.md §3) exactly; output types are cast to the schema by the writer.
+"""
+
+# daily_session_metrics: one row per (event_date, repo) with at least one trace.
+# quantile_cont is linear interpolation between closest ranks, the same as numpy.percentile's default.
+DAILY_SESSION_METRICS = """
+SELECT
+    event_date,
+    repo,
+    count(*)                                    AS request_count,
+    count(DISTINCT session_id)                  AS session_count,
+    count(DISTINCT developer_id)                AS developer_count,
+    coalesce(sum(tokens_in), 0)                 AS tokens_in,
+    coalesce(sum(tokens_out), 0)                AS tokens_out,
+    coalesce(sum(cache_read_tokens), 0)         AS cache_read_tokens,
+    coalesce(sum(cache_write_tokens), 0)        AS cache_write_tokens,
+    coalesce(sum(total_tokens), 0)              AS total_tokens,
+    count(*) FILTER (WHERE accepted_flag)       AS accepted_count,
+    count(accepted_flag)                        AS decided_count,
+    count(*) FILTER (WHERE is_error)            AS error_count,
+    quantile_cont(latency_ms, 0.5)              AS median_latency_ms,
+    quantile_cont(latency_ms, 0.95)             AS p95_latency_ms,
+    sum(cost_usd)                               AS cost_usd,
+    coalesce(sum(accepted_lines), 0)            AS accepted_lines
+FROM traces
+GROUP BY event_date, repo
+"""
+
+# pull_requests: the latest version of each PR (by updated_at) over every staging row of its repo.
+# Ties on updated_at are broken on the row's content, so the winner never depends on delivery order.
+# reopened_count: distinct `reopened` issue events of that PR number (the same event seen in many pages
+# counts once).
+PULL_REQUESTS = """
+WITH latest AS (
+    SELECT *
+    FROM github_pulls
+    WHERE pr_number IS NOT NULL
+    QUALIFY row_number() OVER (
+        PARTITION BY repo, pr_number
+        ORDER BY updated_at DESC NULLS LAST, merged_at DESC NULLS LAST, closed_at DESC NULLS LAST,
+                 state DESC NULLS LAST, pr_id DESC NULLS LAST, author DESC NULLS LAST, created_at DESC NULLS LAST
+    ) = 1
+),
+reopen_events AS (
+    SELECT DISTINCT repo, pr_number, event_id, created_at
+    FROM github_issue_events
+    WHERE event = 'reopened' AND pr_number IS NOT NULL
+),
+reopened AS (
+    SELECT repo, pr_number, count(*) AS reopened_count FROM reopen_events GROUP BY repo, pr_number
+)
+SELECT
+    l.repo, l.pr_id, l.pr_number, l.state, l.author, l.created_at, l.updated_at, l.closed_at, l.merged_at,
+    coalesce(r.reopened_count, 0) AS reopened_count
+FROM latest AS l
+LEFT JOIN reopened AS r ON r.repo = l.repo AND r.pr_number = l.pr_number
+"""
+
+# commits: one row per sha in its (event_date = UTC day of author_date, repo) partition.
+COMMITS = """
+SELECT event_date, repo, sha, author, author_date, committer_date
+FROM github_commits
+WHERE sha IS NOT NULL
+QUALIFY row_number() OVER (
+    PARTITION BY repo, sha
+    ORDER BY committer_date DESC NULLS LAST, author_date DESC NULLS LAST, author DESC NULLS LAST
+) = 1
+"""
+
+# The UTC days on which a PR's contribution to daily_github_metrics may differ between two versions of
+# pull_requests: the created and merged days of every row present in one and not (identically) in the other.
+CHANGED_PR_DAYS = """
+WITH changed AS (
+    (SELECT * FROM old_pull_requests EXCEPT SELECT * FROM new_pull_requests)
+    UNION ALL
+    (SELECT * FROM new_pull_requests EXCEPT SELECT * FROM old_pull_requests)
+)
+SELECT DISTINCT strftime(created_at, '%Y-%m-%d') AS day FROM changed WHERE created_at IS NOT NULL
+UNION
+SELECT DISTINCT strftime(merged_at, '%Y-%m-%d') AS day FROM changed WHERE merged_at IS NOT NULL
+"""
+
+# daily_github_metrics: one row per (event_date, repo) with at least one commit, opened PR or merged PR,
+# for the requested days only ($days). Merge time is microsecond-exact, in hours.
+DAILY_GITHUB_METRICS = """
+WITH days AS (
+    SELECT unnest($days::VARCHAR[]) AS event_date
+),
+c AS (
+    SELECT event_date, repo, count(DISTINCT sha) AS commit_count
+    FROM commits
+    WHERE sha IS NOT NULL
+    GROUP BY event_date, repo
+),
+o AS (
+    SELECT strftime(created_at, '%Y-%m-%d') AS event_date, repo, count(*) AS opened_pr_count
+    FROM pull_requests
+    WHERE created_at IS NOT NULL
+    GROUP BY ALL
+),
+m AS (
+    SELECT
+        strftime(merged_at, '%Y-%m-%d') AS event_date,
+        repo,
+        count(*) AS merged_pr_count,
+        count(*) FILTER (WHERE reopened_count >= 1) AS reopened_pr_count,
+        avg(date_diff('microsecond', created_at, merged_at) / 3600e6) AS avg_merge_hours,
+        quantile_cont(date_diff('microsecond', created_at, merged_at) / 3600e6, 0.5) AS median_merge_hours
+    FROM pull_requests
+    WHERE merged_at IS NOT NULL
+    GROUP BY ALL
+),
+active AS (
+    SELECT event_date, repo FROM c
+    UNION SELECT event_date, repo FROM o
+    UNION SELECT event_date, repo FROM m
+)
+SELECT
+    a.event_date,
+    a.repo,
+    coalesce(c.commit_count, 0)      AS commit_count,
+    coalesce(o.opened_pr_count, 0)   AS opened_pr_count,
+    coalesce(m.merged_pr_count, 0)   AS merged_pr_count,
+    coalesce(m.reopened_pr_count, 0) AS reopened_pr_count,
+    m.avg_merge_hours,
+    m.median_merge_hours
+FROM active AS a
+JOIN days AS d ON d.event_date = a.event_date
+LEFT JOIN c ON c.event_date = a.event_date AND c.repo = a.repo
+LEFT JOIN o ON o.event_date = a.event_date AND o.repo = a.repo
+LEFT JOIN m ON m.event_date = a.event_date AND m.repo = a.repo
+"""

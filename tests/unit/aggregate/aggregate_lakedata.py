@@ -1,0 +1,168 @@
+"""Test helpers for aggregate: staging Parquet written directly with DuckDB, and in-memory port fakes."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from prodlens.errors import CheckpointConflict, ObjectNotFound
+from prodlens.lake import object_key
+from prodlens.ports import DirtyPartition, StoredObject
+from prodlens.schema import TABLES, Table
+
+TRACE_DEFAULTS: dict[str, Any] = {
+    "record_id": None, "source_format": "seed", "source_key": "traces/x.jsonl", "session_id": None,
+    "developer_id": None, "model": "m", "ts": None, "tokens_in": 0, "tokens_out": 0, "cache_read_tokens": 0,
+    "cache_write_tokens": 0, "total_tokens": 0, "latency_ms": None, "status_code": 200, "is_error": False,
+    "accepted_flag": None, "accepted_lines": None, "diff_ratio": None, "cost_usd": None, "cost_source": "unpriced",
+}
+
+
+def write_parquet(path: Path, table: Table, rows: Sequence[dict[str, Any]], drop: Iterable[str] = ()) -> Path:
+    """Write `rows` as a Parquet file of `table`'s data columns (minus `drop`, to imitate an older schema)."""
+    dropped = set(drop)
+    columns = {k: v for k, v in table.duckdb_columns().items() if k not in dropped}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (" + ", ".join(f'"{k}" {v}' for k, v in columns.items()) + ")")
+    if rows:
+        con.executemany(
+            f"INSERT INTO t VALUES ({', '.join('?' * len(columns))})", [[r.get(c) for c in columns] for r in rows]
+        )
+    quoted = str(path).replace("'", "''")
+    con.execute(f"COPY t TO '{quoted}' (FORMAT parquet)")
+    con.close()
+    return path
+
+
+def read_parquet(path: Path) -> list[dict[str, Any]]:
+    con = duckdb.connect()
+    cur = con.execute("SELECT * FROM read_parquet(?, hive_partitioning = false)", [str(path)])
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    con.close()
+    return rows
+
+
+def trace(**values: Any) -> dict[str, Any]:
+    row = {**TRACE_DEFAULTS, **values}
+    if row["record_id"] is None:
+        row["record_id"] = hashlib.sha1(repr(sorted(values.items(), key=str)).encode()).hexdigest()
+    return row
+
+
+class LocalDirStore:
+    """ObjectStore over a local directory (keys are relative paths); counts GETs like the S3 adapter."""
+
+    def __init__(self, root: Path, bucket: str = "lake") -> None:
+        self.root = root
+        self.bucket = bucket
+        self.get_count = 0
+        root.mkdir(parents=True, exist_ok=True)
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file():
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield StoredObject(key, path.stat().st_size, str(path.stat().st_mtime_ns))
+
+    def download(self, key: str, path: Path) -> dict[str, str]:
+        src = self.root / key
+        if not src.is_file():
+            raise ObjectNotFound(key)
+        self.get_count += 1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, path)
+        return {}
+
+    def head(self, key: str) -> StoredObject | None:
+        src = self.root / key
+        return StoredObject(key, src.stat().st_size, "") if src.is_file() else None
+
+    def upload(self, path: Path, key: str) -> None:
+        dst = self.root / key
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(dst.name + ".tmp")
+        shutil.copyfile(path, tmp)
+        tmp.replace(dst)  # atomic like an S3 PUT
+
+    def put_bytes(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+        dst = self.root / key
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(body)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            (self.root / key).unlink(missing_ok=True)
+
+
+class FakeStateStore:
+    """In-memory StateStore with the DynamoDB adapter's conditional semantics."""
+
+    def __init__(self) -> None:
+        self.dirty_items: dict[tuple[str, str, str], int] = {}
+        self.checkpoints: dict[tuple[str, str], dict[str, Any]] = {}
+        self.processed: dict[str, dict[str, Any]] = {}
+        self.on_dirty_read: Any = None  # hook: runs after dirty() returns, to simulate a concurrent touch
+
+    def get_processed(self, source_key: str) -> dict[str, Any] | None:
+        return self.processed.get(source_key)
+
+    def put_processed(self, source_key: str, record: dict[str, Any]) -> None:
+        self.processed[source_key] = record
+
+    def mark_dirty(self, table: str, partitions: Iterable[tuple[str, str]]) -> None:
+        for event_date, repo in set(partitions):
+            key = (table, event_date, repo)
+            self.dirty_items[key] = self.dirty_items.get(key, 0) + 1
+
+    def dirty(self, table: str) -> list[DirtyPartition]:
+        marks = [DirtyPartition(t, d, r, v) for (t, d, r), v in sorted(self.dirty_items.items()) if t == table]
+        return marks
+
+    def clear_dirty(self, partition: DirtyPartition) -> bool:
+        key = (partition.table, partition.event_date, partition.repo)
+        if self.dirty_items.get(key) != partition.version:
+            return False
+        del self.dirty_items[key]
+        return True
+
+    def get_checkpoint(self, job: str, scope: str) -> dict[str, Any] | None:
+        return self.checkpoints.get((job, scope))
+
+    def put_checkpoint(self, job: str, scope: str, value: dict[str, Any], expected_version: int | None) -> int:
+        current = self.checkpoints.get((job, scope))
+        if (current["version"] if current else None) != expected_version:
+            raise CheckpointConflict(f"{job}/{scope}")
+        version = (expected_version or 0) + 1
+        self.checkpoints[(job, scope)] = {"value": value, "version": version, "updated_at": datetime.now().isoformat()}
+        return version
+
+
+class FakeCatalog:
+    def __init__(self) -> None:
+        self.partitions: dict[str, set[tuple[str, ...]]] = {}
+
+    def register_partitions(self, table: str, partitions: Iterable[dict[str, str]]) -> int:
+        keys = TABLES[table].partition_keys
+        known = self.partitions.setdefault(table, set())
+        new = {tuple(p[k] for k in keys) for p in partitions} - known
+        known |= new
+        return len(new)
+
+
+def put_staging(store: Any, state: Any, tmp: Path, table: str, partition: dict[str, str], name: str,
+                rows: Sequence[dict[str, Any]], drop: Iterable[str] = ()) -> str:
+    """What normalize does for one source object: write `<name>.parquet` into the partition, then mark it dirty."""
+    key = object_key(table, partition, name)
+    local = write_parquet(tmp / "staging" / key, TABLES[table], rows, drop)
+    store.upload(local, key)
+    state.mark_dirty(table, [(partition.get("event_date", ""), partition["repo"])])
+    return key

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,5 +30,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = _settings()
     repos = parse_repos(event["repos"]) if event.get("repos") else settings.repos
     sink, state = _adapters(settings.raw_bucket, settings.state_table)
-    deps = GithubSyncDeps(sink, state, load_token(settings.token_secret), settings.api_url)
+    deps = GithubSyncDeps(sink, state, partial(load_token, settings.token_secret), settings.api_url)
     return sync_repositories(repos, deps, remaining_s=context.get_remaining_time_in_millis() / 1000)

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 from tests.unit.github.fake_github import TOKEN, FakeGithub
@@ -12,6 +14,7 @@ from tests.unit.github.fake_github import TOKEN, FakeGithub
 RAW_BUCKET = "prodlens-raw-test"
 STATE_TABLE = "prodlens-state-test"
 SECRET_NAME = "prodlens/github"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -36,15 +39,27 @@ def raw_bucket(aws):
     return s3
 
 
+class _CfnLoader(yaml.SafeLoader):
+    """Loads template.yaml, tolerating CloudFormation short-form tags (!Ref, !Sub, ...)."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def state_table_properties() -> dict:
+    template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    return template["Resources"]["StateTable"]["Properties"]
+
+
 @pytest.fixture
 def state_table(aws):
-    # Key schema of the StateTable (docs/architecture.md): pk (S) / sk (S). template.yaml did not exist when
-    # this was written; switch to reading the table definition from it once it does.
+    # The key schema comes from template.yaml, so the tests follow the deployed table.
+    props = state_table_properties()
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     ddb.create_table(
         TableName=STATE_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
         BillingMode="PAY_PER_REQUEST",
     )
     return ddb

@@ -55,19 +55,19 @@ def test_github_state_missing_table_raises_storage_unavailable(aws):
         state.get_etag("acme/api", "https://api.github.com/x")
 
 
-def test_s3_page_sink_stores_bytes_unmodified_and_skips_an_existing_key(raw_bucket):
+def test_s3_page_sink_stores_bytes_unmodified(raw_bucket):
     # Given
     sink = S3PageSink(RAW_BUCKET, client=raw_bucket)
     body = b'[{"id": 1}]\n'
 
-    # When the same content-addressed key is put twice
-    sink.put("github/acme/api/pulls/abc.json", body)
+    # When
     sink.put("github/acme/api/pulls/abc.json", body)
 
-    # Then it is written once, byte for byte
+    # Then it is stored byte for byte, as JSON
     stored = raw_bucket.get_object(Bucket=RAW_BUCKET, Key="github/acme/api/pulls/abc.json")
     assert stored["Body"].read() == body
-    assert (sink.written, sink.already_stored) == (1, 1)
+    assert stored["ContentType"] == "application/json"
+    assert sink.written == 1
 
 
 def test_s3_page_sink_missing_bucket_raises_storage_unavailable(aws):
@@ -102,6 +102,14 @@ def test_load_token_reads_secrets_manager_through_powertools(aws):
         base.DEFAULT_PROVIDERS.clear()
 
 
+def test_settings_from_env_empty_repos_means_nothing_to_sync():
+    # The template's GitHubRepos defaults to "": a stack without repositories runs and does nothing.
+    settings = GithubSyncSettings.from_env(
+        {"RAW_BUCKET": "raw", "STATE_TABLE": "state", "GITHUB_REPOS": "", "GITHUB_TOKEN_SECRET": "s"}
+    )
+    assert settings.repos == ()
+
+
 def test_settings_from_env_parses_repos_and_defaults_api_url():
     settings = GithubSyncSettings.from_env(
         {"RAW_BUCKET": "raw", "STATE_TABLE": "state", "GITHUB_REPOS": " Acme/API, acme/web,acme/api ", "GITHUB_TOKEN_SECRET": "s"}
@@ -113,12 +121,12 @@ def test_settings_from_env_parses_repos_and_defaults_api_url():
 @pytest.mark.parametrize(
     "env",
     [
-        {"RAW_BUCKET": "raw", "STATE_TABLE": "state", "GITHUB_TOKEN_SECRET": "s"},
+        {"RAW_BUCKET": "raw", "GITHUB_REPOS": "a/b", "GITHUB_TOKEN_SECRET": "s"},
         {"RAW_BUCKET": "raw", "STATE_TABLE": "state", "GITHUB_REPOS": "acme/../x", "GITHUB_TOKEN_SECRET": "s"},
         {"RAW_BUCKET": "raw", "STATE_TABLE": "state", "GITHUB_REPOS": "a/b", "GITHUB_TOKEN_SECRET": "s",
          "GITHUB_API_URL": "http://evil.example.com"},
     ],
-    ids=["no-repos", "bad-slug", "plain-http"],
+    ids=["no-table", "bad-slug", "plain-http"],
 )
 def test_settings_from_env_invalid_raises_configuration_error(env):
     with pytest.raises(ConfigurationError):

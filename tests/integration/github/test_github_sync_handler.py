@@ -111,3 +111,16 @@ def test_handler_emits_metrics(handler, lambda_context, capsys):
     # Then one EMF line carries the sync metrics
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf and emf[-1]["GithubPagesWritten"] == [12.0] and emf[-1]["GithubNotModified"] == [0.0]
+
+
+def test_handler_without_repositories_does_nothing_and_reads_no_secret(handler, lambda_context, monkeypatch, github):
+    # Given the template's default: no repositories, and no secret to read
+    monkeypatch.setenv("GITHUB_REPOS", "")
+    monkeypatch.setenv("GITHUB_TOKEN_SECRET", "does-not-exist")
+
+    # When
+    result = handler(load_event("scheduled.json"), lambda_context)
+
+    # Then
+    assert result["status"] == "ok" and result["repos"] == []
+    assert github.log == []

@@ -28,25 +28,26 @@ class GithubSyncSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GithubSyncSettings:
-        required = ("RAW_BUCKET", "STATE_TABLE", "GITHUB_REPOS", "GITHUB_TOKEN_SECRET")
+        required = ("RAW_BUCKET", "STATE_TABLE", "GITHUB_TOKEN_SECRET")
         missing = [name for name in required if not env.get(name)]
         if missing:
             raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
         try:
-            repos = parse_repos(env["GITHUB_REPOS"])
+            # Empty (the template's default) means no repository is configured: the run does nothing.
+            repos = parse_repos(env.get("GITHUB_REPOS") or "", allow_empty=True)
         except ValueError as e:
             raise ConfigurationError(f"GITHUB_REPOS: {e}") from e
         api_url = (env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-        if not api_url.startswith("https://") and not api_url.startswith("http://127.0.0.1"):
+        if not api_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise ConfigurationError("GITHUB_API_URL must be https (the token is sent to it)")
         return cls(env["RAW_BUCKET"], env["STATE_TABLE"], repos, env["GITHUB_TOKEN_SECRET"], api_url)
 
 
-def parse_repos(value: str | Iterable[str]) -> tuple[str, ...]:
+def parse_repos(value: str | Iterable[str], allow_empty: bool = False) -> tuple[str, ...]:
     """`"acme/api, Acme/Web"` or a list -> ("acme/api", "acme/web"), validated, duplicates removed, order kept."""
     items = value.split(",") if isinstance(value, str) else list(value)
-    slugs = [RepoRef.parse(item).slug for item in items if str(item).strip()]
-    if not slugs:
+    slugs = [RepoRef.parse(str(item)).slug for item in items if str(item).strip()]
+    if not slugs and not allow_empty:
         raise ValueError("no repository configured")
     return tuple(dict.fromkeys(slugs))
 
@@ -83,7 +84,7 @@ def load_token(secret_id: str, get_secret: Callable[..., Any] | None = None) -> 
 class GithubSyncDeps:
     sink: PageSink
     state: SyncState
-    token: str
+    token: Callable[[], str]  # read lazily: a run without repositories needs no secret
     api_url: str = DEFAULT_API_URL
     clock: Clock | None = None
 
@@ -95,9 +96,13 @@ def sync_repositories(repos: Sequence[str], deps: GithubSyncDeps, remaining_s: f
     continue; a rate limit that outlasts the invocation leaves the rest `rate_limited` without requests.
     Storage errors propagate, so the scheduler's retry runs the whole sync again (cheap: 304s).
     """
+    if not repos:
+        logger.warning("no GitHub repository configured (GITHUB_REPOS is empty)")
+        metrics.add_metric(name="GithubPagesWritten", unit=MetricUnit.Count, value=0)
+        return {"status": "ok", "repos": [], "pages_written": 0, "requests": 0, "not_modified": 0, "rate_limit_waits": 0}
     clock = deps.clock or SystemClock()
     deadline = None if remaining_s is None else clock.time() + max(0.0, remaining_s - RESERVE_S)
-    client = GithubClient(deps.token, deps.api_url, clock=clock, deadline=deadline, reserve_s=0.0)
+    client = GithubClient(deps.token(), deps.api_url, clock=clock, deadline=deadline, reserve_s=0.0)
     results: list[dict[str, Any]] = []
     for slug in repos:
         try:

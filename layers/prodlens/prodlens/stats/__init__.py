@@ -2,7 +2,7 @@
 
 from prodlens.stats.core import bh_adjust, lagged_correlations, rankdata_columns
 from prodlens.stats.correlate import DEFAULT_LAGS, DEFAULT_PAIRS, POOLED, correlate, input_version
-from prodlens.stats.special import betainc, correlation_pvalue, fisher_ci
+from prodlens.stats.special import betainc, correlation_pvalue, fisher_ci, pearson_pvalue
 
 __all__ = [
     "DEFAULT_LAGS",
@@ -15,5 +15,6 @@ __all__ = [
     "fisher_ci",
     "input_version",
     "lagged_correlations",
+    "pearson_pvalue",
     "rankdata_columns",
 ]

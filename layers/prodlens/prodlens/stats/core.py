@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prodlens.stats.special import correlation_pvalue, fisher_ci
+from prodlens.stats.special import correlation_pvalue, fisher_ci, pearson_pvalue
+
+# |r| above 1 - NEAR_ONE is recomputed with scipy's own arithmetic (see correlation_matrix).
+NEAR_ONE = 1e-10
 
 
 def rankdata_columns(a: np.ndarray) -> np.ndarray:
@@ -56,14 +59,48 @@ def _unit_columns(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def correlation_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson r of every column of x (n, p) against every column of y (n, q): shape (p, q).
 
-    NaN where either column is constant (exact equality, as scipy), clipped to [-1, 1].
+    NaN where either column is constant (exact equality, as scipy), clipped to [-1, 1]. Entries within
+    NEAR_ONE of +-1 are recomputed pair by pair with scipy.stats.pearsonr's exact arithmetic: there
+    the p-value of tiny samples reacts to single ulps of r.
     """
-    ux, cx = _unit_columns(np.asarray(x, dtype=float))
-    uy, cy = _unit_columns(np.asarray(y, dtype=float))
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    ux, cx = _unit_columns(x)
+    uy, cy = _unit_columns(y)
     r = np.clip(ux.T @ uy, -1.0, 1.0)
     r[cx, :] = np.nan
     r[:, cy] = np.nan
+    for i, j in zip(*np.nonzero(np.abs(r) > 1.0 - NEAR_ONE), strict=True):
+        r[i, j] = pearson_r_exact(x[:, i], y[:, j])
     return r
+
+
+def pearson_r_exact(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson r of two 1-D series with the very operations scipy.stats.pearsonr uses (non-constant input)."""
+    xm = x - np.mean(x)
+    ym = y - np.mean(y)
+    xmax = np.max(np.abs(xm))
+    ymax = np.max(np.abs(ym))
+    normxm = xmax * np.linalg.vector_norm(xm / xmax)
+    normym = ymax * np.linalg.vector_norm(ym / ymax)
+    return float(np.clip(np.vecdot(xm / normxm, ym / normym), -1.0, 1.0))
+
+
+def spearman_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman rho of every column of x against every column of y: Pearson r of average ranks.
+
+    Entries within NEAR_ONE of +-1 are recomputed with np.corrcoef of the ranks, as scipy.stats.spearmanr.
+    """
+    rx = rankdata_columns(x)
+    ry = rankdata_columns(y)
+    ux, cx = _unit_columns(rx)
+    uy, cy = _unit_columns(ry)
+    rho = np.clip(ux.T @ uy, -1.0, 1.0)
+    rho[cx, :] = np.nan
+    rho[:, cy] = np.nan
+    for i, j in zip(*np.nonzero(np.abs(rho) > 1.0 - NEAR_ONE), strict=True):
+        rho[i, j] = float(np.corrcoef(np.column_stack([rx[:, i], ry[:, j]]), rowvar=False)[1, 0])
+    return rho
 
 
 def lagged_pair(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,10 +154,10 @@ def lagged_correlations(x: np.ndarray, y: np.ndarray, lags: Iterable[int], *, wi
         if size < 3:
             continue
         r[i] = correlation_matrix(xs, ys)
-        rho[i] = correlation_matrix(rankdata_columns(xs), rankdata_columns(ys))
+        rho[i] = spearman_matrix(xs, ys)
     nan = np.full(shape, np.nan)
     if with_p:
-        pearson_p = correlation_pvalue(r, n)
+        pearson_p = pearson_pvalue(r, n)
         spearman_p = correlation_pvalue(rho, n)
         low, high = fisher_ci(r, n)
     else:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from prodlens.stats.core import bh_adjust, lagged_correlations
-from prodlens.stats.special import correlation_pvalue, fisher_ci
+from prodlens.stats.special import correlation_pvalue, fisher_ci, pearson_pvalue
 
 POOLED = "*"
 X_METRICS = ("request_count", "session_count", "total_tokens", "accepted_count", "cost_usd")
@@ -173,7 +173,7 @@ def correlate(
     n_all = np.concatenate([b[3] for b in blocks])
     r_all = np.concatenate([b[4] for b in blocks])
     rho_all = np.concatenate([b[5] for b in blocks])
-    pearson_p = correlation_pvalue(r_all, n_all)
+    pearson_p = pearson_pvalue(r_all, n_all)
     spearman_p = correlation_pvalue(rho_all, n_all)
     ci_low, ci_high = fisher_ci(r_all, n_all)
 

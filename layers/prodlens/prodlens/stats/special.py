@@ -81,6 +81,7 @@ def betainc(a, b, x, y=None) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     a, b, x = np.broadcast_arrays(a, b, x)
     y = 1.0 - x if y is None else np.broadcast_to(np.asarray(y, dtype=float), x.shape)
+    shape = x.shape
     a, b, x, y = (np.array(v, dtype=float).reshape(-1) for v in (a, b, x, y))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         log_front = a * np.log(x) + b * np.log(y) - _lbeta(a, b)
@@ -94,14 +95,14 @@ def betainc(a, b, x, y=None) -> np.ndarray:
         out = np.where(swap, 1.0 - direct, direct)
     out = np.where(x <= 0.0, 0.0, out)
     out = np.where(y <= 0.0, 1.0, out)
-    return np.clip(out, 0.0, 1.0).reshape(np.shape(x))
+    return np.clip(out, 0.0, 1.0).reshape(shape)
 
 
 def correlation_pvalue(r, n) -> np.ndarray:
-    """Two-sided p-value of a correlation coefficient r from n pairs, H0: rho = 0.
+    """Two-sided p-value of a Spearman-style correlation coefficient r from n pairs, H0: rho = 0.
 
-    Equals scipy.stats.pearsonr's p (r ~ Beta((n-2)/2, (n-2)/2) on [-1, 1]) and scipy.stats.spearmanr's
-    p (t = r sqrt((n-2) / (1-r^2)), Student t with n-2 df): both reduce to I_{1-r^2}((n-2)/2, 1/2).
+    scipy.stats.spearmanr: t = r sqrt((n-2) / (1-r^2)), Student t with n-2 df, which is
+    I_{1-r^2}((n-2)/2, 1/2); 1 - r^2 is formed as (1-|r|)(1+|r|) for full precision near |r| = 1.
     NaN where r is NaN or n < 3. |r| = 1 gives 0.
     """
     r = np.abs(np.clip(np.asarray(r, dtype=float), -1.0, 1.0))
@@ -113,6 +114,27 @@ def correlation_pvalue(r, n) -> np.ndarray:
         rr = r[ok]
         df = n[ok] - 2.0
         out[ok] = betainc(df / 2.0, 0.5, (1.0 - rr) * (1.0 + rr), rr * rr)
+    return out
+
+
+def pearson_pvalue(r, n) -> np.ndarray:
+    """Two-sided p-value of Pearson's r from n pairs, H0: rho = 0, as scipy.stats.pearsonr computes it.
+
+    Under H0, r ~ Beta(n/2 - 1, n/2 - 1) on [-1, 1]: p = 2 I_w(n/2 - 1, n/2 - 1) with w = 1 - (|r| + 1)/2.
+    (The same number as `correlation_pvalue` mathematically; forming w like scipy keeps the two equal
+    to the last digits even for |r| within an ulp of 1 at n = 3, where p reacts to single ulps.)
+    NaN where r is NaN or n < 3. |r| = 1 gives 0.
+    """
+    r = np.abs(np.clip(np.asarray(r, dtype=float), -1.0, 1.0))
+    n = np.asarray(n, dtype=float)
+    r, n = np.broadcast_arrays(r, n)
+    out = np.full(r.shape, np.nan)
+    ok = np.isfinite(r) & (n >= 3)
+    if ok.any():
+        u = (r[ok] + 1.0) / 2.0
+        w = 1.0 - u  # exact (Sterbenz) once u is rounded, as in scipy
+        ab = n[ok] / 2.0 - 1.0
+        out[ok] = np.minimum(2.0 * betainc(ab, ab, w, u), 1.0)
     return out
 
 

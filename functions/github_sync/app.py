@@ -7,7 +7,6 @@ from functools import lru_cache, partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from prodlens.adapters.github_state import DynamoGithubSyncState
 from prodlens.adapters.raw_pages import S3PageSink
 from prodlens.observability import logger, metrics

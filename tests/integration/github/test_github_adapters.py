@@ -6,11 +6,11 @@ import json
 
 import boto3
 import pytest
-
 from prodlens.adapters.github_state import DynamoGithubSyncState
 from prodlens.adapters.raw_pages import S3PageSink
 from prodlens.errors import CheckpointConflict, ConfigurationError, StorageUnavailable
 from prodlens.services.github_sync import GithubSyncSettings, load_token, token_from_secret
+
 from tests.integration.github.conftest import RAW_BUCKET, STATE_TABLE
 
 pytestmark = pytest.mark.integration
@@ -112,7 +112,12 @@ def test_settings_from_env_empty_repos_means_nothing_to_sync():
 
 def test_settings_from_env_parses_repos_and_defaults_api_url():
     settings = GithubSyncSettings.from_env(
-        {"RAW_BUCKET": "raw", "STATE_TABLE": "state", "GITHUB_REPOS": " Acme/API, acme/web,acme/api ", "GITHUB_TOKEN_SECRET": "s"}
+        {
+            "RAW_BUCKET": "raw",
+            "STATE_TABLE": "state",
+            "GITHUB_REPOS": " Acme/API, acme/web,acme/api ",
+            "GITHUB_TOKEN_SECRET": "s",
+        }
     )
     assert settings.repos == ("acme/api", "acme/web")
     assert settings.api_url == "https://api.github.com"
@@ -123,8 +128,13 @@ def test_settings_from_env_parses_repos_and_defaults_api_url():
     [
         {"RAW_BUCKET": "raw", "GITHUB_REPOS": "a/b", "GITHUB_TOKEN_SECRET": "s"},
         {"RAW_BUCKET": "raw", "STATE_TABLE": "state", "GITHUB_REPOS": "acme/../x", "GITHUB_TOKEN_SECRET": "s"},
-        {"RAW_BUCKET": "raw", "STATE_TABLE": "state", "GITHUB_REPOS": "a/b", "GITHUB_TOKEN_SECRET": "s",
-         "GITHUB_API_URL": "http://evil.example.com"},
+        {
+            "RAW_BUCKET": "raw",
+            "STATE_TABLE": "state",
+            "GITHUB_REPOS": "a/b",
+            "GITHUB_TOKEN_SECRET": "s",
+            "GITHUB_API_URL": "http://evil.example.com",
+        },
     ],
     ids=["no-table", "bad-slug", "plain-http"],
 )

@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from prodlens.normalize.github import parse_github_page
+
 from tests.integration.github.conftest import RAW_BUCKET
 from tests.unit.github.fake_github import Fault
 
@@ -44,7 +44,9 @@ def expected(github, slug: str) -> dict[str, Counter]:
     }
 
 
-def test_handler_scheduled_run_twice_stores_each_record_once_then_only_304s(handler, lambda_context, github, raw_bucket):
+def test_handler_scheduled_run_twice_stores_each_record_once_then_only_304s(
+    handler, lambda_context, github, raw_bucket
+):
     # Given the scheduled event and two configured repositories
     event = load_event("scheduled.json")
 
@@ -82,7 +84,11 @@ def test_handler_one_failing_repo_does_not_fail_the_others(handler, lambda_conte
 def test_handler_rate_limit_past_the_budget_reports_and_next_run_completes(handler, lambda_context, github, raw_bucket):
     # Given acme/api's commits hit the primary rate limit resetting after the invocation ends
     github.faults.append(
-        Fault("/repos/acme/api/commits", status=403, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9999999999"})
+        Fault(
+            "/repos/acme/api/commits",
+            status=403,
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9999999999"},
+        )
     )
     lambda_context.remaining_ms = 60_000
 

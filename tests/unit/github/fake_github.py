@@ -112,11 +112,17 @@ class RepoData:
             )
         for i in range(n_commits):
             self.commits.append(
-                make_commit(f"{self.owner}/{self.name}/{i}", authored=START + timedelta(hours=3 * i), login=None if i == 3 else "dev1")
+                make_commit(
+                    f"{self.owner}/{self.name}/{i}",
+                    authored=START + timedelta(hours=3 * i),
+                    login=None if i == 3 else "dev1",
+                )
             )
         for i in range(1, n_events + 1):
             self.events.append(
-                make_event(5_000 + i, event="reopened" if i % 2 else "closed", number=i, created=START + timedelta(hours=i))
+                make_event(
+                    5_000 + i, event="reopened" if i % 2 else "closed", number=i, created=START + timedelta(hours=i)
+                )
             )
         return self
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from prodlens.github.client import GithubClient, GithubError, parse_link_header
 
 
@@ -17,7 +16,10 @@ from prodlens.github.client import GithubClient, GithubError, parse_link_header
                 "last": "https://api.github.com/repositories/1/pulls?page=5",
             },
         ),
-        ('<https://x/?a=1,2&page=3>; rel="prev first"', {"prev": "https://x/?a=1,2&page=3", "first": "https://x/?a=1,2&page=3"}),
+        (
+            '<https://x/?a=1,2&page=3>; rel="prev first"',
+            {"prev": "https://x/?a=1,2&page=3", "first": "https://x/?a=1,2&page=3"},
+        ),
         ("<https://x/?page=2>; rel=next", {"next": "https://x/?page=2"}),
     ],
 )

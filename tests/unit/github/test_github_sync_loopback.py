@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from prodlens.github.client import GithubClient, GithubHttpError
 from prodlens.github.local import STATE_FILE, JsonFileSyncState, run_local_sync
 from prodlens.normalize.github import parse_github_page
+
 from tests.unit.github.fake_github import TOKEN, FakeGithub, Fault, _iso, make_commit, make_event
 
 
@@ -135,7 +135,9 @@ def test_sync_after_changes_fetches_only_new_pages_and_keeps_latest_versions(git
 )
 def test_sync_secondary_rate_limit_is_waited_out_and_page_retried(github, clock, tmp_path, status, headers):
     # Given page 2 of the pulls listing is rate-limited once
-    github.faults.append(Fault("/pulls", page=2, status=status, headers=headers, body=b'{"message": "secondary rate limit"}'))
+    github.faults.append(
+        Fault("/pulls", page=2, status=status, headers=headers, body=b'{"message": "secondary rate limit"}')
+    )
 
     # When
     result = run(github, tmp_path, clock, deadline=clock.time() + 900)

@@ -3,7 +3,9 @@
 | item | pk | sk | attributes |
 |---|---|---|---|
 | ETag of a request URL | `etag#<owner>/<name>` | `<request url>` | etag, last_modified, updated_at |
-| checkpoint | `checkpoint#github_sync` | `<owner>/<name>#<endpoint>` | value (UTC `YYYY-MM-DDTHH:MM:SSZ`), version, updated_at |
+| checkpoint | `checkpoint#github_sync` | `<owner>/<name>#<endpoint>` | value, version, updated_at |
+
+Checkpoint values are UTC `YYYY-MM-DDTHH:MM:SSZ` timestamps (prodlens.github.sync.utc_cursor).
 
 A checkpoint only moves forward: the write is conditional on the stored value being older (the values are
 fixed-format UTC timestamps, so string order is time order), and a lost race raises CheckpointConflict.

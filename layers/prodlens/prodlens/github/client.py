@@ -9,7 +9,6 @@ never appears in logs, exceptions or reprs.
 from __future__ import annotations
 
 import re
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -91,7 +90,7 @@ class Response:
         return parse_link_header(self.headers.get("link", "")).get("next")
 
 
-_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _REL = re.compile(r'rel\s*=\s*"?([^";]+)"?')
 
 
@@ -236,7 +235,7 @@ class GithubClient:
             with err:
                 body = err.read() if err.fp is not None else b""
             response = Response(err.code, url, _lower(err.headers), body)
-        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as err:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
             response = Response(0, url, {}, str(getattr(err, "reason", err)).encode())
         self.stats.by_status[response.status] = self.stats.by_status.get(response.status, 0) + 1
         if response.status == 304:

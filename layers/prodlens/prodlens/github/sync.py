@@ -172,7 +172,9 @@ _SPECS = {
         "commits",
         "/repos/{owner}/{name}/commits",
         "per_page=100",
-        cursor=lambda item: utc_cursor(_get(item, "commit", "committer", "date") or _get(item, "commit", "author", "date")),
+        cursor=lambda item: utc_cursor(
+            _get(item, "commit", "committer", "date") or _get(item, "commit", "author", "date")
+        ),
         identity=lambda item: _get(item, "sha"),
         since=True,
     ),

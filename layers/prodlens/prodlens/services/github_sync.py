@@ -99,7 +99,14 @@ def sync_repositories(repos: Sequence[str], deps: GithubSyncDeps, remaining_s: f
     if not repos:
         logger.warning("no GitHub repository configured (GITHUB_REPOS is empty)")
         metrics.add_metric(name="GithubPagesWritten", unit=MetricUnit.Count, value=0)
-        return {"status": "ok", "repos": [], "pages_written": 0, "requests": 0, "not_modified": 0, "rate_limit_waits": 0}
+        return {
+            "status": "ok",
+            "repos": [],
+            "pages_written": 0,
+            "requests": 0,
+            "not_modified": 0,
+            "rate_limit_waits": 0,
+        }
     clock = deps.clock or SystemClock()
     deadline = None if remaining_s is None else clock.time() + max(0.0, remaining_s - RESERVE_S)
     client = GithubClient(deps.token(), deps.api_url, clock=clock, deadline=deadline, reserve_s=0.0)

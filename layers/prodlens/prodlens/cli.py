@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def _functions_log_to_stderr() -> Iterator[None]:
+    """Function logs and EMF metric lines go to stderr, so stdout carries only the command's own answer."""
+    from prodlens.observability import logger
+
+    handlers = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(sys.stderr) for h in handlers]
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for handler, stream in zip(handlers, previous, strict=True):
+            if stream is not None:
+                handler.setStream(stream)
 
 
 def _pipeline(args: argparse.Namespace) -> int:
     from prodlens.local.stack import run_pipeline
 
-    print(json.dumps(run_pipeline(Path(args.input), Path(args.lake)), sort_keys=True, default=str))
+    with _functions_log_to_stderr():
+        summary = run_pipeline(Path(args.input), Path(args.lake))
+    print(json.dumps(summary, sort_keys=True, default=str))
     return 0
 
 
@@ -65,14 +86,18 @@ def _report(args: argparse.Namespace) -> int:
 def _aggregate(args: argparse.Namespace) -> int:
     from prodlens.local.stack import run_backfill
 
-    print(json.dumps(run_backfill(Path(args.lake), args.start, args.end), sort_keys=True, default=str))
+    with _functions_log_to_stderr():
+        summary = run_backfill(Path(args.lake), args.start, args.end)
+    print(json.dumps(summary, sort_keys=True, default=str))
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     from prodlens.local.stack import run_status
 
-    print(json.dumps(run_status(Path(args.lake)), indent=2, sort_keys=True, default=str))
+    with _functions_log_to_stderr():
+        summary = run_status(Path(args.lake))
+    print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     return 0
 
 

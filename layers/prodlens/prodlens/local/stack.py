@@ -128,14 +128,20 @@ class LocalStack:
             self.glue.create_table(DatabaseName=self.database, TableInput=table_input)
 
     def enable_notifications(self) -> None:
-        """The raw bucket → IngestQueue notification exactly as the template declares it."""
+        """The raw bucket → IngestQueue notification exactly as the template declares it (CloudFormation → S3 API shape)."""
         t = self.template
         config = t.resolve(t.properties("RawBucket").get("NotificationConfiguration", {}))
         queue_arn = t.get_att("IngestQueue", "Arn")
-        for entry in config.get("QueueConfigurations", []):
-            entry["Queue"] = queue_arn
+        entries = [
+            {
+                "QueueArn": queue_arn,
+                "Events": [entry["Event"]],
+                "Filter": {"Key": {"FilterRules": entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])}},
+            }
+            for entry in config.get("QueueConfigurations", [])
+        ]
         self.s3.put_bucket_notification_configuration(
-            Bucket=self.raw_bucket, NotificationConfiguration={"QueueConfigurations": config.get("QueueConfigurations", [])}
+            Bucket=self.raw_bucket, NotificationConfiguration={"QueueConfigurations": entries}
         )
 
     # -- state on disk ---------------------------------------------------------------------------------

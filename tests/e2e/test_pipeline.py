@@ -1,0 +1,109 @@
+"""The contract's commands end to end on the embedded stack: pipeline, second run, query, report."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_INPUT = REPO / "demo" / "input"
+pytestmark = pytest.mark.e2e
+
+
+def _prodlens(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "prodlens.cli", *args], capture_output=True, text=True, check=True,
+                          cwd=REPO)
+
+
+def _lake_digest(lake: Path) -> dict[str, str]:
+    return {p.relative_to(lake).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((lake / "lake").rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    lake = tmp_path_factory.mktemp("demo") / "lake"
+    result = _prodlens("pipeline", "--input", str(DEMO_INPUT), "--lake", str(lake))
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, "pipeline prints exactly one JSON summary line on stdout"
+    return lake, json.loads(lines[0])
+
+
+def _query(lake: Path, sql: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(_prodlens("query", "--lake", str(lake), sql).stdout)))
+
+
+def test_pipeline_delivers_every_upload_and_fills_every_table(demo_lake):
+    # Given the demo input run once through the embedded stack
+    lake, summary = demo_lake
+    uploaded = sum(1 for p in DEMO_INPUT.rglob("*") if p.is_file() and not p.name.endswith(".meta.json"))
+    # Then every upload was delivered (plus the s3:TestEvent S3 sends on setup), nothing failed
+    assert summary["uploaded"] == uploaded
+    assert summary["delivered"] == uploaded + 1
+    assert summary["failed_deliveries"] == 0 and summary["dead_lettered_messages"] == 0
+    assert summary["correlate"]["status"] == "computed"
+    # And each contract table answers through the Athena SQL
+    for table in ("traces", "dead_letters", "daily_session_metrics", "daily_github_metrics", "correlations",
+                  "pull_requests", "commits"):
+        assert int(_query(lake, f"SELECT count(*) AS n FROM {table}")[0]["n"]) > 0, table
+
+
+def test_traces_hold_every_format_and_rows_match_the_inputs(demo_lake):
+    lake, _ = demo_lake
+    formats = {r["source_format"]: int(r["n"]) for r in
+               _query(lake, "SELECT source_format, count(*) AS n FROM traces GROUP BY 1")}
+    seed_lines = sum(1 for f in (DEMO_INPUT / "traces" / "seed").glob("acme-*.jsonl") for _ in f.open())
+    assert formats["seed"] == seed_lines + 1  # plus the one good line of broken-upload.jsonl
+    assert formats["litellm"] == 12
+    assert formats["otlp"] == 24  # only LLM spans: CHAIN parents and TOOL spans are not requests
+    assert formats["claude_code"] == 30  # three streamed lines per call count once; <synthetic> is not a call
+
+
+def test_repo_partition_filter_and_attribution_from_object_metadata(demo_lake):
+    lake, _ = demo_lake
+    rows = _query(lake, "SELECT developer_id, count(*) AS n FROM traces "
+                        "WHERE repo = 'acme/web' AND source_format = 'claude_code' GROUP BY 1")
+    assert rows == [{"developer_id": "carol@acme.dev", "n": "30"}]
+
+
+def test_bad_lines_become_dead_letters_with_reasons(demo_lake):
+    lake, _ = demo_lake
+    reasons = {r["reason"] for r in _query(lake, "SELECT reason FROM dead_letters "
+                                                 "WHERE source_key = 'traces/seed/broken-upload.jsonl'")}
+    assert reasons == {"invalid_json", "missing_timestamp"}
+
+
+def test_second_run_with_the_same_input_changes_nothing(demo_lake, tmp_path):
+    # Given a copy of the lake after the first run
+    lake, _ = demo_lake
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    before = _lake_digest(copy)
+    # When the same input is delivered again
+    summary = json.loads(_prodlens("pipeline", "--input", str(DEMO_INPUT), "--lake", str(copy)).stdout)
+    # Then no lake object changed, no day was recomputed and correlate answered from its cache
+    assert _lake_digest(copy) == before
+    assert summary["aggregate"]["days_recomputed"] == 0
+    assert summary["correlate"]["status"] == "cached"
+
+
+def test_report_prints_significant_lagged_associations_with_adjusted_p(demo_lake):
+    lake, _ = demo_lake
+    text = _prodlens("report", "--lake", str(lake)).stdout
+    assert "Benjamini" in text
+    assert "acme/api: request_count -> commit_count, lag 1d" in text
+    assert "on days after more AI requests, acme/api gets more commits" in text
+
+
+def test_named_query_runs_on_the_local_lake(demo_lake):
+    lake, _ = demo_lake
+    rows = _query(lake, (REPO / "layers/prodlens/prodlens/sql/significant_correlations.sql").read_text())
+    assert rows and all(min(float(r["pearson_p_adj"] or 1), float(r["spearman_p_adj"] or 1)) < 0.05 for r in rows)

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
-
 from prodlens.report import build_report, describe, render_html, render_json, render_text
 from prodlens.stats.effects import compute_effects
 
@@ -18,11 +17,24 @@ EVIL = "<script>alert('x')</script>/repo"
 
 def _row(repo, x, y, lag, n, r, rho, p_adj, s_adj, **extra):
     row = {
-        "repo": repo, "x_metric": x, "y_metric": y, "lag_days": lag,
-        "window_start": date(2026, 3, 1), "window_end": date(2026, 3, 30), "n": n,
-        "pearson_r": r, "pearson_p": p_adj, "pearson_ci_low": None, "pearson_ci_high": None,
-        "spearman_rho": rho, "spearman_p": s_adj, "pearson_p_adj": p_adj, "spearman_p_adj": s_adj,
-        "low_sample": n < 6, "input_version": "abc", "computed_at": COMPUTED_AT,
+        "repo": repo,
+        "x_metric": x,
+        "y_metric": y,
+        "lag_days": lag,
+        "window_start": date(2026, 3, 1),
+        "window_end": date(2026, 3, 30),
+        "n": n,
+        "pearson_r": r,
+        "pearson_p": p_adj,
+        "pearson_ci_low": None,
+        "pearson_ci_high": None,
+        "spearman_rho": rho,
+        "spearman_p": s_adj,
+        "pearson_p_adj": p_adj,
+        "spearman_p_adj": s_adj,
+        "low_sample": n < 6,
+        "input_version": "abc",
+        "computed_at": COMPUTED_AT,
     }
     row.update(extra)
     return row
@@ -30,8 +42,19 @@ def _row(repo, x, y, lag, n, r, rho, p_adj, s_adj, **extra):
 
 CORRELATIONS = [
     _row("acme/api", "request_count", "commit_count", 0, 30, 0.21, 0.18, 0.40, 0.51),
-    _row("acme/api", "request_count", "commit_count", 1, 29, 0.62, 0.58, 0.004, 0.010,
-         pearson_ci_low=0.33, pearson_ci_high=0.80),
+    _row(
+        "acme/api",
+        "request_count",
+        "commit_count",
+        1,
+        29,
+        0.62,
+        0.58,
+        0.004,
+        0.010,
+        pearson_ci_low=0.33,
+        pearson_ci_high=0.80,
+    ),
     _row("acme/api", "cost_usd", "merged_pr_count", 0, 30, -0.55, -0.50, 0.03, 0.07),
     _row("acme/web", "request_count", "commit_count", 2, 5, 0.93, 0.90, 0.20, 0.30),
     _row("acme/web", "session_count", "merged_pr_count", 0, 5, 0.97, 1.0, 0.049, 0.04),
@@ -39,12 +62,26 @@ CORRELATIONS = [
     _row("*", "accepted_count", "commit_count", 0, 30, 0.10, 0.12, None, None),
     _row(EVIL, "request_count", "commit_count", 0, 12, 0.71, 0.69, 0.01, 0.02),
 ]
-SESSIONS = [{"event_date": date(2026, 3, 1) + timedelta(i), "repo": repo, "request_count": 10 + i % 7, "cost_usd": 1.25}
-            for i in range(30) for repo in ("acme/api", "acme/web", EVIL)]
-GITHUB = [{"event_date": date(2026, 3, 1) + timedelta(i), "repo": repo, "commit_count": i % 4, "merged_pr_count": i % 2}
-          for i in range(30) for repo in ("acme/api", "acme/web", EVIL)]
-TRACES = [{"model": "claude", "accepted_flag": i % 3 == 0, "latency_ms": 100.0 + i, "total_tokens": 900 + 10 * i,
-           "accepted_lines": i % 5} for i in range(30)]
+SESSIONS = [
+    {"event_date": date(2026, 3, 1) + timedelta(i), "repo": repo, "request_count": 10 + i % 7, "cost_usd": 1.25}
+    for i in range(30)
+    for repo in ("acme/api", "acme/web", EVIL)
+]
+GITHUB = [
+    {"event_date": date(2026, 3, 1) + timedelta(i), "repo": repo, "commit_count": i % 4, "merged_pr_count": i % 2}
+    for i in range(30)
+    for repo in ("acme/api", "acme/web", EVIL)
+]
+TRACES = [
+    {
+        "model": "claude",
+        "accepted_flag": i % 3 == 0,
+        "latency_ms": 100.0 + i,
+        "total_tokens": 900 + 10 * i,
+        "accepted_lines": i % 5,
+    }
+    for i in range(30)
+]
 
 
 @pytest.fixture
@@ -58,11 +95,14 @@ def _lines_for(text: str, repo: str, lag: int, x: str) -> list[str]:
 
 def test_describe_reads_as_plain_sentences():
     assert describe("acme/api", "request_count", "commit_count", 1, True) == (
-        "on days after more AI requests, acme/api gets more commits")
+        "on days after more AI requests, acme/api gets more commits"
+    )
     assert describe("acme/api", "request_count", "commit_count", 0, True) == (
-        "on days with more AI requests, acme/api gets more commits")
+        "on days with more AI requests, acme/api gets more commits"
+    )
     assert describe("acme/api", "cost_usd", "merged_pr_count", 0, False) == (
-        "on days with more AI spend, acme/api gets fewer merged PRs")
+        "on days with more AI spend, acme/api gets fewer merged PRs"
+    )
     assert describe("*", "request_count", "commit_count", 3, True).startswith("3 days after days with more AI requests")
 
 
@@ -108,7 +148,9 @@ def test_render_text_flags_low_samples(report):
 
 def test_render_text_reports_effect_sizes_with_n_and_the_method(report):
     text = render_text(report)
-    assert re.search(r"Cohen's d, accepted vs not-accepted requests, latency_ms: d=[+-]\d\.\d\d \(n=30: 10 accepted, 20", text)
+    assert re.search(
+        r"Cohen's d, accepted vs not-accepted requests, latency_ms: d=[+-]\d\.\d\d \(n=30: 10 accepted, 20", text
+    )
     assert "Acceptance rate, claude: 33.3% (10/30 decided, n=30)" in text
     assert "Cost per merged PR, acme/api: $2.50 ($37.50 / 15 merged, n=15)" in text
     assert text.rstrip().splitlines()[-1].startswith("Method:")
@@ -128,8 +170,12 @@ def test_render_json_round_trips(report):
     assert data["counts"]["significant"] == len(report.significant) == 4
     assert data["significant"][0]["repo"] == "acme/api" and data["significant"][0]["best_p_adj"] == 0.004
     assert data["window_start"] == "2026-03-01"
-    assert data["daily"]["*"][0] == {"day": "2026-03-01", "request_count": 30.0, "commit_count": 0.0,
-                                     "merged_pr_count": 0.0}
+    assert data["daily"]["*"][0] == {
+        "day": "2026-03-01",
+        "request_count": 30.0,
+        "commit_count": 0.0,
+        "merged_pr_count": 0.0,
+    }
 
 
 class _Checker(HTMLParser):

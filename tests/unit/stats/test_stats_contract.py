@@ -6,10 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-from scipy import stats
-
 from prodlens.schema import CORRELATIONS
 from prodlens.stats import DEFAULT_PAIRS, correlate, input_version
+from scipy import stats
 
 COMPUTED_AT = datetime(2026, 4, 1, 6, 30, tzinfo=UTC)
 D0 = date(2026, 1, 5)
@@ -23,15 +22,31 @@ def _run(sessions, github, **kwargs):
 
 
 def _by(rows, repo, lag, pair=PAIR[0]):
-    return next(r for r in rows if r["repo"] == repo and r["lag_days"] == lag and (r["x_metric"], r["y_metric"]) == pair)
+    return next(
+        r for r in rows if r["repo"] == repo and r["lag_days"] == lag and (r["x_metric"], r["y_metric"]) == pair
+    )
 
 
 def test_correlate_rows_have_exactly_the_schema_columns_and_one_row_per_key():
     # Given two repos of data
-    sessions = [{"event_date": D0 + timedelta(i), "repo": r, "request_count": i % 4, "session_count": 1,
-                 "total_tokens": 10 * i, "accepted_count": i % 3, "cost_usd": 0.5 * i} for i in range(10) for r in "ab"]
-    github = [{"event_date": D0 + timedelta(i), "repo": r, "commit_count": i % 5, "merged_pr_count": i % 2}
-              for i in range(10) for r in "ab"]
+    sessions = [
+        {
+            "event_date": D0 + timedelta(i),
+            "repo": r,
+            "request_count": i % 4,
+            "session_count": 1,
+            "total_tokens": 10 * i,
+            "accepted_count": i % 3,
+            "cost_usd": 0.5 * i,
+        }
+        for i in range(10)
+        for r in "ab"
+    ]
+    github = [
+        {"event_date": D0 + timedelta(i), "repo": r, "commit_count": i % 5, "merged_pr_count": i % 2}
+        for i in range(10)
+        for r in "ab"
+    ]
 
     # When
     rows = _run(sessions, github)
@@ -104,11 +119,15 @@ def test_correlate_lag_pairs_x_with_later_y():
 
 
 def test_correlate_default_window_uses_either_table_per_repo_and_all_repos_for_pooled():
-    sessions = [{"event_date": "2026-01-10", "repo": "a", "request_count": 1},
-                {"event_date": "2026-01-12", "repo": "a", "request_count": 2},
-                {"event_date": "2026-01-20", "repo": "b", "request_count": 1}]
-    github = [{"event_date": "2026-01-08", "repo": "a", "commit_count": 1},
-              {"event_date": "2026-01-25", "repo": "b", "commit_count": 1}]
+    sessions = [
+        {"event_date": "2026-01-10", "repo": "a", "request_count": 1},
+        {"event_date": "2026-01-12", "repo": "a", "request_count": 2},
+        {"event_date": "2026-01-20", "repo": "b", "request_count": 1},
+    ]
+    github = [
+        {"event_date": "2026-01-08", "repo": "a", "commit_count": 1},
+        {"event_date": "2026-01-25", "repo": "b", "commit_count": 1},
+    ]
     rows = _run(sessions, github, pairs=PAIR, lags=[0])
     windows = {r["repo"]: (r["window_start"], r["window_end"], r["n"]) for r in rows}
     assert windows["a"] == (date(2026, 1, 8), date(2026, 1, 12), 5)
@@ -130,14 +149,37 @@ def test_correlate_explicit_window_zero_fills_and_drops_rows_outside():
 def test_correlate_bh_family_is_repo_and_method_with_nulls_left_out():
     # Given repo a with a constant y for merged PRs (null p) and varying commits
     rng = np.random.default_rng(7)
-    sessions = [{"event_date": D0 + timedelta(i), "repo": r, "request_count": int(rng.integers(0, 20)),
-                 "cost_usd": float(rng.gamma(2.0))} for i in range(20) for r in ("a", "b")]
-    github = [{"event_date": D0 + timedelta(i), "repo": r, "commit_count": int(rng.integers(0, 9)),
-               "merged_pr_count": 1 if r == "a" else int(rng.integers(0, 3))} for i in range(20) for r in ("a", "b")]
+    sessions = [
+        {
+            "event_date": D0 + timedelta(i),
+            "repo": r,
+            "request_count": int(rng.integers(0, 20)),
+            "cost_usd": float(rng.gamma(2.0)),
+        }
+        for i in range(20)
+        for r in ("a", "b")
+    ]
+    github = [
+        {
+            "event_date": D0 + timedelta(i),
+            "repo": r,
+            "commit_count": int(rng.integers(0, 9)),
+            "merged_pr_count": 1 if r == "a" else int(rng.integers(0, 3)),
+        }
+        for i in range(20)
+        for r in ("a", "b")
+    ]
 
     # When
-    rows = _run(sessions, github, pairs=[("request_count", "commit_count"), ("cost_usd", "merged_pr_count"),
-                                         ("request_count", "merged_pr_count")])
+    rows = _run(
+        sessions,
+        github,
+        pairs=[
+            ("request_count", "commit_count"),
+            ("cost_usd", "merged_pr_count"),
+            ("request_count", "merged_pr_count"),
+        ],
+    )
 
     # Then each (repo, method) family is adjusted on its own, nulls excluded and left null
     for repo in ("*", "a", "b"):
@@ -154,13 +196,23 @@ def test_correlate_bh_family_is_repo_and_method_with_nulls_left_out():
 
 
 def test_correlate_accepts_columns_and_iso_strings():
-    sessions = {"event_date": ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"], "repo": ["o/r"] * 4,
-                "request_count": [1, 5, 2, 8]}
-    github = {"event_date": [date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7), date(2026, 1, 8)],
-              "repo": ["o/r"] * 4, "commit_count": [0, 3, 1, 4]}
+    sessions = {
+        "event_date": ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"],
+        "repo": ["o/r"] * 4,
+        "request_count": [1, 5, 2, 8],
+    }
+    github = {
+        "event_date": [date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7), date(2026, 1, 8)],
+        "repo": ["o/r"] * 4,
+        "commit_count": [0, 3, 1, 4],
+    }
     as_columns = _run(sessions, github, pairs=PAIR, lags=[0])
-    as_rows = _run([dict(zip(sessions, v, strict=True)) for v in zip(*sessions.values(), strict=True)],
-                   [dict(zip(github, v, strict=True)) for v in zip(*github.values(), strict=True)], pairs=PAIR, lags=[0])
+    as_rows = _run(
+        [dict(zip(sessions, v, strict=True)) for v in zip(*sessions.values(), strict=True)],
+        [dict(zip(github, v, strict=True)) for v in zip(*github.values(), strict=True)],
+        pairs=PAIR,
+        lags=[0],
+    )
     assert as_columns == as_rows
 
 
@@ -169,10 +221,14 @@ def test_correlate_empty_input_gives_no_rows():
 
 
 def test_input_version_is_order_independent_and_float_stable():
-    a = [{"event_date": "2026-01-05", "repo": "o/r", "request_count": 3, "cost_usd": 0.1 + 0.2},
-         {"event_date": date(2026, 1, 6), "repo": "o/r", "request_count": 4, "cost_usd": None}]
-    b = [{"cost_usd": float("nan"), "repo": "o/r", "request_count": 4.0, "event_date": datetime(2026, 1, 6, 0, 0)},
-         {"repo": "o/r", "event_date": "2026-01-05", "cost_usd": 0.30000000000000004, "request_count": 3}]
+    a = [
+        {"event_date": "2026-01-05", "repo": "o/r", "request_count": 3, "cost_usd": 0.1 + 0.2},
+        {"event_date": date(2026, 1, 6), "repo": "o/r", "request_count": 4, "cost_usd": None},
+    ]
+    b = [
+        {"cost_usd": float("nan"), "repo": "o/r", "request_count": 4.0, "event_date": datetime(2026, 1, 6, 0, 0)},
+        {"repo": "o/r", "event_date": "2026-01-05", "cost_usd": 0.30000000000000004, "request_count": 3},
+    ]
     g = [{"event_date": "2026-01-05", "repo": "o/r", "commit_count": 2}]
     assert input_version(a, g) == input_version(b, g)
     assert len(input_version(a, g)) == 64

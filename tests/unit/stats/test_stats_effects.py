@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 import pytest
-
 from prodlens.stats.effects import (
-    accepted_effect_sizes,
     acceptance_by_model,
+    accepted_effect_sizes,
     cohens_d,
     compute_effects,
     cost_per_merged_pr,
@@ -56,36 +55,48 @@ def test_accepted_effect_sizes_split_on_accepted_flag_and_skip_nulls():
 
 
 def test_acceptance_by_model_counts_decided_only():
-    traces = [{"model": "m1", "accepted_flag": True}, {"model": "m1", "accepted_flag": False},
-              {"model": "m1", "accepted_flag": None}, {"model": "m2", "accepted_flag": None}]
+    traces = [
+        {"model": "m1", "accepted_flag": True},
+        {"model": "m1", "accepted_flag": False},
+        {"model": "m1", "accepted_flag": None},
+        {"model": "m2", "accepted_flag": None},
+    ]
     out = {e["model"]: e for e in acceptance_by_model(traces)}
     assert out["m1"] == {"model": "m1", "accepted": 1, "decided": 2, "requests": 3, "rate": 0.5, "n": 2}
     assert out["m2"]["rate"] is None and out["m2"]["n"] == 0
 
 
 def test_tokens_per_accepted_line_over_accepted_rows():
-    traces = [{"accepted_flag": True, "total_tokens": 900, "accepted_lines": 3},
-              {"accepted_flag": True, "total_tokens": 300, "accepted_lines": None},
-              {"accepted_flag": False, "total_tokens": 5000, "accepted_lines": 0},
-              {"accepted_flag": None, "total_tokens": 7000, "accepted_lines": 9}]
+    traces = [
+        {"accepted_flag": True, "total_tokens": 900, "accepted_lines": 3},
+        {"accepted_flag": True, "total_tokens": 300, "accepted_lines": None},
+        {"accepted_flag": False, "total_tokens": 5000, "accepted_lines": 0},
+        {"accepted_flag": None, "total_tokens": 7000, "accepted_lines": 9},
+    ]
     assert tokens_per_accepted_line(traces) == {"value": 400.0, "total_tokens": 1200.0, "accepted_lines": 3.0, "n": 2}
     assert tokens_per_accepted_line([])["value"] is None
 
 
 def test_cost_per_merged_pr_per_repo_null_without_merges():
-    sessions = [{"event_date": "2026-01-05", "repo": "a", "cost_usd": 3.0},
-                {"event_date": "2026-01-06", "repo": "a", "cost_usd": 1.5},
-                {"event_date": "2026-01-06", "repo": "b", "cost_usd": 2.0}]
-    github = [{"event_date": "2026-01-06", "repo": "a", "merged_pr_count": 3},
-              {"event_date": "2026-01-06", "repo": "b", "merged_pr_count": 0}]
+    sessions = [
+        {"event_date": "2026-01-05", "repo": "a", "cost_usd": 3.0},
+        {"event_date": "2026-01-06", "repo": "a", "cost_usd": 1.5},
+        {"event_date": "2026-01-06", "repo": "b", "cost_usd": 2.0},
+    ]
+    github = [
+        {"event_date": "2026-01-06", "repo": "a", "merged_pr_count": 3},
+        {"event_date": "2026-01-06", "repo": "b", "merged_pr_count": 0},
+    ]
     out = {e["repo"]: e for e in cost_per_merged_pr(sessions, github)}
     assert out["a"]["value"] == pytest.approx(1.5) and out["a"]["n"] == 3
     assert out["b"]["value"] is None and out["b"]["n"] == 0
 
 
 def test_request_growth_day_over_day_uses_previous_day_with_data_and_weeks():
-    sessions = [{"event_date": f"2026-01-{d:02d}", "repo": r, "request_count": v}
-                for d, r, v in [(1, "a", 10), (2, "a", 10), (8, "a", 20), (8, "b", 20), (10, "a", 30), (14, "b", 60)]]
+    sessions = [
+        {"event_date": f"2026-01-{d:02d}", "repo": r, "request_count": v}
+        for d, r, v in [(1, "a", 10), (2, "a", 10), (8, "a", 20), (8, "b", 20), (10, "a", 30), (14, "b", 60)]
+    ]
     out = request_growth(sessions)
     dod = out["day_over_day"]
     assert (dod["last_day"], dod["previous_day"], dod["last"], dod["previous"]) == ("2026-01-14", "2026-01-10", 60, 30)
@@ -97,6 +108,11 @@ def test_request_growth_day_over_day_uses_previous_day_with_data_and_weeks():
 
 def test_compute_effects_bundles_every_figure():
     out = compute_effects([], [], [])
-    assert set(out) == {"cohens_d", "acceptance_by_model", "tokens_per_accepted_line", "cost_per_merged_pr",
-                        "request_growth"}
+    assert set(out) == {
+        "cohens_d",
+        "acceptance_by_model",
+        "tokens_per_accepted_line",
+        "cost_per_merged_pr",
+        "request_growth",
+    }
     assert out["request_growth"]["day_over_day"]["growth"] is None

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from prodlens.stats import bh_adjust, correlate, lagged_correlations
 
 COMPUTED_AT = datetime(2026, 4, 1, tzinfo=UTC)
@@ -81,10 +80,12 @@ def test_bh_adjust_is_monotone_in_raw_order_and_bounded(p):
 
 @settings(max_examples=15, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 9), st.sampled_from(["a/one", "b/two"]), st.integers(0, 40)), min_size=2,
-             max_size=25),
-    st.lists(st.tuples(st.integers(0, 9), st.sampled_from(["a/one", "b/two"]), st.integers(0, 8)), min_size=2,
-             max_size=25),
+    st.lists(
+        st.tuples(st.integers(0, 9), st.sampled_from(["a/one", "b/two"]), st.integers(0, 40)), min_size=2, max_size=25
+    ),
+    st.lists(
+        st.tuples(st.integers(0, 9), st.sampled_from(["a/one", "b/two"]), st.integers(0, 8)), min_size=2, max_size=25
+    ),
 )
 def test_correlate_pooled_equals_manual_sum(session_spec, github_spec):
     # Given rows for two repos (possibly several on one day) and the same rows summed by hand into one repo
@@ -102,10 +103,16 @@ def test_correlate_pooled_equals_manual_sum(session_spec, github_spec):
     pair = [("request_count", "commit_count")]
 
     # When
-    pooled = [r for r in correlate(sessions, github, pairs=pair, input_version="v", computed_at=COMPUTED_AT)
-              if r["repo"] == "*"]
-    manual = [r for r in correlate(manual_s, manual_g, pairs=pair, input_version="v", computed_at=COMPUTED_AT)
-              if r["repo"] == "one"]
+    pooled = [
+        r
+        for r in correlate(sessions, github, pairs=pair, input_version="v", computed_at=COMPUTED_AT)
+        if r["repo"] == "*"
+    ]
+    manual = [
+        r
+        for r in correlate(manual_s, manual_g, pairs=pair, input_version="v", computed_at=COMPUTED_AT)
+        if r["repo"] == "one"
+    ]
 
     # Then every statistic is the same
     assert len(pooled) == len(manual) == 8

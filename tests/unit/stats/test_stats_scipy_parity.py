@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prodlens.stats import betainc, bh_adjust, correlate, correlation_pvalue, lagged_correlations, rankdata_columns
 from scipy import special, stats
-
-from prodlens.stats import bh_adjust, betainc, correlate, correlation_pvalue, lagged_correlations, rankdata_columns
 
 COMPUTED_AT = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 TOL = 1e-9
 
 # A fixed, real-looking six weeks for two repos (weekday-heavy use, weekend gaps, days with no row),
 # typed in literally so the oracle side below never shares a code path with the engine.
-# (event_date, repo, request_count, session_count, total_tokens, accepted_count, cost_usd)
+# Session columns: event_date, repo, request_count, session_count, total_tokens, accepted_count, cost_usd.
 SESSION_ROWS = [
     ("2026-03-02", "acme/api", 24, 3, 141300, 9, 0.486),
     ("2026-03-03", "acme/api", 21, 6, 107256, 7, 0.3745),
@@ -86,7 +85,7 @@ SESSION_ROWS = [
     ("2026-04-09", "acme/web", 15, 3, 80430, 6, 0.2793),
     ("2026-04-10", "acme/web", 19, 3, 91542, 7, 0.3218),
 ]
-# (event_date, repo, commit_count, merged_pr_count)
+# GitHub columns: event_date, repo, commit_count, merged_pr_count.
 GITHUB_ROWS = [
     ("2026-03-02", "acme/api", 8, 1),
     ("2026-03-03", "acme/api", 10, 3),
@@ -292,14 +291,28 @@ def test_correlate_constant_and_short_series_give_nulls(n):
     github = [{"event_date": start + timedelta(i), "repo": "o/r", "commit_count": 4} for i in range(n)]
 
     # When
-    rows = correlate(sessions, github, pairs=[("request_count", "commit_count")], lags=[0], input_version="v",
-                     computed_at=COMPUTED_AT)
+    rows = correlate(
+        sessions,
+        github,
+        pairs=[("request_count", "commit_count")],
+        lags=[0],
+        input_version="v",
+        computed_at=COMPUTED_AT,
+    )
 
     # Then r, rho, p, CI and the adjusted p are null
     for row in rows:
         assert row["n"] == n
-        for key in ("pearson_r", "pearson_p", "pearson_ci_low", "pearson_ci_high", "spearman_rho", "spearman_p",
-                    "pearson_p_adj", "spearman_p_adj"):
+        for key in (
+            "pearson_r",
+            "pearson_p",
+            "pearson_ci_low",
+            "pearson_ci_high",
+            "spearman_rho",
+            "spearman_p",
+            "pearson_p_adj",
+            "spearman_p_adj",
+        ):
             assert row[key] is None, key
 
 
@@ -308,11 +321,19 @@ def test_correlate_small_n_matches_scipy_or_is_null(n):
     # Given n days of varying data
     start = date(2026, 1, 1)
     sessions = [{"event_date": start + timedelta(i), "repo": "o/r", "request_count": (3 * i) % 5} for i in range(n)]
-    github = [{"event_date": start + timedelta(i), "repo": "o/r", "commit_count": (i * i) % 4 + (i == 1)} for i in range(n)]
+    github = [
+        {"event_date": start + timedelta(i), "repo": "o/r", "commit_count": (i * i) % 4 + (i == 1)} for i in range(n)
+    ]
 
     # When
-    rows = correlate(sessions, github, pairs=[("request_count", "commit_count")], lags=[0], input_version="v",
-                     computed_at=COMPUTED_AT)
+    rows = correlate(
+        sessions,
+        github,
+        pairs=[("request_count", "commit_count")],
+        lags=[0],
+        input_version="v",
+        computed_at=COMPUTED_AT,
+    )
     row = next(r for r in rows if r["repo"] == "o/r")
 
     # Then n < 3 is null, else scipy's numbers

@@ -46,8 +46,7 @@ def daily_chart(scope: str, points: list[DailyPoint]) -> str:
     gh_max = max((max(p.commit_count, p.merged_pr_count) for p in points), default=0.0) or 1.0
     title = f"Daily AI requests, commits and merged PRs: {repo_label(scope)}"
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{_e(title)}">',
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{_e(title)}">',
         f"<title>{_e(title)}</title>",
         f'<text x="{left}" y="14">AI requests per day (max {_e(_axis_label(req_max))})</text>',
     ]
@@ -113,8 +112,7 @@ def heat_map(scope: str, associations: list[Association]) -> str:
     height = top + ch * len(pairs) + 10
     title = f"Adjusted p by lag and metric pair: {repo_label(scope)}"
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{_e(title)}">',
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{_e(title)}">',
         f"<title>{_e(title)}</title>",
         f'<text x="{label_w}" y="12">lag (days after AI use)</text>',
     ]
@@ -122,7 +120,9 @@ def heat_map(scope: str, associations: list[Association]) -> str:
         parts.append(f'<text x="{label_w + j * cw + cw / 2}" y="{top - 6}" text-anchor="middle">{_e(lag)}</text>')
     for i, (x_metric, y_metric) in enumerate(pairs):
         y = top + i * ch
-        parts.append(f'<text x="{label_w - 6}" y="{y + ch * 0.7:.1f}" text-anchor="end">{_e(x_metric)} → {_e(y_metric)}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + ch * 0.7:.1f}" text-anchor="end">{_e(x_metric)} → {_e(y_metric)}</text>'
+        )
         for j, lag in enumerate(lags):
             a = cell.get((x_metric, y_metric, lag))
             p = a.best_p_adj if a else None
@@ -130,7 +130,8 @@ def heat_map(scope: str, associations: list[Association]) -> str:
             tip = "no test (constant series or too few days)"
             if a is not None and p is not None:
                 tip = (
-                    f"lag {lag}, n={a.n}, r={fmt_num(a.pearson_r, signed=True)}, rho={fmt_num(a.spearman_rho, signed=True)}, "
+                    f"lag {lag}, n={a.n}, r={fmt_num(a.pearson_r, signed=True)}, "
+                    f"rho={fmt_num(a.spearman_rho, signed=True)}, "
                     f"adjusted p Pearson {fmt_p(a.pearson_p_adj)}, Spearman {fmt_p(a.spearman_p_adj)}"
                     + (f" (low sample, n={a.n})" if a.low_sample else "")
                 )
@@ -177,14 +178,17 @@ def render_html(report: Report) -> str:
     c = report.counts
     body = ["<h1>ProdLens report</h1>"]
     if report.window_start is not None:
-        body.append(f'<p class="meta">Window: {_e(report.window_start)} .. {_e(report.window_end)} ({report.days} days)</p>')
+        body.append(
+            f'<p class="meta">Window: {_e(report.window_start)} .. {_e(report.window_end)} ({report.days} days)</p>'
+        )
     else:
         body.append('<p class="meta">Window: no daily data in range</p>')
     if report.repo_filter:
         body.append(f'<p class="meta">Repo: {_e(report.repo_filter)}</p>')
     body.append(
-        f'<p class="meta">Data: {c["session_daily_rows"]} daily AI-usage rows, {c["github_daily_rows"]} daily GitHub rows, '
-        f'{c["repos"]} repos; {c["correlation_rows"]} correlation rows ({c["tests"]} tests)</p>'
+        f'<p class="meta">Data: {c["session_daily_rows"]} daily AI-usage rows, '
+        f"{c['github_daily_rows']} daily GitHub rows, "
+        f"{c['repos']} repos; {c['correlation_rows']} correlation rows ({c['tests']} tests)</p>"
     )
     body.append(f"<h2>Significant associations (Benjamini–Hochberg adjusted p &lt; {_e(report.alpha)})</h2>")
     if report.significant:
@@ -204,11 +208,13 @@ def render_html(report: Report) -> str:
 
     body.append("<h2>Adjusted p by lag and metric</h2>")
     legend = "".join(
-        f'<span><span class="swatch" style="background:{fill}"></span>{_e(label)}</span>' for _, fill, label in HEAT_BANDS
+        f'<span><span class="swatch" style="background:{fill}"></span>{_e(label)}</span>'
+        for _, fill, label in HEAT_BANDS
     )
     body.append(
         f'<p class="legend">{legend}<span><span class="swatch" style="background:{NO_VALUE_FILL}"></span>'
-        "no test</span></p><p class=\"meta\">Each cell shows the smaller of the two adjusted p-values (Pearson, Spearman).</p>"
+        'no test</span></p><p class="meta">Each cell shows the smaller of the two adjusted p-values '
+        "(Pearson, Spearman).</p>"
     )
     by_repo: dict[str, list[Association]] = {}
     for a in report.associations:

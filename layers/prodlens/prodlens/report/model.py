@@ -169,7 +169,7 @@ def _daily_series(session_rows: list, github_rows: list, repos: list[str], poole
     for rows, fields in ((session_rows, ("request_count",)), (github_rows, ("commit_count", "merged_pr_count"))):
         for row in rows:
             day = to_date(row["event_date"])
-            for scope in ([str(row["repo"])] + ([POOLED] if pooled else [])):
+            for scope in [str(row["repo"])] + ([POOLED] if pooled else []):
                 values = per_repo.setdefault(scope, {}).setdefault(day, [0.0, 0.0, 0.0])
                 for name in fields:
                     slot = {"request_count": 0, "commit_count": 1, "merged_pr_count": 2}[name]

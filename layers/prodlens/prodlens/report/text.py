@@ -68,7 +68,9 @@ def _effects_lines(effects: dict[str, Any]) -> list[str]:
         )
     tpl = effects.get("tokens_per_accepted_line")
     if tpl:
-        lines.append(f"  Tokens per accepted line: {fmt_num(tpl.get('value'), 1)} (n={tpl.get('n', 0)} accepted requests)")
+        lines.append(
+            f"  Tokens per accepted line: {fmt_num(tpl.get('value'), 1)} (n={tpl.get('n', 0)} accepted requests)"
+        )
     for entry in effects.get("cost_per_merged_pr") or []:
         value = entry.get("value")
         shown = "n/a (no merged PRs)" if value is None else f"${value:,.2f}"
@@ -88,7 +90,8 @@ def _effects_lines(effects: dict[str, Any]) -> list[str]:
         if wow.get("last_end"):
             lines.append(
                 f"  AI requests, 7 days to {wow['last_end']} vs the 7 days before: {fmt_pct(wow.get('growth'))} "
-                f"({fmt_num(wow.get('last'), 0)} vs {fmt_num(wow.get('previous'), 0)}, n={wow.get('n', 0)} days with data)"
+                f"({fmt_num(wow.get('last'), 0)} vs {fmt_num(wow.get('previous'), 0)}, "
+                f"n={wow.get('n', 0)} days with data)"
             )
     return lines
 

@@ -36,8 +36,8 @@ def cohens_d(group1, group2) -> dict[str, Any]:
     d is None when either group has fewer than 2 values or the pooled SD is 0.
     Returns d, n1, n2, n (= n1 + n2), mean1, mean2, pooled_sd.
     """
-    a = np.asarray([v for v in group1], dtype=float)
-    b = np.asarray([v for v in group2], dtype=float)
+    a = np.asarray(list(group1), dtype=float)
+    b = np.asarray(list(group2), dtype=float)
     n1, n2 = int(a.size), int(b.size)
     out: dict[str, Any] = {
         "d": None,
@@ -154,8 +154,22 @@ def request_growth(session_daily: Rows) -> dict[str, Any]:
         totals[to_date(row["event_date"])] += metric_value(row.get("request_count"))
     days = sorted(totals)
     out: dict[str, Any] = {
-        "day_over_day": {"last_day": None, "previous_day": None, "last": None, "previous": None, "growth": None, "n": 0},
-        "week_over_week": {"last_start": None, "last_end": None, "last": None, "previous": None, "growth": None, "n": 0},
+        "day_over_day": {
+            "last_day": None,
+            "previous_day": None,
+            "last": None,
+            "previous": None,
+            "growth": None,
+            "n": 0,
+        },
+        "week_over_week": {
+            "last_start": None,
+            "last_end": None,
+            "last": None,
+            "previous": None,
+            "growth": None,
+            "n": 0,
+        },
     }
     if not days:
         return out

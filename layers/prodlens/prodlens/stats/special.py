@@ -26,9 +26,9 @@ def _lbeta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """log B(a, b) with math.lgamma, evaluated once per distinct (a, b) pair."""
     pairs = np.stack([a, b], axis=-1).reshape(-1, 2)
     unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    values = np.array(
-        [math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y) for x, y in unique], dtype=float
-    ).reshape(-1)
+    values = np.array([math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y) for x, y in unique], dtype=float).reshape(
+        -1
+    )
     return values[inverse.reshape(-1)].reshape(a.shape)
 
 

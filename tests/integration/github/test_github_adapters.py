@@ -49,6 +49,16 @@ def test_github_state_etag_is_kept_per_repo_and_url(state_table):
     assert item["last_modified"] == {"S": "Mon, 02 Mar 2026 06:00:00 GMT"}
 
 
+def test_github_state_resume_roundtrip_and_clear(state_table):
+    state = DynamoGithubSyncState(STATE_TABLE, client=state_table)
+    marker = {"next_url": "https://api.github.com/repos/acme/api/commits?per_page=100&page=2", "newest": None}
+
+    state.put_resume("acme/api", "commits", marker)
+    assert state.get_resume("acme/api", "commits") == marker
+    state.put_resume("acme/api", "commits", None)
+    assert state.get_resume("acme/api", "commits") is None
+
+
 def test_github_state_missing_table_raises_storage_unavailable(aws):
     state = DynamoGithubSyncState("no-such-table", client=boto3.client("dynamodb", region_name="us-east-1"))
     with pytest.raises(StorageUnavailable):

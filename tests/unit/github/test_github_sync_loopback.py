@@ -187,14 +187,53 @@ def test_sync_rate_limit_beyond_budget_stops_cleanly_and_next_run_resumes(github
     assert state.get_checkpoint("acme/api", "commits") is None
     assert state.get_checkpoint("acme/api", "issue_events") is None
 
+    assert state.get_resume("acme/api", "commits")["next_url"].endswith("page=2")
+
     # When the next run starts after the reset
     clock.now = reset + 10
+    mark = len(github.log)
     second = run(github, tmp_path, clock, deadline=clock.time() + 60)
 
-    # Then it resumes: pulls answer 304, commits and events are completed, and no page was skipped or doubled
+    # Then it continues commits at the page it did not get, and nothing was skipped or doubled
+    commit_pages = [r.query.get("page", "1") for r in github.requests_since(mark) if r.path.endswith("/commits")]
+    assert commit_pages[:2] == ["2", "3"]
     assert second["status"] == "ok"
     assert second["endpoints"]["pulls"]["status"] == "not_modified"
+    assert second["endpoints"]["commits"]["resumed"] is True
     assert_exactly_once(tmp_path, github)
+    assert JsonFileSyncState(tmp_path / STATE_FILE).get_resume("acme/api", "commits") is None
+
+    # And the run after that is answered by 304s only
+    mark = len(github.log)
+    third = run(github, tmp_path, clock, deadline=clock.time() + 60)
+    assert [r.status for r in github.requests_since(mark)] == [304, 304, 304]
+    assert third["pages_written"] == 0
+    assert_exactly_once(tmp_path, github)
+
+
+def test_sync_continued_walk_then_top_walk_catches_updates_made_meanwhile(github, clock, tmp_path):
+    # Given a first run stopped on pulls page 2 by a secondary limit longer than its budget
+    github.faults.append(Fault("/pulls", page=2, status=429, headers={"Retry-After": "120"}))
+    first = run(github, tmp_path, clock, deadline=clock.time() + 60)
+    assert first["endpoints"]["pulls"]["status"] == "rate_limited"
+    assert first["endpoints"]["pulls"]["pages_written"] == 1
+    clock.now += 120
+    # And meanwhile PR 7 (already stored from page 1) and PR 1 (on page 3) are updated
+    data = github.repos["acme/api"]
+    newest = max(p["updated_at"] for p in data.pulls.values())
+    for number, hours in ((7, 1), (1, 2)):
+        data.pulls[number]["updated_at"] = _iso_shift(newest, hours=hours)
+        data.pulls[number]["merged_at"] = data.pulls[number]["updated_at"]
+
+    # When two more runs happen (the first continues the walk, the second walks from the top)
+    assert run(github, tmp_path, clock)["endpoints"]["pulls"]["resumed"] is True
+    assert run(github, tmp_path, clock)["endpoints"]["pulls"]["resumed"] is False
+
+    # Then every PR is on disk at its latest version
+    latest = latest_versions(tmp_path)
+    assert {k: _iso_naive(v["updated_at"]) for k, v in latest.items()} == {
+        p["id"]: p["updated_at"] for p in data.pulls.values()
+    }
 
 
 def test_sync_server_error_once_is_retried(github, clock, tmp_path):

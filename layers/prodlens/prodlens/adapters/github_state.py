@@ -4,6 +4,7 @@
 |---|---|---|---|
 | ETag of a request URL | `etag#<owner>/<name>` | `<request url>` | etag, last_modified, updated_at |
 | checkpoint | `checkpoint#github_sync` | `<owner>/<name>#<endpoint>` | value, version, updated_at |
+| interrupted walk | `checkpoint#github_sync` | `<owner>/<name>#<endpoint>#resume` | value (JSON), updated_at |
 
 Checkpoint values are UTC `YYYY-MM-DDTHH:MM:SSZ` timestamps (prodlens.github.sync.utc_cursor).
 
@@ -13,8 +14,9 @@ fixed-format UTC timestamps, so string order is time order), and a lost race rai
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -66,6 +68,21 @@ class DynamoGithubSyncState:
             )
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"advance checkpoint {repo}#{endpoint}") from e
+
+    def get_resume(self, repo: str, endpoint: str) -> dict[str, Any] | None:
+        item = self._get(f"checkpoint#{CHECKPOINT_JOB}", f"{repo}#{endpoint}#resume")
+        return json.loads(item["value"]["S"]) if item and "value" in item else None
+
+    def put_resume(self, repo: str, endpoint: str, value: dict[str, Any] | None) -> None:
+        key = {"pk": {"S": f"checkpoint#{CHECKPOINT_JOB}"}, "sk": {"S": f"{repo}#{endpoint}#resume"}}
+        try:
+            if value is None:
+                self._ddb.delete_item(TableName=self.table, Key=key)
+            else:
+                item = {**key, "value": {"S": json.dumps(value, sort_keys=True)}, "updated_at": {"S": _now()}}
+                self._ddb.put_item(TableName=self.table, Item=item)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"put resume {repo}#{endpoint}") from e
 
     def _get(self, pk: str, sk: str) -> dict | None:
         try:

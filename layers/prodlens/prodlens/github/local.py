@@ -47,11 +47,11 @@ class JsonFileSyncState:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._data: dict[str, Any] = {"etags": {}, "checkpoints": {}}
+        self._data: dict[str, Any] = {"etags": {}, "checkpoints": {}, "resume": {}}
         if self.path.exists():
             loaded = json.loads(self.path.read_text(encoding="utf-8"))
-            self._data["etags"].update(loaded.get("etags", {}))
-            self._data["checkpoints"].update(loaded.get("checkpoints", {}))
+            for section in self._data:
+                self._data[section].update(loaded.get(section, {}))
 
     def get_etag(self, repo: str, url: str) -> str | None:
         entry = self._data["etags"].get(repo, {}).get(url)
@@ -70,6 +70,16 @@ class JsonFileSyncState:
         if current is not None and current >= value:
             raise CheckpointConflict(f"checkpoint {key} is already at {current}")
         self._data["checkpoints"][key] = value
+        self._save()
+
+    def get_resume(self, repo: str, endpoint: str) -> dict[str, Any] | None:
+        return self._data["resume"].get(f"{repo}#{endpoint}")
+
+    def put_resume(self, repo: str, endpoint: str, value: dict[str, Any] | None) -> None:
+        if value is None:
+            self._data["resume"].pop(f"{repo}#{endpoint}", None)
+        else:
+            self._data["resume"][f"{repo}#{endpoint}"] = value
         self._save()
 
     def _save(self) -> None:

@@ -14,8 +14,11 @@ nothing is written) and follows `Link: rel="next"` until a page holds a record o
 so re-fetching an unchanged page rewrites the same object instead of adding a copy.
 
 Only a completed walk moves the state: first the checkpoint, then the first page's ETag. A walk stopped by a
-rate limit or the time budget leaves both untouched, and the next run walks again from the top down to the
-same checkpoint, so no page is ever skipped.
+rate limit or the time budget after storing some pages records where it stopped (the URL of the page it did
+not get, and the newest cursor seen so far); the next run continues from that page down to the unchanged
+checkpoint, then sets the checkpoint to that newest cursor, so the run after it walks from the top down to
+it and picks up whatever changed meanwhile. No page is skipped; listings shifted by new activity only make
+a continued walk see some records twice.
 
 When the commits checkpoint moves, the next run's first URL (`since=<new checkpoint>`) differs from this
 run's; it is requested once more ("primed") so the next run can send it conditionally. Its page is stored
@@ -54,6 +57,14 @@ class SyncState(Protocol):
 
     def get_checkpoint(self, repo: str, endpoint: str) -> str | None: ...
 
+    def get_resume(self, repo: str, endpoint: str) -> dict[str, Any] | None:
+        """Where an interrupted walk continues: {"next_url", "newest", "at_newest"}, or None."""
+        ...
+
+    def put_resume(self, repo: str, endpoint: str, value: dict[str, Any] | None) -> None:
+        """Record (or clear, with None) where an interrupted walk continues."""
+        ...
+
     def put_checkpoint(self, repo: str, endpoint: str, value: str) -> None:
         """Advance the checkpoint; raise CheckpointConflict if the stored value is already >= `value`."""
         ...
@@ -91,6 +102,7 @@ class EndpointResult:
     checkpoint: str | None = None
     retry_at: float | None = None
     error: str | None = None
+    resumed: bool = False
 
 
 @dataclass
@@ -149,7 +161,7 @@ class _Endpoint:
     path: str
     query: str
     cursor: Callable[[Any], str | None]
-    identity: Callable[[Any], Any]
+    identity: Callable[[Any], str]  # JSON-safe: kept in the resume record
     since: bool = False
 
     def first_url(self, client: GithubClient, repo: RepoRef, checkpoint: str | None) -> str:
@@ -166,7 +178,7 @@ _SPECS = {
         "/repos/{owner}/{name}/pulls",
         "state=all&sort=updated&direction=desc&per_page=100",
         cursor=lambda item: utc_cursor(_get(item, "updated_at")),
-        identity=lambda item: (_get(item, "id"), _get(item, "updated_at")),
+        identity=lambda item: f"{_get(item, 'id')}@{_get(item, 'updated_at')}",
     ),
     "commits": _Endpoint(
         "commits",
@@ -175,7 +187,7 @@ _SPECS = {
         cursor=lambda item: utc_cursor(
             _get(item, "commit", "committer", "date") or _get(item, "commit", "author", "date")
         ),
-        identity=lambda item: _get(item, "sha"),
+        identity=lambda item: str(_get(item, "sha")),
         since=True,
     ),
     "issue_events": _Endpoint(
@@ -183,7 +195,7 @@ _SPECS = {
         "/repos/{owner}/{name}/issues/events",
         "per_page=100",
         cursor=lambda item: utc_cursor(_get(item, "created_at")),
-        identity=lambda item: _get(item, "id"),
+        identity=lambda item: str(_get(item, "id")),
     ),
 }
 
@@ -244,13 +256,27 @@ def _walk(
     checkpoint = state.get_checkpoint(repo.slug, spec.name)
     out.checkpoint = checkpoint
     first_url = spec.first_url(client, repo, checkpoint)
-    url: str | None = first_url
-    first_etag = state.get_etag(repo.slug, first_url)
+    resume = state.get_resume(repo.slug, spec.name)
+    if resume:
+        # Continue the walk a rate limit or the time budget interrupted, from the page it did not get.
+        url: str | None = resume["next_url"]
+        newest = resume.get("newest") or checkpoint
+        at_newest = set(resume.get("at_newest") or ())
+        first_etag = None
+    else:
+        url, newest, at_newest = first_url, checkpoint, set()
+        first_etag = state.get_etag(repo.slug, first_url)
+    out.resumed = bool(resume)
     first: Any = None
-    newest = checkpoint
-    stored: set[Any] = set()
     while url:
-        response = client.get(url, first_etag if first is None else None)
+        try:
+            response = client.get(url, first_etag if first is None else None)
+        except GithubError:
+            if first is not None:  # at least one page of this walk is stored: the next run continues here
+                state.put_resume(
+                    repo.slug, spec.name, {"next_url": url, "newest": newest, "at_newest": sorted(at_newest)}
+                )
+            raise
         if response.status == 304:
             out.status = "not_modified"
             return
@@ -262,12 +288,13 @@ def _walk(
         first = first or response
         reached_checkpoint = False
         for record in records:
-            stored.add(spec.identity(record))
             cursor = spec.cursor(record)
             if cursor is None:
                 continue
             if newest is None or cursor > newest:
-                newest = cursor
+                newest, at_newest = cursor, set()
+            if cursor == newest:
+                at_newest.add(spec.identity(record))
             if checkpoint is not None and cursor < checkpoint:
                 reached_checkpoint = True
         url = None if reached_checkpoint else response.next_url
@@ -279,13 +306,15 @@ def _walk(
         except CheckpointConflict:
             pass  # a concurrent run already moved it at least as far
         out.checkpoint = newest
+    if resume:
+        state.put_resume(repo.slug, spec.name, None)
     out.status = "updated"
     next_url = spec.first_url(client, repo, newest)
-    if next_url == first_url:
-        if first.etag:
-            state.put_etag(repo.slug, first_url, first.etag, first.last_modified)
-        return
-    _prime(client, repo, spec, sink, state, out, next_url, stored)
+    if next_url != first_url:
+        _prime(client, repo, spec, sink, state, out, next_url, at_newest)
+    elif not resume and first is not None and first.etag:
+        # A continued walk did not fetch the first page: the next run fetches it unconditionally.
+        state.put_etag(repo.slug, first_url, first.etag, first.last_modified)
 
 
 def _prime(
@@ -296,8 +325,13 @@ def _prime(
     state: SyncState,
     out: EndpointResult,
     url: str,
-    stored: set[Any],
+    stored: set[str],
 ) -> None:
+    """Fetch the next run's first page (`since` moved) so the next run can ask for it conditionally.
+
+    `stored` holds the records already stored whose cursor equals the new checkpoint: the only ones an
+    inclusive `since` returns again. The page is stored only if it holds anything else.
+    """
     try:
         response = client.get(url)
         records = _array(response.body, url)

@@ -1,0 +1,572 @@
+"""template.yaml against the lake schema, the named-query SQL, pyproject pins and the stack's safety rules.
+
+Fast and offline: the template is parsed with a tag-tolerant YAML loader; no SAM CLI is needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import tomllib
+from typing import Any
+
+import pytest
+from prodlens.schema import TABLES
+
+from .conftest import REPO_ROOT, TEMPLATE_PATH
+
+SQL_DIR = REPO_ROOT / "layers" / "prodlens" / "prodlens" / "sql"
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+# IAM statements allowed to use Resource "*": none. The only wildcard grants the functions get are AWS managed
+# policies SAM attaches itself (AWSLambdaBasicExecutionRole for logs, AWSXrayWriteOnlyAccess for Tracing,
+# AWSLambdaSQSQueueExecutionRole is NOT used: SAM scopes the SQS poller statement to IngestQueue).
+WILDCARD_RESOURCE_EXCEPTIONS: set[tuple[str, str]] = set()  # (logical id, Sid)
+
+# pyproject `dependencies` pinned with == that no Lambda layer ships, and why.
+NOT_IN_LAYERS = {
+    "scipy": "test-only oracle for the numpy statistics; numpy+scipy+duckdb would exceed 250 MB",
+}
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in resources.items() if res["Type"] == kind}
+
+
+def _inline_statements(functions: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for name, fn in functions.items():
+        for policy in fn["Properties"].get("Policies", []):
+            if isinstance(policy, dict) and "Statement" in policy:
+                found.extend((name, statement) for statement in policy["Statement"])
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _refers_to(value: Any, logical_id: str) -> bool:
+    """True if value holds !Ref/!GetAtt of logical_id or `${logical_id}`/`${logical_id.Attr}` in a !Sub."""
+    if isinstance(value, dict):
+        if value.get("Ref") == logical_id:
+            return True
+        if "Fn::GetAtt" in value and _as_list(value["Fn::GetAtt"])[0] == logical_id:
+            return True
+        if "Fn::Sub" in value:
+            text = _as_list(value["Fn::Sub"])[0]
+            if re.search(r"\$\{" + re.escape(logical_id) + r"(\.[A-Za-z]+)?\}", text):
+                return True
+        return any(_refers_to(v, logical_id) for v in value.values())
+    if isinstance(value, list):
+        return any(_refers_to(v, logical_id) for v in value)
+    return False
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    pins = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[re.sub(r"[-_.]+", "-", name.strip().lower())] = version.strip()
+    return pins
+
+
+# ---- layout ---------------------------------------------------------------------------------------
+
+
+def test_template_top_level_sections_are_in_reading_order(template):
+    # Given the template's top-level keys
+    keys = [k for k in template if k not in ("AWSTemplateFormatVersion", "Transform")]
+    # Then they follow the style guide's order (H14)
+    assert keys == ["Description", "Parameters", "Conditions", "Globals", "Resources", "Outputs"]
+
+
+def test_every_parameter_has_a_description(template):
+    missing = [name for name, spec in template["Parameters"].items() if not spec.get("Description")]
+    assert missing == []
+
+
+def test_parameters_required_by_the_stack_exist_with_their_defaults(template):
+    params = template["Parameters"]
+    assert params["NamePrefix"]["Default"] == "prodlens"
+    assert params["Stage"]["AllowedValues"] == ["dev", "prod"]
+    assert params["Stage"]["Default"] == "dev"
+    assert params["GlueDatabaseName"]["Default"] == "prodlens"
+    assert params["GitHubRepos"]["Default"] == ""
+    assert params["GitHubTokenSecretName"]["Default"] == "prodlens/github-token"
+    assert params["GitHubApiUrl"]["Default"] == "https://api.github.com"
+    assert params["MaxObjectBytes"]["Default"] == 4294967296
+    assert params["LogRetentionDays"]["Default"] in params["LogRetentionDays"]["AllowedValues"]
+    assert params["AthenaBytesScannedCutoff"]["Default"] >= 10_000_000
+    for schedule in ("NormalizeSweepSchedule", "AggregateSchedule", "CorrelateSchedule", "GitHubSyncSchedule"):
+        assert re.fullmatch(r"(rate|cron)\(.+\)", params[schedule]["Default"]), schedule
+
+
+# ---- catalog ----------------------------------------------------------------------------------------
+
+
+def test_glue_tables_are_exactly_the_schema_tables(resources):
+    # Given every Glue table of the template
+    glue_tables = _of_type(resources, "AWS::Glue::Table")
+    # Then there is one per schema table, with logical id <PascalName>Table
+    assert {res["Properties"]["TableInput"]["Name"] for res in glue_tables.values()} == set(TABLES)
+    assert set(glue_tables) == {f"{_pascal(name)}Table" for name in TABLES}
+
+
+@pytest.mark.parametrize("table_name", sorted(TABLES))
+def test_glue_table_columns_and_partitions_equal_schema(resources, table_name):
+    # Given the schema definition and the template's Glue table
+    schema = TABLES[table_name]
+    table_input = resources[f"{_pascal(table_name)}Table"]["Properties"]["TableInput"]
+    storage = table_input["StorageDescriptor"]
+    # Then data columns and types match exactly, in order, each with a comment
+    assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == list(schema.columns)
+    assert all(c.get("Comment", "").strip() for c in storage["Columns"])
+    # And partition keys match, all strings
+    partition_keys = table_input.get("PartitionKeys", [])
+    assert [k["Name"] for k in partition_keys] == list(schema.partition_keys)
+    assert {k["Type"] for k in partition_keys} <= {"string"}
+
+
+@pytest.mark.parametrize("table_name", sorted(TABLES))
+def test_glue_table_is_external_parquet_under_its_lake_prefix_without_projection(resources, table_name):
+    props = resources[f"{_pascal(table_name)}Table"]["Properties"]
+    table_input = props["TableInput"]
+    storage = table_input["StorageDescriptor"]
+    assert props["DatabaseName"] == {"Ref": "GlueDatabase"}
+    assert table_input["TableType"] == "EXTERNAL_TABLE"
+    assert storage["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
+    assert (storage["InputFormat"], storage["OutputFormat"]) == (PARQUET_INPUT, PARQUET_OUTPUT)
+    assert storage["Location"] == {"Fn::Sub": f"s3://${{LakeBucket}}/{table_name}/"}
+    # Partitions are registered in Glue by the writers: projection would make Athena ignore them.
+    assert not any(key.startswith("projection.") for key in table_input.get("Parameters", {}))
+
+
+def test_glue_database_takes_its_name_from_the_parameter(resources):
+    database = _of_type(resources, "AWS::Glue::Database")
+    assert list(database) == ["GlueDatabase"]
+    assert database["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"] == {"Ref": "GlueDatabaseName"}
+
+
+def test_named_queries_equal_the_sql_files(resources):
+    # Given the named queries and the SQL files
+    queries = {
+        res["Properties"]["Name"]: res["Properties"] for res in _of_type(resources, "AWS::Athena::NamedQuery").values()
+    }
+    files = {path.stem: path.read_text() for path in sorted(SQL_DIR.glob("*.sql"))}
+    # Then there is one query per file, whose text is the file's exact text
+    assert files, "no SQL files found"
+    assert set(queries) == set(files)
+    for name, text in files.items():
+        assert queries[name]["QueryString"] == text, f"{name}: copy {name}.sql into template.yaml (block scalar |)"
+        assert queries[name]["Database"] == {"Ref": "GlueDatabase"}
+        assert queries[name]["WorkGroup"] == {"Ref": "AthenaWorkGroup"}
+
+
+def test_athena_workgroup_enforces_engine_v3_cutoff_and_encrypted_results(resources):
+    props = resources["AthenaWorkGroup"]["Properties"]
+    config = props["WorkGroupConfiguration"]
+    assert props["RecursiveDeleteOption"] is True
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["EngineVersion"]["SelectedEngineVersion"] == "Athena engine version 3"
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoff"}
+    assert config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] in {"SSE_S3", "SSE_KMS"}
+    assert _refers_to(config["ResultConfiguration"]["OutputLocation"], "AthenaResultsBucket")
+
+
+# ---- storage ----------------------------------------------------------------------------------------
+
+
+def test_buckets_are_the_three_expected(resources):
+    assert set(_of_type(resources, "AWS::S3::Bucket")) == {"RawBucket", "LakeBucket", "AthenaResultsBucket"}
+
+
+@pytest.mark.parametrize("bucket", ["RawBucket", "LakeBucket", "AthenaResultsBucket"])
+def test_bucket_is_encrypted_private_and_owner_enforced(resources, bucket):
+    props = resources[bucket]["Properties"]
+    rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rules and all(r["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"} for r in rules)
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    # Explicit names, so functions can build them with !Sub instead of referring to the bucket
+    assert isinstance(props["BucketName"], dict) and "Fn::Sub" in props["BucketName"]
+
+
+@pytest.mark.parametrize("bucket", ["RawBucket", "LakeBucket", "AthenaResultsBucket"])
+def test_bucket_policy_denies_insecure_transport(resources, bucket):
+    # Given the bucket policy attached to the bucket
+    policies = [
+        res["Properties"]
+        for res in _of_type(resources, "AWS::S3::BucketPolicy").values()
+        if res["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    assert len(policies) == 1
+    statements = policies[0]["PolicyDocument"]["Statement"]
+    # Then one statement denies every s3 action without TLS, on the bucket and its objects
+    deny = [
+        s
+        for s in statements
+        if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert len(deny) == 1
+    assert deny[0]["Principal"] == "*"
+    assert deny[0]["Action"] == "s3:*"
+    resources_denied = _as_list(deny[0]["Resource"])
+    assert {"Fn::GetAtt": [bucket, "Arn"]} in resources_denied
+    assert {"Fn::Sub": f"${{{bucket}.Arn}}/*"} in resources_denied
+
+
+def test_athena_results_expire(resources):
+    rules = resources["AthenaResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert any(r.get("ExpirationInDays") and r["Status"] == "Enabled" for r in rules)
+
+
+def test_lake_bucket_has_no_notification_configuration(resources, functions):
+    # Given the lake bucket, which every function writes to
+    assert "NotificationConfiguration" not in resources["LakeBucket"]["Properties"]
+    # Then no function is triggered by it either
+    for name, fn in functions.items():
+        for event in fn["Properties"].get("Events", {}).values():
+            assert not (event["Type"] == "S3" and _refers_to(event["Properties"], "LakeBucket")), name
+
+
+def test_raw_bucket_notifies_ingest_queue_for_traces_and_github_prefixes(resources):
+    raw = resources["RawBucket"]
+    configs = raw["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    prefixes = []
+    for config in configs:
+        assert config["Event"] == "s3:ObjectCreated:*"
+        assert config["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+        (rule,) = config["Filter"]["S3Key"]["Rules"]
+        assert rule["Name"] == "prefix"
+        prefixes.append(rule["Value"])
+    assert sorted(prefixes) == ["github/", "traces/"]
+    assert "IngestQueuePolicy" in _as_list(raw["DependsOn"])
+    assert set(raw["Properties"]["NotificationConfiguration"]) == {"QueueConfigurations"}
+
+
+def test_state_table_key_schema_ttl_pitr_and_sse(resources):
+    props = resources["StateTable"]["Properties"]
+    assert resources["StateTable"]["Type"] == "AWS::DynamoDB::Table"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+# ---- queues -----------------------------------------------------------------------------------------
+
+
+def test_ingest_queue_visibility_timeout_covers_six_normalize_timeouts(resources, template):
+    # Given normalize's timeout and its SQS batching window
+    normalize = resources["NormalizeFunction"]["Properties"]
+    timeout = normalize.get("Timeout", template["Globals"]["Function"]["Timeout"])
+    window = normalize["Events"]["Ingest"]["Properties"].get("MaximumBatchingWindowInSeconds", 0)
+    queue = resources["IngestQueue"]["Properties"]
+    # Then the queue hides a message for at least 6 x timeout (+ window), as AWS advises for SQS event sources
+    assert queue["VisibilityTimeout"] >= 6 * timeout + window
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["IngestDLQ", "Arn"]}, "maxReceiveCount": 5}
+    assert resources["IngestDLQ"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_ingest_queue_policy_admits_only_the_raw_bucket_and_denies_insecure_transport(resources):
+    statements = resources["IngestQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    # The source ARN is built from the raw bucket's name, not !GetAtt (the bucket depends on this policy)
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::Sub": resources["RawBucket"]["Properties"]["BucketName"]["Fn::Sub"].join(
+            ["arn:${AWS::Partition}:s3:::", ""]
+        )
+    }
+    assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in statements)
+
+
+def test_normalize_consumes_ingest_queue_with_partial_batch_failures(resources):
+    event = resources["NormalizeFunction"]["Properties"]["Events"]["Ingest"]
+    assert event["Type"] == "SQS"
+    props = event["Properties"]
+    assert props["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    assert props["BatchSize"] == 10
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+# ---- functions --------------------------------------------------------------------------------------
+
+
+def test_functions_are_the_four_handlers(functions):
+    expected = {
+        "NormalizeFunction": "functions/normalize/",
+        "AggregateFunction": "functions/aggregate/",
+        "CorrelateFunction": "functions/correlate/",
+        "GitHubSyncFunction": "functions/github_sync/",
+    }
+    assert {name: fn["Properties"]["CodeUri"] for name, fn in functions.items()} == expected
+    assert {fn["Properties"]["Handler"] for fn in functions.values()} == {"app.lambda_handler"}
+
+
+@pytest.mark.parametrize(
+    ("function", "job"),
+    [
+        ("NormalizeFunction", None),
+        ("AggregateFunction", "aggregate"),
+        ("CorrelateFunction", "correlate"),
+        ("GitHubSyncFunction", "github_sync"),
+    ],
+)
+def test_scheduled_payloads_are_json_naming_the_job(functions, function, job):
+    schedules = [e for e in functions[function]["Properties"]["Events"].values() if e["Type"] == "ScheduleV2"]
+    assert len(schedules) == 1
+    payload = json.loads(schedules[0]["Properties"]["Input"])
+    if job is None:
+        assert payload == {"mode": "sweep"}
+    else:
+        assert payload == {"job": job, "scheduled_time": "<aws.scheduler.scheduled-time>"}
+    assert schedules[0]["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+
+
+def test_every_function_has_a_log_group_with_retention(resources, functions):
+    # Given the explicit log groups
+    log_groups = _of_type(resources, "AWS::Logs::LogGroup")
+    for name, fn in functions.items():
+        props = fn["Properties"]
+        # Then each function points at its own log group, named /aws/lambda/<FunctionName>, with retention
+        group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+        group = log_groups[group_id]["Properties"]
+        function_name = props["FunctionName"]["Fn::Sub"]
+        assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{function_name}"}, name
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+
+
+def test_async_functions_send_failures_to_a_queue(functions):
+    for name, fn in functions.items():
+        on_failure = fn["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS", name
+        assert on_failure["Destination"] == {"Fn::GetAtt": ["JobFailureQueue", "Arn"]}, name
+
+
+def test_functions_never_refer_to_the_raw_bucket_resource(template, functions):
+    # A function that refers to the bucket notifying it forms a CloudFormation cycle: names are built with !Sub.
+    assert not _refers_to(template["Globals"], "RawBucket")
+    for name, fn in functions.items():
+        assert not _refers_to(fn["Properties"], "RawBucket"), name
+
+
+def test_global_bucket_env_vars_are_the_bucket_names_built_with_sub(template, resources):
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["RAW_BUCKET"] == resources["RawBucket"]["Properties"]["BucketName"]
+    assert env["LAKE_BUCKET"] == resources["LakeBucket"]["Properties"]["BucketName"]
+    assert env["STATE_TABLE"] == {"Ref": "StateTable"}
+    assert env["GLUE_DATABASE"] == {"Ref": "GlueDatabaseName"}
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ProdLens"
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"} <= set(env)
+
+
+def test_github_sync_env_and_secret_scope(functions):
+    props = functions["GitHubSyncFunction"]["Properties"]
+    assert props["Environment"]["Variables"] == {
+        "GITHUB_REPOS": {"Ref": "GitHubRepos"},
+        "GITHUB_TOKEN_SECRET": {"Ref": "GitHubTokenSecretName"},
+        "GITHUB_API_URL": {"Ref": "GitHubApiUrl"},
+    }
+    statements = [s for _, s in _inline_statements({"GitHubSyncFunction": functions["GitHubSyncFunction"]})]
+    (secret,) = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert secret["Resource"]["Fn::Sub"].endswith(":secret:${GitHubTokenSecretName}-*")
+    (put,) = [s for s in statements if s["Action"] == "s3:PutObject"]
+    assert put["Resource"]["Fn::Sub"].endswith("/github/*")
+
+
+# ---- IAM --------------------------------------------------------------------------------------------
+
+
+def test_no_iam_statement_grants_resource_star_except_documented(functions, resources):
+    # Given every identity-policy statement in the template (function policies and any IAM resources)
+    statements = _inline_statements(functions)
+    for name, res in resources.items():
+        if res["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"}:
+            for policy in res["Properties"].get("Policies", [res["Properties"]]):
+                document = policy.get("PolicyDocument", {})
+                statements.extend((name, s) for s in document.get("Statement", []))
+    # Then none grants on Resource "*" unless listed in WILDCARD_RESOURCE_EXCEPTIONS
+    offenders = {
+        (name, s.get("Sid", "?"))
+        for name, s in statements
+        if "*" in _as_list(s.get("Resource")) and (name, s.get("Sid", "?")) not in WILDCARD_RESOURCE_EXCEPTIONS
+    }
+    assert offenders == set()
+    # And none allows a whole service ("s3:*") or everything
+    wildcard_actions = [(n, s.get("Sid")) for n, s in statements if any(a.endswith("*") for a in _as_list(s["Action"]))]
+    assert wildcard_actions == []
+
+
+def test_function_policies_are_inline_statements_or_known_sam_templates(functions):
+    # Policies are scoped inline statements; a bare managed-policy name would hide its grants from review.
+    for name, fn in functions.items():
+        for policy in fn["Properties"].get("Policies", []):
+            assert isinstance(policy, dict) and set(policy) == {"Statement"}, name
+
+
+def test_glue_permissions_are_scoped_to_this_stack_database(functions):
+    for name, statement in _inline_statements(functions):
+        actions = _as_list(statement["Action"])
+        if any(a.startswith("glue:") for a in actions):
+            resources = [r["Fn::Sub"] for r in _as_list(statement["Resource"])]
+            assert all(
+                r.endswith((":catalog", ":database/${GlueDatabaseName}", ":table/${GlueDatabaseName}/*"))
+                for r in resources
+            ), name
+            assert not {"glue:CreateTable", "glue:DeleteTable", "glue:DeleteDatabase"} & set(actions), name
+
+
+def test_list_bucket_is_always_limited_by_prefix(functions):
+    for name, statement in _inline_statements(functions):
+        if "s3:ListBucket" in _as_list(statement["Action"]):
+            prefixes = statement["Condition"]["StringLike"]["s3:prefix"]
+            assert prefixes and all(p.endswith("/*") for p in _as_list(prefixes)), name
+
+
+# ---- layers and packaging ---------------------------------------------------------------------------
+
+
+def test_layers_build_for_the_functions_runtime_and_architecture(template, resources):
+    # Given the functions' runtime and architecture
+    runtime = template["Globals"]["Function"]["Runtime"]
+    (architecture,) = template["Globals"]["Function"]["Architectures"]
+    layers = _of_type(resources, "AWS::Serverless::LayerVersion")
+    assert set(layers) == {"ProdLensLayer", "DuckDBLayer", "NumpyLayer"}
+    for name, layer in layers.items():
+        # Then sam build targets the same runtime and architecture (without BuildArchitecture it builds x86_64)
+        assert layer["Metadata"] == {"BuildMethod": runtime, "BuildArchitecture": architecture}, name
+        assert layer["Properties"]["CompatibleRuntimes"] == [runtime], name
+        assert layer["Properties"]["CompatibleArchitectures"] == [architecture], name
+        assert layer["Properties"]["RetentionPolicy"] == "Delete", name
+        assert (REPO_ROOT / layer["Properties"]["ContentUri"] / "requirements.txt").is_file(), name
+
+
+def test_functions_use_the_layers_their_imports_need(template, functions):
+    global_layers = template["Globals"]["Function"]["Layers"]
+    assert global_layers == [{"Ref": "ProdLensLayer"}]
+    layers = {name: [ref["Ref"] for ref in fn["Properties"].get("Layers", [])] for name, fn in functions.items()}
+    assert layers == {
+        "NormalizeFunction": ["DuckDBLayer"],
+        "AggregateFunction": ["DuckDBLayer"],
+        "CorrelateFunction": ["DuckDBLayer", "NumpyLayer"],
+        "GitHubSyncFunction": [],
+    }
+
+
+def test_layer_requirement_pins_equal_pyproject_dependencies():
+    # Given pyproject's pinned runtime dependencies and every layer's requirements
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    project_pins = _pins(pyproject["project"]["dependencies"])
+    layer_pins: dict[str, str] = {}
+    for requirements in sorted((REPO_ROOT / "layers").glob("*/requirements.txt")):
+        pins = _pins(requirements.read_text().splitlines())
+        assert pins, f"{requirements} pins nothing"
+        assert not set(pins) & set(layer_pins), f"{requirements} repeats a pin of another layer"
+        layer_pins.update(pins)
+    # Then each layer pin is pyproject's pin, and every pyproject pin ships in a layer unless documented
+    assert {name: project_pins.get(name) for name in layer_pins} == layer_pins
+    assert set(project_pins) - set(layer_pins) == set(NOT_IN_LAYERS)
+
+
+def test_layer_requirements_have_only_exact_pins():
+    for requirements in sorted((REPO_ROOT / "layers").glob("*/requirements.txt")):
+        for line in requirements.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            assert not line or re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.]+", line), f"{requirements}: {line}"
+
+
+def test_every_function_folder_has_a_requirements_file(functions):
+    # sam build wants one per CodeUri; dependencies come from the layers, so they stay empty
+    for name, fn in functions.items():
+        requirements = REPO_ROOT / fn["Properties"]["CodeUri"] / "requirements.txt"
+        if requirements.exists():
+            assert not _pins(requirements.read_text().splitlines()), name
+
+
+# ---- outputs ----------------------------------------------------------------------------------------
+
+
+def test_outputs_cover_buckets_queues_table_catalog_functions_and_layers(template, resources):
+    referenced = set()
+    for output in template["Outputs"].values():
+        value = output["Value"]
+        if "Ref" in value:
+            referenced.add(value["Ref"])
+        elif "Fn::GetAtt" in value:
+            referenced.add(value["Fn::GetAtt"][0])
+        assert output.get("Description")
+    wanted = set()
+    for kind in (
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::DynamoDB::Table",
+        "AWS::Glue::Database",
+        "AWS::Athena::WorkGroup",
+        "AWS::Serverless::Function",
+        "AWS::Serverless::LayerVersion",
+    ):
+        wanted |= set(_of_type(resources, kind))
+    assert wanted - referenced == set()
+
+
+# ---- translated template (needs samtranslator, which ships with the SAM CLI / cfn-lint[sam]) --------
+
+
+def test_translated_template_has_no_dependency_cycle():
+    # Given the template transformed by samtranslator (what CloudFormation deploys)
+    yaml_helper = pytest.importorskip("samtranslator.yaml_helper")
+    spec = importlib.util.spec_from_file_location("translate_template", REPO_ROOT / "scripts" / "translate_template.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    cfn = module.translate(yaml_helper.yaml_parse(TEMPLATE_PATH.read_text()))
+    # When we follow Ref, GetAtt, ${..} in Sub and DependsOn between resources
+    names = set(cfn["Resources"])
+    graph = {
+        name: {d for d in names if d != name and (_refers_to(res, d) or d in _as_list(res.get("DependsOn", [])))}
+        for name, res in cfn["Resources"].items()
+    }
+    # Then there is no cycle
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                pytest.fail("cycle: " + " -> ".join([*path[path.index(dep) :], dep]))
+            if dep not in state:
+                visit(dep, [*path, dep])
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])

@@ -37,7 +37,7 @@ def _axis_label(value: float) -> str:
 def daily_chart(scope: str, points: list[DailyPoint]) -> str:
     """Two stacked panels on one day axis: AI requests (bars) above, commits and merged PRs (lines) below."""
     width, left, right = 900, 60, 20
-    top_h, bottom_h, gap, top, axis_h = 90, 100, 16, 22, 24
+    top_h, bottom_h, gap, top, axis_h = 90, 100, 26, 22, 24
     height = top + top_h + gap + bottom_h + axis_h
     plot_w = width - left - right
     days = len(points)
@@ -64,6 +64,8 @@ def daily_chart(scope: str, points: list[DailyPoint]) -> str:
         f'<line x1="{left}" y1="{base + bottom_h}" x2="{left + plot_w}" y2="{base + bottom_h}" stroke="#d0d7de"/>'
         f'<text x="{left - 6}" y="{top + 10}" text-anchor="end">{_e(_axis_label(req_max))}</text>'
         f'<text x="{left - 6}" y="{top + top_h}" text-anchor="end">0</text>'
+        f'<text x="{left}" y="{base - 6}">commits (green) and merged PRs (purple) per day '
+        f"(max {_e(_axis_label(gh_max))})</text>"
         f'<text x="{left - 6}" y="{base + 10}" text-anchor="end">{_e(_axis_label(gh_max))}</text>'
         f'<text x="{left - 6}" y="{base + bottom_h}" text-anchor="end">0</text>'
     )
@@ -136,10 +138,12 @@ def heat_map(scope: str, associations: list[Association]) -> str:
                     + (f" (low sample, n={a.n})" if a.low_sample else "")
                 )
             x = label_w + j * cw
+            dark_text = ' style="fill:#ffffff"' if p is not None and p < HEAT_BANDS[0][0] else ""
             parts.append(
                 f'<rect x="{x}" y="{y}" width="{cw - 2}" height="{ch - 2}" fill="{_band(p)}" stroke="#d0d7de">'
                 f"<title>{_e(tip)}</title></rect>"
-                f'<text x="{x + cw / 2 - 1}" y="{y + ch * 0.68:.1f}" text-anchor="middle">{_e(text)}</text>'
+                f'<text x="{x + cw / 2 - 1}" y="{y + ch * 0.68:.1f}" text-anchor="middle"'
+                f"{dark_text}>{_e(text)}</text>"
             )
     parts.append("</svg>")
     return "".join(parts)

@@ -119,6 +119,12 @@ def render_text(report: Report) -> str:
 
     alpha = report.alpha
     out.append(f"Significant associations (Benjamini–Hochberg adjusted p < {alpha}): {len(report.significant)}")
+    families = len({a.repo for a in report.associations})
+    if families > 1:
+        out.append(
+            f"  (The correction is per repo and method; across {families} repos a few chance findings are expected,"
+            " so weigh a lone finding in one repo accordingly.)"
+        )
     if not report.significant:
         out.append(f"  None: no association reaches adjusted p < {alpha}.")
     for a in report.significant[:MAX_SIGNIFICANT_SHOWN]:

@@ -143,7 +143,18 @@ def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
     stripped = head.lstrip()
     if not stripped:
         raise _ObjectRejected("unknown_format", "empty object")
-    if stripped[:1] in (b"{", b"[") and size <= limits.max_document_bytes:
+    first_line = stripped.split(b"\n", 1)[0]
+    try:
+        first_kind: str | None = _classify(orjson.loads(first_line))
+        first_ok = True
+    except orjson.JSONDecodeError:
+        first_kind, first_ok = None, False
+    if first_kind in ("seed", "claude_code"):
+        return first_kind, None
+    # A JSON document spread over lines (pretty-printed), or one line holding the whole document.
+    if stripped[:1] in (b"{", b"[") and size <= limits.max_document_bytes and (not first_ok or first_kind is None
+                                                                              or len(stripped) == len(head) and
+                                                                              stripped.strip() == first_line.strip()):
         try:
             document = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError:
@@ -175,11 +186,16 @@ def _trace_columns() -> dict[str, str]:
 def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     con = run.con
     jsonl.run(con, source_format, path, run.limits.max_line_bytes, run.ctx.meta_repo, run.ctx.meta_developer)
-    read, skip, dead, candidates = con.execute(
+    read, skip, dead, candidates, distinct = con.execute(
         "SELECT count(*) FILTER (kind <> 'blank'), count(*) FILTER (kind = 'skip'),"
         " count(*) FILTER (kind = 'dead' OR check_reason IS NOT NULL),"
-        " count(*) FILTER (kind = 'row' AND check_reason IS NULL) FROM parsed"
+        " count(*) FILTER (kind = 'row' AND check_reason IS NULL),"
+        " count(DISTINCT record_id) FILTER (kind = 'row' AND check_reason IS NULL) FROM parsed"
     ).fetchone()  # type: ignore[misc]
+    # Duplicates (same record id) keep their first line; the window runs only when there are any, so
+    # rows otherwise stay in file order (deterministic output with one thread, no sort needed).
+    dedup = "QUALIFY row_number() OVER (PARTITION BY p.record_id ORDER BY p.ln) = 1" if distinct < candidates else ""
+    con.execute("SET preserve_insertion_order = true")
     _price_table(con)
     con.execute(
         f"""
@@ -200,7 +216,7 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
             strftime(p.ts, '%Y-%m-%d') AS event_date, p.repo
         FROM parsed p LEFT JOIN rates r ON r.model = p.model AND r.day = CAST(p.ts AS DATE)
         WHERE p.kind = 'row' AND p.check_reason IS NULL
-        QUALIFY row_number() OVER (PARTITION BY p.record_id ORDER BY p.ln) = 1
+        {dedup}
         """,
         {"fmt": source_format, "key": run.source.key},
     )
@@ -210,8 +226,8 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     run.counts.skipped += skip + (candidates - rows)
     if dead:
         _jsonl_dead_letters(run, path)
-    con.execute("SET preserve_insertion_order = true")
-    return write_table(con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
+    order = _TRACE_ORDER if dedup else ()
+    return write_table(con, TRACES, "out_traces", run.workdir, run.name, order)
 
 
 def _price_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -253,15 +269,29 @@ def _jsonl_dead_letters(run: _Run, path: Path) -> None:
         "CREATE OR REPLACE TEMP TABLE dead_lines AS SELECT ln, coalesce(reason, check_reason) AS reason, detail,"
         " ts_raw, repo FROM parsed WHERE kind = 'dead' OR check_reason IS NOT NULL"
     )
-    cursor = con.execute(
-        f"SELECT d.ln, d.reason, d.detail, d.ts_raw, d.repo, l.line FROM dead_lines d"
-        f" JOIN ({jsonl.lines_sql(path, run.limits.max_line_bytes)}) l USING (ln) ORDER BY d.ln"
-    )
-    while batch := cursor.fetchmany(run.limits.chunk_rows):
-        for ln, reason, detail, ts_raw, repo, line in batch:
-            run.dead_letter(ln, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
-        run.counts.dead_letters -= len(batch)  # counted once, from the SQL totals
-    run.counts.dead_letters += con.execute("SELECT count(*) FROM dead_lines").fetchone()[0]  # type: ignore[index]
+    dead = con.execute("SELECT ln, reason, detail, ts_raw, repo FROM dead_lines ORDER BY ln").fetchall()
+    wanted = {row[0]: row for row in dead}
+    last = dead[-1][0] if dead else 0
+    # One sequential pass in Python for the raw text of the (usually few) dead lines.
+    with path.open("rb") as handle:
+        for number, raw_line in enumerate(handle, 1):
+            if number > last:
+                break
+            if number not in wanted:
+                continue
+            _, reason, detail, ts_raw, repo = wanted[number]
+            line = raw_line.rstrip(b"\r\n").decode("utf-8", "replace")
+            if reason == "invalid_record" and not _is_json(line):
+                reason, detail = "invalid_json", "line is not valid JSON"
+            run.dead_letter(number, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
+
+
+def _is_json(line: str | None) -> bool:
+    try:
+        orjson.loads(line or "")
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) -> list[TableFile]:

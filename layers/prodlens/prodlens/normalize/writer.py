@@ -67,7 +67,8 @@ def write_table(
     cols = table.duckdb_columns()
     keys = table.partition_keys
     select = ", ".join(f"CAST({_ident(c)} AS {t}) AS {_ident(c)}" for c, t in cols.items())
-    order = ", ".join(_ident(c) for c in (*keys, *order_by)) or "1"
+    # Without order_by, rows keep insertion order (callers set preserve_insertion_order and one thread).
+    order = f" ORDER BY {', '.join(_ident(c) for c in (*keys, *order_by))}" if order_by else ""
     base = out_dir / table.name
     if not keys:
         (n,) = con.execute(f"SELECT count(*) FROM {_ident(relation)}").fetchone()  # type: ignore[misc]
@@ -76,7 +77,7 @@ def write_table(
         base.mkdir(parents=True, exist_ok=True)
         target = base / f"{name}.parquet"
         con.execute(
-            f"COPY (SELECT {select} FROM {_ident(relation)} ORDER BY {order}) TO {_quote(target)} (FORMAT PARQUET)"
+            f"COPY (SELECT {select} FROM {_ident(relation)}{order}) TO {_quote(target)} (FORMAT PARQUET)"
         )
         return [TableFile(table.name, {}, target, int(n))]
     groups = con.execute(
@@ -86,7 +87,7 @@ def write_table(
         return []
     key_list = ", ".join(_ident(k) for k in keys)
     con.execute(
-        f"COPY (SELECT {select}, {key_list} FROM {_ident(relation)} ORDER BY {order}) TO {_quote(base)} "
+        f"COPY (SELECT {select}, {key_list} FROM {_ident(relation)}{order}) TO {_quote(base)} "
         f"(FORMAT PARQUET, PARTITION_BY ({key_list}), FILENAME_PATTERN '{name}_{{i}}', OVERWRITE_OR_IGNORE true)"
     )
     files = []

@@ -1,0 +1,149 @@
+"""Normalize throughput and memory: seed JSONL and Claude Code JSONL, file -> Parquet, one core.
+
+    .venv/bin/python bench/bench_normalize.py            # full: 400k-line files + a 1 GB seed file
+    BENCH_QUICK=1 .venv/bin/python bench/bench_normalize.py   # CI: small files, no 1 GB case
+
+Each case runs in a fresh child process (so peak RSS is that case's own, from getrusage) with DuckDB
+threads=1. Prints a table: lines, rows, dead letters, seconds, rows/s, MB/s, peak RSS.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPOS = [f"org{i % 3}/service-{i}" for i in range(8)]
+MODELS = ["anthropic/claude-3-5-sonnet-20241022", "claude-sonnet-4-5-20250929", "gpt-4o", "claude-haiku-4-5-20251001"]
+
+
+def gen_seed(path: Path, lines: int, *, bad_every: int = 500, target_bytes: int | None = None) -> int:
+    """Realistic prototype seed lines (8 repos, 14 days, 4 models); one bad line every `bad_every`."""
+    rng = random.Random(7)
+    written = count = 0
+    with path.open("w") as out:
+        while (target_bytes is None and count < lines) or (target_bytes is not None and written < target_bytes):
+            count += 1
+            if count % bad_every == 0:
+                line = '{"timestamp": "2025-10-12T19:00:00Z", "usage": {"input_tokens": 1'  # truncated JSON
+            else:
+                day, sec = rng.randrange(14), rng.randrange(86400)
+                tin, tout = rng.randrange(50, 5000), rng.randrange(10, 2000)
+                line = json.dumps(
+                    {
+                        "timestamp": f"2025-10-{1 + day:02d}T{sec // 3600:02d}:"
+                        f"{sec // 60 % 60:02d}:{sec % 60:02d}.{rng.randrange(1000):03d}Z",
+                        "attributes": {
+                            "llm.model_name": rng.choice(MODELS),
+                            "status_code": 200 if rng.random() > 0.02 else 500,
+                            "latency_ms": round(rng.uniform(100, 9000), 1),
+                            "prod_lens.accepted": rng.random() > 0.4,
+                            "accepted_lines": rng.randrange(0, 80),
+                            "diff_ratio": round(rng.random(), 3),
+                        },
+                        "usage": {"input_tokens": tin, "output_tokens": tout, "total_tokens": tin + tout},
+                        "metadata": {
+                            "developer_id": f"dev{rng.randrange(40)}@example.com",
+                            "session_id": f"session-{rng.randrange(10**9):x}",
+                            "repo": rng.choice(REPOS),
+                        },
+                    }
+                )
+            out.write(line + "\n")
+            written += len(line) + 1
+    return count
+
+
+def gen_claude(path: Path, lines: int) -> int:
+    rng = random.Random(11)
+    with path.open("w") as out:
+        for i in range(lines):
+            ts = f"2025-11-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}.{i % 1000:03d}Z"
+            common = {"sessionId": f"s-{i // 500}", "cwd": "/work/app", "version": "2.0.46", "timestamp": ts}
+            if i % 2:
+                line = {**common, "type": "user", "message": {"role": "user", "content": "text " * 20}}
+            else:
+                line = {
+                    **common,
+                    "type": "assistant",
+                    "requestId": f"req_{i // 4}",
+                    "message": {
+                        "id": f"msg_{i // 4}",
+                        "model": "claude-sonnet-4-5-20250929",
+                        "content": [{"type": "text", "text": "answer " * 30}],
+                        "usage": {
+                            "input_tokens": rng.randrange(1, 50),
+                            "output_tokens": rng.randrange(10, 900),
+                            "cache_creation_input_tokens": rng.randrange(0, 20000),
+                            "cache_read_input_tokens": rng.randrange(0, 150000),
+                        },
+                    },
+                }
+            out.write(json.dumps(line) + "\n")
+    return lines
+
+
+def child(case: str, path: str, key: str) -> None:
+    from prodlens.models import SourceObject
+    from prodlens.normalize import Limits, normalize_object
+
+    with tempfile.TemporaryDirectory() as work:
+        start = time.perf_counter()
+        output = normalize_object(SourceObject(key, Path(path), {"repo": "acme/app"}), Path(work), Limits(threads=1))
+        elapsed = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"case": case, "seconds": elapsed, "peak_rss_mb": peak_kb / 1024, **output.counts.as_dict()}))
+
+
+def run_case(case: str, path: Path, key: str, lines: int) -> dict:
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", case, str(path), key], capture_output=True, text=True, check=True
+    )
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    data["lines"] = lines
+    data["mb"] = path.stat().st_size / 1e6
+    return data
+
+
+def main() -> None:
+    quick = os.environ.get("BENCH_QUICK") == "1"
+    n = 40_000 if quick else 400_000
+    cases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        seed = root / "seed.jsonl"
+        lines = gen_seed(seed, n)
+        cases.append(run_case(f"seed jsonl {n // 1000}k", seed, "traces/bench/seed.jsonl", lines))
+        claude = root / "claude.jsonl"
+        lines = gen_claude(claude, n)
+        cases.append(run_case(f"claude jsonl {n // 1000}k", claude, "traces/claude/bench/s.jsonl", lines))
+        gz = root / "seed.jsonl.gz"
+        with seed.open("rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
+            dst.write(src.read())
+        cases.append(run_case(f"seed jsonl.gz {n // 1000}k", gz, "traces/bench/seed.jsonl.gz", n))
+        if not quick:
+            big = root / "big.jsonl"
+            lines = gen_seed(big, 0, target_bytes=1_000_000_000)
+            cases.append(run_case("seed jsonl 1 GB", big, "traces/bench/big.jsonl", lines))
+    header = f"{'case':<22} {'lines':>10} {'rows':>10} {'dead':>7} {'sec':>7} {'rows/s':>10} {'MB/s':>7} {'peak RSS MB':>12}"
+    print(header)
+    print("-" * len(header))
+    for c in cases:
+        print(
+            f"{c['case']:<22} {c['lines']:>10} {c['rows']:>10} {c['dead_letters']:>7} {c['seconds']:>7.2f} "
+            f"{c['read'] / c['seconds']:>10,.0f} {c['mb'] / c['seconds']:>7.1f} {c['peak_rss_mb']:>12.0f}"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*sys.argv[2:5])
+    else:
+        main()

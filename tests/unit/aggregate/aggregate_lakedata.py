@@ -29,25 +29,32 @@ def write_parquet(path: Path, table: Table, rows: Sequence[dict[str, Any]], drop
     dropped = set(drop)
     columns = {k: v for k, v in table.duckdb_columns().items() if k not in dropped}
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (" + ", ".join(f'"{k}" {v}' for k, v in columns.items()) + ")")
+    con = _writer()
+    con.execute("CREATE OR REPLACE TEMP TABLE t (" + ", ".join(f'"{k}" {v}' for k, v in columns.items()) + ")")
     if rows:
         con.executemany(
             f"INSERT INTO t VALUES ({', '.join('?' * len(columns))})", [[r.get(c) for c in columns] for r in rows]
         )
     quoted = str(path).replace("'", "''")
     con.execute(f"COPY t TO '{quoted}' (FORMAT parquet)")
-    con.close()
     return path
 
 
+_WRITER: list[duckdb.DuckDBPyConnection] = []
+
+
+def _writer() -> duckdb.DuckDBPyConnection:
+    """One shared connection for writing test files (a connection costs ~10 ms; tests write hundreds of files)."""
+    if not _WRITER:
+        _WRITER.append(duckdb.connect())
+        _WRITER[0].execute("SET threads = 1")
+    return _WRITER[0]
+
+
 def read_parquet(path: Path) -> list[dict[str, Any]]:
-    con = duckdb.connect()
-    cur = con.execute("SELECT * FROM read_parquet(?, hive_partitioning = false)", [str(path)])
+    cur = _writer().execute("SELECT * FROM read_parquet(?, hive_partitioning = false)", [str(path)])
     names = [d[0] for d in cur.description]
-    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    con.close()
-    return rows
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def trace(**values: Any) -> dict[str, Any]:
@@ -67,8 +74,11 @@ class LocalDirStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def list(self, prefix: str) -> Iterator[StoredObject]:
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file():
+        base = self.root / prefix.rpartition("/")[0]
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.endswith(".tmp"):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     yield StoredObject(key, path.stat().st_size, str(path.stat().st_mtime_ns))
@@ -166,3 +176,74 @@ def put_staging(store: Any, state: Any, tmp: Path, table: str, partition: dict[s
     store.upload(local, key)
     state.mark_dirty(table, [(partition.get("event_date", ""), partition["repo"])])
     return key
+
+
+DERIVED = ("daily_session_metrics", "daily_github_metrics", "pull_requests", "commits")
+DAYS = [f"2026-05-0{i}" for i in range(1, 7)]
+
+
+def _dt(day: str, minutes: int) -> datetime:
+    return datetime.fromisoformat(day) + __import__("datetime").timedelta(minutes=minutes)
+
+
+def scenario(seed: int = 7) -> list[tuple[str, dict[str, str], str, list[dict[str, Any]]]]:
+    """Staging deliveries (table, partition, object name, rows) as normalize would write them, oldest first."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[tuple[str, dict[str, str], str, list[dict[str, Any]]]] = []
+    for day in DAYS:
+        for repo in ("acme/api", "acme/web"):
+            for source in range(rng.randint(1, 3)):
+                rows = []
+                for i in range(rng.randint(1, 25)):
+                    tin, tout = rng.randint(0, 900), rng.randint(0, 300)
+                    rows.append(trace(
+                        record_id=f"{day}{repo}{source}{i}", session_id=rng.choice(["s1", "s2", None, f"s{i}"]),
+                        developer_id=rng.choice(["ann", "bo", None]), ts=_dt(day, rng.randint(0, 1439)),
+                        tokens_in=tin, tokens_out=tout, total_tokens=tin + tout,
+                        latency_ms=rng.choice([None, rng.uniform(10, 5000)]), accepted_flag=rng.choice([None, True, False]),
+                        accepted_lines=rng.randint(0, 9), cost_usd=rng.uniform(0, 0.1), is_error=rng.random() < 0.1,
+                    ))
+                out.append(("traces", {"event_date": day, "repo": repo}, f"src-{day}-{repo[-3:]}-{source}", rows))
+    for repo in ("acme/api", "acme/web"):
+        versions = []
+        for n in range(1, 12):
+            created = _dt(rng.choice(DAYS), rng.randint(0, 1439))
+            versions.append({"pr_id": n, "pr_number": n, "state": "open", "author": "ann", "created_at": created,
+                             "updated_at": created, "closed_at": None, "merged_at": None, "source_key": "p"})
+            if rng.random() < 0.7:
+                merged = created + __import__("datetime").timedelta(minutes=rng.randint(5, 3000))
+                versions.append({**versions[-1], "state": "closed", "updated_at": merged, "closed_at": merged,
+                                 "merged_at": merged})
+        rng.shuffle(versions)
+        for page in range(4):
+            out.append(("github_pulls", {"repo": repo}, f"pulls-{repo[-3:]}-{page}", versions[page::4]))
+        events = [{"event_id": 100 + n, "event": "reopened", "pr_number": n, "created_at": _dt(DAYS[0], n),
+                   "source_key": "e"} for n in range(1, 12, 3)]
+        out.append(("github_issue_events", {"repo": repo}, f"events-{repo[-3:]}-0", events[:2]))
+        out.append(("github_issue_events", {"repo": repo}, f"events-{repo[-3:]}-1", events[1:]))
+        for day in DAYS:
+            shas = [f"{repo[-3:]}{day}{k}" for k in range(rng.randint(0, 4))]
+            commits_rows = [{"sha": s, "author": "bo", "author_date": _dt(day, 60), "committer_date": _dt(day, 61),
+                             "source_key": "c"} for s in shas]
+            if commits_rows:
+                out.append(("github_commits", {"event_date": day, "repo": repo}, f"commits-{repo[-3:]}-{day}-a", commits_rows))
+                out.append(("github_commits", {"event_date": day, "repo": repo}, f"commits-{repo[-3:]}-{day}-b", commits_rows[:1]))
+    return out
+
+
+def deliver(store: Any, state: Any, tmp: Path, deliveries: Sequence[tuple[str, dict[str, str], str, list[dict[str, Any]]]]) -> None:
+    for table, partition, name, rows in deliveries:
+        put_staging(store, state, tmp, table, partition, name, rows)
+
+
+def snapshot(store: Any, tmp: Path) -> dict[str, list[tuple]]:
+    """Every derived object's rows, keyed by object key (rows sorted, so object layout is what is compared)."""
+    result = {}
+    for table in DERIVED:
+        for obj in store.list(f"{table}/"):
+            local = tmp / "snap" / obj.key
+            store.download(obj.key, local)
+            result[obj.key] = sorted(tuple(r.values()) for r in read_parquet(local))
+    return result

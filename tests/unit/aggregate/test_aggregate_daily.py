@@ -191,8 +191,9 @@ def test_pull_requests_latest_version_wins_and_reopens_count_once(tmp_path: Path
     ev = [PartitionFile(write_parquet(tmp_path / f"e{n}.parquet", GITHUB_ISSUE_EVENTS, events), part) for n in (1, 2)]
 
     # When: built from the files in two different orders
-    first = pull_requests(pulls, ev, "acme/api", tmp_path / "o1")
-    second = pull_requests(list(reversed(pulls)), ev, "acme/api", tmp_path / "o2")
+    (first,) = pull_requests(pulls, ev, tmp_path / "o1")
+    (second,) = pull_requests(list(reversed(pulls)), ev, tmp_path / "o2")
+    assert first.partition == {"repo": "acme/api"} and first.rows == 2
 
     # Then
     rows = read_parquet(first.path)
@@ -211,10 +212,11 @@ def test_commits_one_row_per_sha(tmp_path: Path) -> None:
     part = {"event_date": "2026-01-05", "repo": "acme/api"}
     files = [PartitionFile(write_parquet(tmp_path / "1.parquet", GITHUB_COMMITS, [c, d]), part),
              PartitionFile(write_parquet(tmp_path / "2.parquet", GITHUB_COMMITS, [{**c, "source_key": "k9"}]), part)]
-    out = commits(files, "2026-01-05", "acme/api", tmp_path / "o")
+    (out,) = commits(files, tmp_path / "o")
+    assert out.partition == part
     rows = read_parquet(out.path)
     assert sorted(r["sha"] for r in rows) == ["abc", "def"] and list(rows[0]) == COMMITS.column_names
-    assert commits([], "2026-01-05", "acme/api", tmp_path / "o") is None
+    assert commits([], tmp_path / "o") == []
 
 
 def test_daily_github_metrics_match_python(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from prodlens.schema import (
     GITHUB_PULLS,
     PULL_REQUESTS,
     TRACES,
+    Table,
 )
 
 OUTPUT_NAME = "data"  # every derived partition is one object: <table>/<partition>/data.parquet
@@ -62,41 +63,41 @@ def daily_session_metrics(traces: Sequence[PartitionFile], days: Iterable[str], 
         con.close()
 
 
-def pull_requests(
-    pulls: Sequence[PartitionFile], issue_events: Sequence[PartitionFile], repo: str, out_dir: Path
-) -> TableFile | None:
-    """The canonical pull_requests partition of `repo` from all its staging files; None if it has no PRs."""
+def pull_requests(pulls: Sequence[PartitionFile], issue_events: Sequence[PartitionFile], out_dir: Path) -> list[TableFile]:
+    """The canonical pull_requests partition of every repo in the staging files (one file per repo with a PR)."""
     con = connect()
     try:
         load_table(con, "github_pulls", GITHUB_PULLS, pulls)
         load_table(con, "github_issue_events", GITHUB_ISSUE_EVENTS, issue_events)
         con.execute(f"CREATE TEMP TABLE result AS {queries.PULL_REQUESTS}")
-        path = _out(out_dir, PULL_REQUESTS.name, {"repo": repo})
-        rows = con.execute("SELECT count(*) FROM result WHERE repo = $repo", {"repo": repo}).fetchone()[0]
-        if rows == 0:
-            return None
-        write_parquet(con, "result", PULL_REQUESTS, path, "repo = $repo", {"repo": repo}, order_by=("pr_number",))
-        return TableFile(PULL_REQUESTS.name, {"repo": repo}, path, rows)
+        return _write_partitions(con, PULL_REQUESTS, out_dir, order_by=("pr_number",))
     finally:
         con.close()
 
 
-def commits(staging: Sequence[PartitionFile], event_date: str, repo: str, out_dir: Path) -> TableFile | None:
-    """The canonical commits partition (event_date, repo): one row per sha; None if it has no commits."""
+def commits(staging: Sequence[PartitionFile], out_dir: Path) -> list[TableFile]:
+    """The canonical commits partitions (event_date, repo) present in the staging files: one row per sha."""
     con = connect()
     try:
         load_table(con, "github_commits", GITHUB_COMMITS, staging)
         con.execute(f"CREATE TEMP TABLE result AS {queries.COMMITS}")
-        where, params = "event_date = $day AND repo = $repo", {"day": event_date, "repo": repo}
-        rows = con.execute(f"SELECT count(*) FROM result WHERE {where}", params).fetchone()[0]
-        if rows == 0:
-            return None
-        partition = {"event_date": event_date, "repo": repo}
-        path = _out(out_dir, COMMITS.name, partition)
-        write_parquet(con, "result", COMMITS, path, where, params, order_by=("sha",))
-        return TableFile(COMMITS.name, partition, path, rows)
+        return _write_partitions(con, COMMITS, out_dir, order_by=("sha",))
     finally:
         con.close()
+
+
+def _write_partitions(con: duckdb.DuckDBPyConnection, table: Table, out_dir: Path, order_by: Sequence[str]) -> list[TableFile]:
+    keys = list(table.partition_keys)
+    key_list = ", ".join(keys)
+    groups = con.execute(f"SELECT {key_list}, count(*) FROM result GROUP BY ALL ORDER BY ALL").fetchall()
+    where = " AND ".join(f"{k} = ${k}" for k in keys)
+    files = []
+    for *values, rows in groups:
+        partition = dict(zip(keys, values, strict=True))
+        path = _out(out_dir, table.name, partition)
+        write_parquet(con, "result", table, path, where, partition, order_by=order_by)
+        files.append(TableFile(table.name, partition, path, rows))
+    return files
 
 
 def changed_pr_days(old: Sequence[PartitionFile], new: Sequence[PartitionFile]) -> set[str]:

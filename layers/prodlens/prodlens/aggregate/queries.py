@@ -7,6 +7,8 @@ docs/metrics.md (and CONTRACT.md §3) exactly; output types are cast to the sche
 
 # daily_session_metrics: one row per (event_date, repo) with at least one trace.
 # quantile_cont is linear interpolation between closest ranks, the same as numpy.percentile's default.
+# Floating-point sums are ordered by value, so the result does not depend on file or row order (a day
+# recomputed from the same rows is bit-identical, whichever objects arrived first).
 DAILY_SESSION_METRICS = """
 SELECT
     event_date,
@@ -24,7 +26,7 @@ SELECT
     count(*) FILTER (WHERE is_error)            AS error_count,
     quantile_cont(latency_ms, 0.5)              AS median_latency_ms,
     quantile_cont(latency_ms, 0.95)             AS p95_latency_ms,
-    sum(cost_usd)                               AS cost_usd,
+    sum(cost_usd ORDER BY cost_usd)             AS cost_usd,
     coalesce(sum(accepted_lines), 0)            AS accepted_lines
 FROM traces
 GROUP BY event_date, repo
@@ -108,7 +110,8 @@ m AS (
         repo,
         count(*) AS merged_pr_count,
         count(*) FILTER (WHERE reopened_count >= 1) AS reopened_pr_count,
-        avg(date_diff('microsecond', created_at, merged_at) / 3600e6) AS avg_merge_hours,
+        avg(date_diff('microsecond', created_at, merged_at) / 3600e6
+            ORDER BY date_diff('microsecond', created_at, merged_at)) AS avg_merge_hours,
         quantile_cont(date_diff('microsecond', created_at, merged_at) / 3600e6, 0.5) AS median_merge_hours
     FROM pull_requests
     WHERE merged_at IS NOT NULL

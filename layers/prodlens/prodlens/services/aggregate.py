@@ -1,0 +1,406 @@
+"""Use case: recompute the derived tables for the partitions that changed since the last run.
+
+Inputs are the staging partitions normalize writes (traces, github_pulls, github_issue_events,
+github_commits). Normalize writes an object first and then marks its (table, event_date, repo) dirty, so
+the dirty marks are the work list and the source of truth for "what still needs recomputing". A run:
+
+1. reads the dirty marks (and their versions);
+2. rebuilds pull_requests for every dirty GitHub repo and commits for every dirty commits partition,
+   and finds the days whose daily_github_metrics can have changed;
+3. recomputes every affected day *from all that day's partitions* and overwrites the day's one object
+   (a PUT is atomic: a reader sees the old day or the new day, never a mix);
+4. registers new partitions in Glue;
+5. clears each mark only if its version is still the one it read. A mark touched during the run keeps
+   its new version and stays dirty. A clear that fails re-marks the partition: the failure means another
+   run or a new write interleaved with ours, and our overwrite may be the older one, so the next run
+   recomputes it again (an extra recomputation, never a lost one);
+6. merges this run into the `aggregate` checkpoint with a conditional write (retried on conflict), so
+   overlapping runs cannot move it backwards or drop each other's counts. The checkpoint is for operators;
+   correctness never depends on it.
+
+Backfill recomputes every day of a range (and rebuilds every repo's pull_requests) regardless of marks,
+listing the partitions under each day's prefix.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from prodlens import aggregate as domain
+from prodlens.aggregate import PartitionFile
+from prodlens.errors import CheckpointConflict, ObjectNotFound
+from prodlens.lake import object_key, parse_partition, partition_prefix, table_prefix
+from prodlens.models import TableFile
+from prodlens.observability import logger, metrics
+from prodlens.ports import Catalog, DirtyPartition, ObjectStore, StateStore
+from prodlens.schema import (
+    COMMITS,
+    DAILY_GITHUB_METRICS,
+    DAILY_SESSION_METRICS,
+    GITHUB_COMMITS,
+    GITHUB_ISSUE_EVENTS,
+    GITHUB_PULLS,
+    PULL_REQUESTS,
+    TABLES,
+    TRACES,
+)
+
+JOB = "aggregate"
+CHECKPOINT_SCOPE = "last_run"
+DIRTY_TABLES = (TRACES.name, GITHUB_PULLS.name, GITHUB_ISSUE_EVENTS.name, GITHUB_COMMITS.name)
+DAYS_PER_BATCH = 31  # session days computed per DuckDB pass: bounds /tmp use on a year-long backfill
+CHECKPOINT_ATTEMPTS = 8
+MAX_DAYS_LISTED = 30  # days named in the checkpoint item (the count is always exact)
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as e:
+        raise ValueError(f"not a YYYY-MM-DD date: {text!r}") from e
+
+
+def date_range(start: str, end: str) -> list[str]:
+    """Every day from start to end, both included."""
+    first, last = parse_day(start), parse_day(end)
+    if last < first:
+        raise ValueError(f"backfill end {end} is before start {start}")
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+@dataclass
+class _Plan:
+    session_days: set[str] = field(default_factory=set)
+    github_repos: set[str] = field(default_factory=set)
+    commit_partitions: set[tuple[str, str]] = field(default_factory=set)
+    github_days: set[str] = field(default_factory=set)
+    marks: list[DirtyPartition] = field(default_factory=list)  # cleared at the end of a successful run
+
+
+class _Lake:
+    """The run's view of the lake: downloads each object at most once into workdir and keeps the counts."""
+
+    def __init__(self, store: ObjectStore, workdir: Path) -> None:
+        self.store = store
+        self.inputs = workdir / "in"
+        self.outputs = workdir / "out"
+        self.local: dict[str, Path] = {}
+        self.objects_read = 0
+        self.partitions_read: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        self.rows_written = 0
+        self.objects_written = 0
+        self.registered: dict[str, list[dict[str, str]]] = {}
+
+    def partition_files(self, table: str, partition: dict[str, str]) -> list[PartitionFile]:
+        """Every object of one partition, downloaded."""
+        return self.prefix_files(table, partition_prefix(table, partition))
+
+    def prefix_files(self, table: str, prefix: str) -> list[PartitionFile]:
+        """Every Parquet object of `table` under `prefix` (a partition or a day), downloaded."""
+        files = []
+        for obj in self.store.list(prefix):
+            if not obj.key.endswith(".parquet"):
+                continue
+            partition = parse_partition(table, obj.key)
+            path = self.fetch(obj.key)
+            if path is None:
+                continue  # deleted between list and get (a redelivery replacing its outputs): not part of the day
+            self.partitions_read.add((table, tuple(sorted(partition.items()))))
+            files.append(PartitionFile(path, partition))
+        return files
+
+    def fetch(self, key: str) -> Path | None:
+        if key in self.local:
+            return self.local[key]
+        path = self.inputs / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.store.download(key, path)
+        except ObjectNotFound:
+            return None
+        self.objects_read += 1
+        self.local[key] = path
+        return path
+
+    def publish(self, output: TableFile, *, keep: bool = True) -> str:
+        """Upload one derived partition object (overwrite) and remember the partition for the catalog.
+
+        keep: later steps of this run read the object from the local file (no GET); otherwise it is deleted.
+        """
+        key = object_key(output.table, output.partition, domain.OUTPUT_NAME)
+        self.store.upload(output.path, key)
+        if keep:
+            self.local[key] = output.path
+        else:
+            self.local.pop(key, None)
+            output.path.unlink(missing_ok=True)
+        self.rows_written += output.rows
+        self.objects_written += 1
+        self.registered.setdefault(output.table, []).append(output.partition)
+        return key
+
+    def remove(self, table: str, partition: dict[str, str]) -> None:
+        """The partition has no rows any more: delete its derived object (if any)."""
+        key = object_key(table, partition, domain.OUTPUT_NAME)
+        self.local.pop(key, None)
+        if self.store.head(key) is not None:
+            self.store.delete([key])
+
+    def forget_inputs(self) -> None:
+        """Free /tmp between day batches (Lambda reuses it across invocations)."""
+        for key, path in list(self.local.items()):
+            if path.is_relative_to(self.inputs):
+                path.unlink(missing_ok=True)
+                del self.local[key]
+
+    def repos(self, table: str) -> set[str]:
+        return {parse_partition(table, o.key)["repo"] for o in self.store.list(table_prefix(table))}
+
+    def day_partitions(self, table: str, day: str) -> set[tuple[str, str]]:
+        prefix = f"{table_prefix(table)}event_date={day}/"
+        return {(day, parse_partition(table, o.key)["repo"]) for o in self.store.list(prefix)}
+
+
+def _plan(lake: _Lake, marks: dict[str, list[DirtyPartition]], backfill: tuple[str, str] | None) -> _Plan:
+    plan = _Plan()
+    if backfill is None:
+        plan.marks = [m for table in DIRTY_TABLES for m in marks[table]]
+        plan.session_days = {m.event_date for m in marks[TRACES.name]}
+        plan.github_repos = {m.repo for m in marks[GITHUB_PULLS.name] + marks[GITHUB_ISSUE_EVENTS.name]}
+        plan.commit_partitions = {(m.event_date, m.repo) for m in marks[GITHUB_COMMITS.name]}
+        return plan
+    days = date_range(*backfill)
+    in_range = set(days)
+    plan.session_days = in_range
+    plan.github_days = set(in_range)
+    plan.github_repos = lake.repos(GITHUB_PULLS.name) | lake.repos(GITHUB_ISSUE_EVENTS.name)
+    for day in days:
+        plan.commit_partitions |= lake.day_partitions(GITHUB_COMMITS.name, day)
+    # Marks the backfill fully covers are cleared too (same version rule); the others stay for the schedule.
+    plan.marks = [m for m in marks[TRACES.name] + marks[GITHUB_COMMITS.name] if m.event_date in in_range]
+    plan.marks += marks[GITHUB_PULLS.name] + marks[GITHUB_ISSUE_EVENTS.name]
+    return plan
+
+
+def _rebuild_pull_requests(lake: _Lake, repos: set[str]) -> set[str]:
+    """Rebuild pull_requests for `repos`; returns the days whose GitHub metrics can have changed."""
+    if not repos:
+        return set()
+    old, pulls, events = [], [], []
+    for repo in sorted(repos):
+        partition = {"repo": repo}
+        old += lake.partition_files(PULL_REQUESTS.name, partition)
+        pulls += lake.partition_files(GITHUB_PULLS.name, partition)
+        events += lake.partition_files(GITHUB_ISSUE_EVENTS.name, partition)
+    built = domain.pull_requests(pulls, events, lake.outputs)
+    days = domain.changed_pr_days(old, [PartitionFile(b.path, b.partition) for b in built])
+    for output in built:
+        lake.publish(output)
+    for repo in sorted(repos - {b.partition["repo"] for b in built}):
+        lake.remove(PULL_REQUESTS.name, {"repo": repo})
+    return days
+
+
+def _rebuild_commits(lake: _Lake, partitions: set[tuple[str, str]]) -> None:
+    staging = []
+    for day, repo in sorted(partitions):
+        staging += lake.partition_files(GITHUB_COMMITS.name, {"event_date": day, "repo": repo})
+    built = domain.commits(staging, lake.outputs)
+    for output in built:
+        lake.publish(output)
+    for day, repo in sorted(partitions - {(b.partition["event_date"], b.partition["repo"]) for b in built}):
+        lake.remove(COMMITS.name, {"event_date": day, "repo": repo})
+
+
+def _recompute_github_days(lake: _Lake, days: set[str]) -> list[TableFile]:
+    if not days:
+        return []
+    commit_files = [f for day in sorted(days) for f in lake.prefix_files(COMMITS.name, f"{COMMITS.name}/event_date={day}/")]
+    pr_files = lake.prefix_files(PULL_REQUESTS.name, table_prefix(PULL_REQUESTS.name))
+    outputs = domain.daily_github_metrics(commit_files, pr_files, days, lake.outputs)
+    _publish_days(lake, DAILY_GITHUB_METRICS.name, days, outputs)
+    return outputs
+
+
+def _recompute_session_days(lake: _Lake, days: set[str]) -> list[TableFile]:
+    written: list[TableFile] = []
+    ordered = sorted(days)
+    for start in range(0, len(ordered), DAYS_PER_BATCH):
+        batch = ordered[start : start + DAYS_PER_BATCH]
+        traces = [f for day in batch for f in lake.prefix_files(TRACES.name, f"{TRACES.name}/event_date={day}/")]
+        outputs = domain.daily_session_metrics(traces, batch, lake.outputs)
+        _publish_days(lake, DAILY_SESSION_METRICS.name, set(batch), outputs)
+        written += outputs
+        lake.forget_inputs()
+    return written
+
+
+def _publish_days(lake: _Lake, table: str, days: set[str], outputs: list[TableFile]) -> None:
+    for output in outputs:
+        lake.publish(output, keep=False)
+    for day in sorted(days - {o.partition["event_date"] for o in outputs}):
+        lake.remove(table, {"event_date": day})
+
+
+def _clear_marks(state: StateStore, marks: Iterable[DirtyPartition]) -> tuple[int, int]:
+    cleared = kept = 0
+    for mark in marks:
+        if state.clear_dirty(mark):
+            cleared += 1
+        else:
+            # Touched or cleared by someone else since we read it: make sure a later run recomputes it.
+            state.mark_dirty(mark.table, [(mark.event_date, mark.repo)])
+            kept += 1
+    return cleared, kept
+
+
+def _write_checkpoint(state: StateStore, run: dict[str, Any]) -> dict[str, Any]:
+    """Merge this run into the checkpoint item; conditional on the version read, retried on conflict."""
+    for _ in range(CHECKPOINT_ATTEMPTS):
+        item = state.get_checkpoint(JOB, CHECKPOINT_SCOPE)
+        current = (item or {}).get("value") or {}
+        version = (item or {}).get("version")
+        last_run_at = max(filter(None, [current.get("last_run_at"), run["run_at"]]))
+        value = {
+            "last_run_at": last_run_at,
+            # An overlapping run that started later keeps its place as "last run": the time never goes back.
+            "last_run": run if run["run_at"] >= (current.get("last_run_at") or "") else current.get("last_run"),
+            "runs": int(current.get("runs", 0)) + 1,
+            "days_recomputed_total": int(current.get("days_recomputed_total", 0)) + run["days_recomputed"],
+            "rows_written_total": int(current.get("rows_written_total", 0)) + run["rows_written"],
+        }
+        try:
+            state.put_checkpoint(JOB, CHECKPOINT_SCOPE, value, int(version) if version is not None else None)
+            return value
+        except CheckpointConflict:
+            logger.info("checkpoint moved by an overlapping run; merging again", expected_version=version)
+    raise CheckpointConflict(f"checkpoint {JOB}/{CHECKPOINT_SCOPE}: {CHECKPOINT_ATTEMPTS} conflicting writes in a row")
+
+
+def run_aggregate(
+    store: ObjectStore,
+    state: StateStore,
+    catalog: Catalog,
+    workdir: Path,
+    *,
+    backfill: tuple[str, str] | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Recompute the derived tables for the dirty partitions (or every day of `backfill`); returns a summary."""
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    workdir.mkdir(parents=True, exist_ok=True)
+    lake = _Lake(store, workdir)
+    marks = {table: state.dirty(table) for table in DIRTY_TABLES}
+    plan = _plan(lake, marks, backfill)
+    logger.info(
+        "aggregate plan",
+        mode="backfill" if backfill else "incremental",
+        dirty={t: len(m) for t, m in marks.items()},
+        session_days=len(plan.session_days),
+        github_repos=len(plan.github_repos),
+        commit_partitions=len(plan.commit_partitions),
+    )
+    try:
+        plan.github_days |= _rebuild_pull_requests(lake, plan.github_repos)
+        _rebuild_commits(lake, plan.commit_partitions)
+        plan.github_days |= {day for day, _ in plan.commit_partitions}
+        github_outputs = _recompute_github_days(lake, plan.github_days)
+        session_outputs = _recompute_session_days(lake, plan.session_days)
+        created = {table: catalog.register_partitions(table, parts) for table, parts in lake.registered.items()}
+    finally:
+        shutil.rmtree(workdir / "in", ignore_errors=True)
+        shutil.rmtree(workdir / "out", ignore_errors=True)
+    cleared, kept = _clear_marks(state, plan.marks)
+
+    days = sorted(plan.session_days | plan.github_days)
+    run = {
+        "mode": "backfill" if backfill else "incremental",
+        "backfill": list(backfill) if backfill else None,
+        "run_at": now.astimezone(UTC).isoformat(timespec="seconds"),
+        "days_recomputed": len(days),
+        "days": days[:MAX_DAYS_LISTED],
+        "session_days": len(plan.session_days),
+        "session_rows": sum(o.rows for o in session_outputs),
+        "github_days": len(plan.github_days),
+        "github_rows": sum(o.rows for o in github_outputs),
+        "pull_request_repos": len(plan.github_repos),
+        "commit_partitions": len(plan.commit_partitions),
+        "rows_written": lake.rows_written,
+        "objects_written": lake.objects_written,
+        "objects_read": lake.objects_read,
+        "partitions_read": len(lake.partitions_read),
+        "partitions_registered": created,
+        "dirty_cleared": cleared,
+        "dirty_kept": kept,
+        "wall_seconds": round(time.perf_counter() - started_wall, 3),
+        "cpu_seconds": round(time.process_time() - started_cpu, 3),
+    }
+    checkpoint = _write_checkpoint(state, run)
+    metrics.add_metric(name="DaysRecomputed", unit=MetricUnit.Count, value=run["days_recomputed"])
+    metrics.add_metric(name="RowsWritten", unit=MetricUnit.Count, value=run["rows_written"])
+    metrics.add_metric(name="PartitionsRead", unit=MetricUnit.Count, value=run["partitions_read"])
+    metrics.add_metric(name="ObjectsRead", unit=MetricUnit.Count, value=run["objects_read"])
+    logger.info("aggregate finished", **{k: v for k, v in run.items() if k != "days"})
+    return {**run, "checkpoint": {"runs": checkpoint["runs"], "last_run_at": checkpoint["last_run_at"]}}
+
+
+def run_backfill(
+    store: ObjectStore, state: StateStore, catalog: Catalog, workdir: Path, start: str, end: str, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """CLI entry: recompute every day from start to end (YYYY-MM-DD, both included)."""
+    date_range(start, end)  # validate before touching anything
+    return run_aggregate(store, state, catalog, workdir, backfill=(start, end), now=now or datetime.now(UTC))
+
+
+def parse_event(event: dict[str, Any]) -> tuple[str, str] | None:
+    """The backfill range of an aggregate event, or None for the scheduled (incremental) run."""
+    job = event.get("job", JOB)
+    if job != JOB:
+        raise ValueError(f"not an aggregate event: job={job!r}")
+    backfill = event.get("backfill")
+    if not backfill:
+        return None
+    start, end = str(backfill["start"]), str(backfill["end"])
+    date_range(start, end)
+    return start, end
+
+
+def status(state: StateStore, store: ObjectStore) -> dict[str, Any]:
+    """What `prodlens status` prints: the last run, partitions per lake table, and the dirty backlog."""
+    item = state.get_checkpoint(JOB, CHECKPOINT_SCOPE) or {}
+    value = item.get("value") or {}
+    last = value.get("last_run") or {}
+    partitions: dict[str, int] = {}
+    for name, table in TABLES.items():
+        seen = set()
+        for obj in store.list(table_prefix(name)):
+            if table.partition_keys:
+                try:
+                    seen.add(tuple(sorted(parse_partition(name, obj.key).items())))
+                except ValueError:
+                    continue
+            else:
+                seen.add(())
+        partitions[name] = len(seen)
+    backlog = {table: len(state.dirty(table)) for table in DIRTY_TABLES}
+    return {
+        "last_run_at": value.get("last_run_at"),
+        "last_run_mode": last.get("mode"),
+        "days_recomputed": last.get("days_recomputed", 0),
+        "rows_written": last.get("rows_written", 0),
+        "runs": value.get("runs", 0),
+        "days_recomputed_total": value.get("days_recomputed_total", 0),
+        "rows_written_total": value.get("rows_written_total", 0),
+        "checkpoint_version": item.get("version"),
+        "partitions": partitions,
+        "dirty_backlog": backlog,
+        "dirty_backlog_total": sum(backlog.values()),
+    }

@@ -10,17 +10,32 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from prodlens.errors import CheckpointConflict, ObjectNotFound
 from prodlens.lake import object_key
 from prodlens.ports import DirtyPartition, StoredObject
 from prodlens.schema import TABLES, Table
 
 TRACE_DEFAULTS: dict[str, Any] = {
-    "record_id": None, "source_format": "seed", "source_key": "traces/x.jsonl", "session_id": None,
-    "developer_id": None, "model": "m", "ts": None, "tokens_in": 0, "tokens_out": 0, "cache_read_tokens": 0,
-    "cache_write_tokens": 0, "total_tokens": 0, "latency_ms": None, "status_code": 200, "is_error": False,
-    "accepted_flag": None, "accepted_lines": None, "diff_ratio": None, "cost_usd": None, "cost_source": "unpriced",
+    "record_id": None,
+    "source_format": "seed",
+    "source_key": "traces/x.jsonl",
+    "session_id": None,
+    "developer_id": None,
+    "model": "m",
+    "ts": None,
+    "tokens_in": 0,
+    "tokens_out": 0,
+    "cache_read_tokens": 0,
+    "cache_write_tokens": 0,
+    "total_tokens": 0,
+    "latency_ms": None,
+    "status_code": 200,
+    "is_error": False,
+    "accepted_flag": None,
+    "accepted_lines": None,
+    "diff_ratio": None,
+    "cost_usd": None,
+    "cost_source": "unpriced",
 }
 
 
@@ -168,8 +183,16 @@ class FakeCatalog:
         return len(new)
 
 
-def put_staging(store: Any, state: Any, tmp: Path, table: str, partition: dict[str, str], name: str,
-                rows: Sequence[dict[str, Any]], drop: Iterable[str] = ()) -> str:
+def put_staging(
+    store: Any,
+    state: Any,
+    tmp: Path,
+    table: str,
+    partition: dict[str, str],
+    name: str,
+    rows: Sequence[dict[str, Any]],
+    drop: Iterable[str] = (),
+) -> str:
     """What normalize does for one source object: write `<name>.parquet` into the partition, then mark it dirty."""
     key = object_key(table, partition, name)
     local = write_parquet(tmp / "staging" / key, TABLES[table], rows, drop)
@@ -198,42 +221,84 @@ def scenario(seed: int = 7) -> list[tuple[str, dict[str, str], str, list[dict[st
                 rows = []
                 for i in range(rng.randint(1, 25)):
                     tin, tout = rng.randint(0, 900), rng.randint(0, 300)
-                    rows.append(trace(
-                        record_id=f"{day}{repo}{source}{i}", session_id=rng.choice(["s1", "s2", None, f"s{i}"]),
-                        developer_id=rng.choice(["ann", "bo", None]), ts=_dt(day, rng.randint(0, 1439)),
-                        tokens_in=tin, tokens_out=tout, total_tokens=tin + tout,
-                        latency_ms=rng.choice([None, rng.uniform(10, 5000)]), accepted_flag=rng.choice([None, True, False]),
-                        accepted_lines=rng.randint(0, 9), cost_usd=rng.uniform(0, 0.1), is_error=rng.random() < 0.1,
-                    ))
+                    rows.append(
+                        trace(
+                            record_id=f"{day}{repo}{source}{i}",
+                            session_id=rng.choice(["s1", "s2", None, f"s{i}"]),
+                            developer_id=rng.choice(["ann", "bo", None]),
+                            ts=_dt(day, rng.randint(0, 1439)),
+                            tokens_in=tin,
+                            tokens_out=tout,
+                            total_tokens=tin + tout,
+                            latency_ms=rng.choice([None, rng.uniform(10, 5000)]),
+                            accepted_flag=rng.choice([None, True, False]),
+                            accepted_lines=rng.randint(0, 9),
+                            cost_usd=rng.uniform(0, 0.1),
+                            is_error=rng.random() < 0.1,
+                        )
+                    )
                 out.append(("traces", {"event_date": day, "repo": repo}, f"src-{day}-{repo[-3:]}-{source}", rows))
     for repo in ("acme/api", "acme/web"):
         versions = []
         for n in range(1, 12):
             created = _dt(rng.choice(DAYS), rng.randint(0, 1439))
-            versions.append({"pr_id": n, "pr_number": n, "state": "open", "author": "ann", "created_at": created,
-                             "updated_at": created, "closed_at": None, "merged_at": None, "source_key": "p"})
+            versions.append(
+                {
+                    "pr_id": n,
+                    "pr_number": n,
+                    "state": "open",
+                    "author": "ann",
+                    "created_at": created,
+                    "updated_at": created,
+                    "closed_at": None,
+                    "merged_at": None,
+                    "source_key": "p",
+                }
+            )
             if rng.random() < 0.7:
                 merged = created + __import__("datetime").timedelta(minutes=rng.randint(5, 3000))
-                versions.append({**versions[-1], "state": "closed", "updated_at": merged, "closed_at": merged,
-                                 "merged_at": merged})
+                versions.append(
+                    {**versions[-1], "state": "closed", "updated_at": merged, "closed_at": merged, "merged_at": merged}
+                )
         rng.shuffle(versions)
         for page in range(4):
             out.append(("github_pulls", {"repo": repo}, f"pulls-{repo[-3:]}-{page}", versions[page::4]))
-        events = [{"event_id": 100 + n, "event": "reopened", "pr_number": n, "created_at": _dt(DAYS[0], n),
-                   "source_key": "e"} for n in range(1, 12, 3)]
+        events = [
+            {"event_id": 100 + n, "event": "reopened", "pr_number": n, "created_at": _dt(DAYS[0], n), "source_key": "e"}
+            for n in range(1, 12, 3)
+        ]
         out.append(("github_issue_events", {"repo": repo}, f"events-{repo[-3:]}-0", events[:2]))
         out.append(("github_issue_events", {"repo": repo}, f"events-{repo[-3:]}-1", events[1:]))
         for day in DAYS:
             shas = [f"{repo[-3:]}{day}{k}" for k in range(rng.randint(0, 4))]
-            commits_rows = [{"sha": s, "author": "bo", "author_date": _dt(day, 60), "committer_date": _dt(day, 61),
-                             "source_key": "c"} for s in shas]
+            commits_rows = [
+                {
+                    "sha": s,
+                    "author": "bo",
+                    "author_date": _dt(day, 60),
+                    "committer_date": _dt(day, 61),
+                    "source_key": "c",
+                }
+                for s in shas
+            ]
             if commits_rows:
-                out.append(("github_commits", {"event_date": day, "repo": repo}, f"commits-{repo[-3:]}-{day}-a", commits_rows))
-                out.append(("github_commits", {"event_date": day, "repo": repo}, f"commits-{repo[-3:]}-{day}-b", commits_rows[:1]))
+                out.append(
+                    ("github_commits", {"event_date": day, "repo": repo}, f"commits-{repo[-3:]}-{day}-a", commits_rows)
+                )
+                out.append(
+                    (
+                        "github_commits",
+                        {"event_date": day, "repo": repo},
+                        f"commits-{repo[-3:]}-{day}-b",
+                        commits_rows[:1],
+                    )
+                )
     return out
 
 
-def deliver(store: Any, state: Any, tmp: Path, deliveries: Sequence[tuple[str, dict[str, str], str, list[dict[str, Any]]]]) -> None:
+def deliver(
+    store: Any, state: Any, tmp: Path, deliveries: Sequence[tuple[str, dict[str, str], str, list[dict[str, Any]]]]
+) -> None:
     for table, partition, name, rows in deliveries:
         put_staging(store, state, tmp, table, partition, name, rows)
 
@@ -244,6 +309,7 @@ def snapshot(store: Any, tmp: Path) -> dict[str, list[tuple]]:
     for table in DERIVED:
         for obj in store.list(f"{table}/"):
             local = tmp / "snap" / obj.key
+            local.parent.mkdir(parents=True, exist_ok=True)
             store.download(obj.key, local)
             result[obj.key] = sorted(tuple(r.values()) for r in read_parquet(local))
     return result

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from prodlens.aggregate import (
     PartitionFile,
     changed_pr_days,
@@ -27,6 +26,7 @@ from prodlens.schema import (
     PULL_REQUESTS,
     TRACES,
 )
+
 from tests.unit.aggregate.aggregate_lakedata import read_parquet, trace, write_parquet
 
 REPOS = ["acme/api", "acme/web", "o'brien/x=y"]
@@ -37,18 +37,24 @@ def _random_traces(rng: random.Random, day: str, repo: str, n: int) -> list[dict
     rows = []
     for i in range(n):
         tin, tout, cr, cw = (rng.randint(0, 5000) for _ in range(4))
-        rows.append(trace(
-            record_id=f"{day}-{repo}-{i}-{rng.random()}",
-            session_id=rng.choice([None, "s1", "s2", "s3", f"s-{i % 7}"]),
-            developer_id=rng.choice([None, "alice", "bob", "carol"]),
-            ts=base + timedelta(seconds=rng.randint(0, 86399)),
-            tokens_in=tin, tokens_out=tout, cache_read_tokens=cr, cache_write_tokens=cw, total_tokens=tin + tout + cr + cw,
-            latency_ms=rng.choice([None, rng.uniform(1, 9000), float(rng.randint(1, 50))]),
-            is_error=rng.choice([True, False, False, None]),
-            accepted_flag=rng.choice([None, True, False]),
-            accepted_lines=rng.choice([None, rng.randint(0, 40)]),
-            cost_usd=rng.choice([None, rng.uniform(0, 0.2)]),
-        ))
+        rows.append(
+            trace(
+                record_id=f"{day}-{repo}-{i}-{rng.random()}",
+                session_id=rng.choice([None, "s1", "s2", "s3", f"s-{i % 7}"]),
+                developer_id=rng.choice([None, "alice", "bob", "carol"]),
+                ts=base + timedelta(seconds=rng.randint(0, 86399)),
+                tokens_in=tin,
+                tokens_out=tout,
+                cache_read_tokens=cr,
+                cache_write_tokens=cw,
+                total_tokens=tin + tout + cr + cw,
+                latency_ms=rng.choice([None, rng.uniform(1, 9000), float(rng.randint(1, 50))]),
+                is_error=rng.choice([True, False, False, None]),
+                accepted_flag=rng.choice([None, True, False]),
+                accepted_lines=rng.choice([None, rng.randint(0, 40)]),
+                cost_usd=rng.choice([None, rng.uniform(0, 0.2)]),
+            )
+        )
     return rows
 
 
@@ -59,8 +65,10 @@ def _expected_session_row(rows: list[dict]) -> dict:
         "request_count": len(rows),
         "session_count": len({r["session_id"] for r in rows if r["session_id"] is not None}),
         "developer_count": len({r["developer_id"] for r in rows if r["developer_id"] is not None}),
-        **{c: sum(r[c] or 0 for r in rows) for c in
-           ("tokens_in", "tokens_out", "cache_read_tokens", "cache_write_tokens", "total_tokens")},
+        **{
+            c: sum(r[c] or 0 for r in rows)
+            for c in ("tokens_in", "tokens_out", "cache_read_tokens", "cache_write_tokens", "total_tokens")
+        },
         "accepted_count": sum(1 for r in rows if r["accepted_flag"] is True),
         "decided_count": sum(1 for r in rows if r["accepted_flag"] is not None),
         "error_count": sum(1 for r in rows if r["is_error"] is True),
@@ -114,11 +122,15 @@ def test_daily_session_metrics_random_rows_match_numpy(tmp_path: Path, seed: int
 )
 def test_latency_quantiles_are_numpy_linear_interpolation(tmp_path: Path, latencies: list[float]) -> None:
     # Given: a partition whose latencies include nulls (ignored)
-    rows = [trace(record_id=str(i), latency_ms=v) for i, v in enumerate(latencies)] + [trace(record_id="n", latency_ms=None)]
+    rows = [trace(record_id=str(i), latency_ms=v) for i, v in enumerate(latencies)] + [
+        trace(record_id="n", latency_ms=None)
+    ]
     path = write_parquet(tmp_path / "t.parquet", TRACES, rows)
 
     # When
-    (out,) = daily_session_metrics([PartitionFile(path, {"event_date": "2026-01-01", "repo": "a/b"})], ["2026-01-01"], tmp_path)
+    (out,) = daily_session_metrics(
+        [PartitionFile(path, {"event_date": "2026-01-01", "repo": "a/b"})], ["2026-01-01"], tmp_path
+    )
 
     # Then
     (row,) = read_parquet(out.path)
@@ -128,7 +140,9 @@ def test_latency_quantiles_are_numpy_linear_interpolation(tmp_path: Path, latenc
 
 def test_daily_session_metrics_no_latency_gives_null_quantiles(tmp_path: Path) -> None:
     path = write_parquet(tmp_path / "t.parquet", TRACES, [trace(record_id="1"), trace(record_id="2")])
-    (out,) = daily_session_metrics([PartitionFile(path, {"event_date": "2026-01-01", "repo": "a/b"})], ["2026-01-01"], tmp_path)
+    (out,) = daily_session_metrics(
+        [PartitionFile(path, {"event_date": "2026-01-01", "repo": "a/b"})], ["2026-01-01"], tmp_path
+    )
     (row,) = read_parquet(out.path)
     assert row["median_latency_ms"] is None and row["p95_latency_ms"] is None
     assert row["cost_usd"] is None and row["accepted_lines"] == 0 and row["session_count"] == 0
@@ -141,12 +155,14 @@ def test_daily_session_metrics_day_without_traces_writes_nothing(tmp_path: Path)
 def test_old_schema_traces_object_reads_through_current_definition(tmp_path: Path) -> None:
     # Given: an object written before cache_write_tokens, diff_ratio and cost_source existed, next to a current one
     old = write_parquet(
-        tmp_path / "old.parquet", TRACES,
+        tmp_path / "old.parquet",
+        TRACES,
         [trace(record_id="o1", session_id="s1", tokens_in=10, total_tokens=10, latency_ms=100.0, cost_usd=0.5)],
         drop=("cache_write_tokens", "diff_ratio", "cost_source"),
     )
     new = write_parquet(
-        tmp_path / "new.parquet", TRACES,
+        tmp_path / "new.parquet",
+        TRACES,
         [trace(record_id="n1", session_id="s2", tokens_in=1, cache_write_tokens=7, total_tokens=8, latency_ms=300.0)],
     )
     assert "cache_write_tokens" not in read_parquet(old)[0]
@@ -154,7 +170,9 @@ def test_old_schema_traces_object_reads_through_current_definition(tmp_path: Pat
 
     # When: only the old object, then both
     (only_old,) = daily_session_metrics([PartitionFile(old, part)], ["2026-02-02"], tmp_path / "a")
-    (both,) = daily_session_metrics([PartitionFile(old, part), PartitionFile(new, part)], ["2026-02-02"], tmp_path / "b")
+    (both,) = daily_session_metrics(
+        [PartitionFile(old, part), PartitionFile(new, part)], ["2026-02-02"], tmp_path / "b"
+    )
 
     # Then: the missing column reads as NULL (summed as 0), everything else aggregates normally
     (row,) = read_parquet(only_old.path)
@@ -168,11 +186,27 @@ def _ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _pull(number: int, updated: str, *, created: str = "2026-01-01T10:00:00", merged: str | None = None,
-          state: str = "open", source: str = "p1", pr_id: int | None = None) -> dict:
-    return {"pr_id": pr_id or 1000 + number, "pr_number": number, "state": state, "author": "dev",
-            "created_at": _ts(created), "updated_at": _ts(updated), "closed_at": _ts(merged) if merged else None,
-            "merged_at": _ts(merged) if merged else None, "source_key": source}
+def _pull(
+    number: int,
+    updated: str,
+    *,
+    created: str = "2026-01-01T10:00:00",
+    merged: str | None = None,
+    state: str = "open",
+    source: str = "p1",
+    pr_id: int | None = None,
+) -> dict:
+    return {
+        "pr_id": pr_id or 1000 + number,
+        "pr_number": number,
+        "state": state,
+        "author": "dev",
+        "created_at": _ts(created),
+        "updated_at": _ts(updated),
+        "closed_at": _ts(merged) if merged else None,
+        "merged_at": _ts(merged) if merged else None,
+        "source_key": source,
+    }
 
 
 def test_pull_requests_latest_version_wins_and_reopens_count_once(tmp_path: Path) -> None:
@@ -181,13 +215,33 @@ def test_pull_requests_latest_version_wins_and_reopens_count_once(tmp_path: Path
     page_b = [_pull(1, "2026-01-03T12:00:00", merged="2026-01-03T12:00:00", state="closed", source="p2")]
     page_c = [_pull(1, "2026-01-02T12:00:00", source="p3")]
     events = [
-        {"event_id": 7, "event": "reopened", "pr_number": 1, "created_at": _ts("2026-01-02T00:00:00"), "source_key": "e1"},
-        {"event_id": 8, "event": "closed", "pr_number": 1, "created_at": _ts("2026-01-02T00:00:00"), "source_key": "e1"},
-        {"event_id": 9, "event": "reopened", "pr_number": 99, "created_at": _ts("2026-01-02T00:00:00"), "source_key": "e1"},
+        {
+            "event_id": 7,
+            "event": "reopened",
+            "pr_number": 1,
+            "created_at": _ts("2026-01-02T00:00:00"),
+            "source_key": "e1",
+        },
+        {
+            "event_id": 8,
+            "event": "closed",
+            "pr_number": 1,
+            "created_at": _ts("2026-01-02T00:00:00"),
+            "source_key": "e1",
+        },
+        {
+            "event_id": 9,
+            "event": "reopened",
+            "pr_number": 99,
+            "created_at": _ts("2026-01-02T00:00:00"),
+            "source_key": "e1",
+        },
     ]
     part = {"repo": "acme/api"}
-    pulls = [PartitionFile(write_parquet(tmp_path / f"{n}.parquet", GITHUB_PULLS, rows), part)
-             for n, rows in (("a", page_a), ("b", page_b), ("c", page_c))]
+    pulls = [
+        PartitionFile(write_parquet(tmp_path / f"{n}.parquet", GITHUB_PULLS, rows), part)
+        for n, rows in (("a", page_a), ("b", page_b), ("c", page_c))
+    ]
     ev = [PartitionFile(write_parquet(tmp_path / f"e{n}.parquet", GITHUB_ISSUE_EVENTS, events), part) for n in (1, 2)]
 
     # When: built from the files in two different orders
@@ -206,12 +260,19 @@ def test_pull_requests_latest_version_wins_and_reopens_count_once(tmp_path: Path
 
 
 def test_commits_one_row_per_sha(tmp_path: Path) -> None:
-    c = {"sha": "abc", "author": "a", "author_date": _ts("2026-01-05T03:00:00"),
-         "committer_date": _ts("2026-01-05T04:00:00"), "source_key": "k1"}
+    c = {
+        "sha": "abc",
+        "author": "a",
+        "author_date": _ts("2026-01-05T03:00:00"),
+        "committer_date": _ts("2026-01-05T04:00:00"),
+        "source_key": "k1",
+    }
     d = {**c, "sha": "def", "source_key": "k2"}
     part = {"event_date": "2026-01-05", "repo": "acme/api"}
-    files = [PartitionFile(write_parquet(tmp_path / "1.parquet", GITHUB_COMMITS, [c, d]), part),
-             PartitionFile(write_parquet(tmp_path / "2.parquet", GITHUB_COMMITS, [{**c, "source_key": "k9"}]), part)]
+    files = [
+        PartitionFile(write_parquet(tmp_path / "1.parquet", GITHUB_COMMITS, [c, d]), part),
+        PartitionFile(write_parquet(tmp_path / "2.parquet", GITHUB_COMMITS, [{**c, "source_key": "k9"}]), part),
+    ]
     (out,) = commits(files, tmp_path / "o")
     assert out.partition == part
     rows = read_parquet(out.path)
@@ -228,16 +289,33 @@ def test_daily_github_metrics_match_python(tmp_path: Path) -> None:
         for n in range(1, 40):
             created = start + timedelta(minutes=rng.randint(0, 6 * 1440))
             merged = created + timedelta(minutes=rng.randint(1, 3 * 1440)) if rng.random() < 0.6 else None
-            prs[repo].append({"pr_id": n, "pr_number": n, "state": "closed" if merged else "open", "author": "x",
-                              "created_at": created, "updated_at": merged or created, "closed_at": merged,
-                              "merged_at": merged, "reopened_count": rng.choice([0, 0, 1, 2])})
-    pr_files = [PartitionFile(write_parquet(tmp_path / f"pr{i}.parquet", PULL_REQUESTS, rows), {"repo": repo})
-                for i, (repo, rows) in enumerate(prs.items())]
+            prs[repo].append(
+                {
+                    "pr_id": n,
+                    "pr_number": n,
+                    "state": "closed" if merged else "open",
+                    "author": "x",
+                    "created_at": created,
+                    "updated_at": merged or created,
+                    "closed_at": merged,
+                    "merged_at": merged,
+                    "reopened_count": rng.choice([0, 0, 1, 2]),
+                }
+            )
+    pr_files = [
+        PartitionFile(write_parquet(tmp_path / f"pr{i}.parquet", PULL_REQUESTS, rows), {"repo": repo})
+        for i, (repo, rows) in enumerate(prs.items())
+    ]
     commit_rows = {("2026-04-02", "acme/api"): ["a", "b", "c"], ("2026-04-03", "acme/web"): ["d"]}
     commit_files = [
-        PartitionFile(write_parquet(tmp_path / f"c{day}{repo[-3:]}.parquet", COMMITS,
-                                    [{"sha": s, "author_date": _ts(day + "T01:00:00")} for s in shas]),
-                      {"event_date": day, "repo": repo})
+        PartitionFile(
+            write_parquet(
+                tmp_path / f"c{day}{repo[-3:]}.parquet",
+                COMMITS,
+                [{"sha": s, "author_date": _ts(day + "T01:00:00")} for s in shas],
+            ),
+            {"event_date": day, "repo": repo},
+        )
         for (day, repo), shas in commit_rows.items()
     ]
     days = [(start + timedelta(days=i)).date().isoformat() for i in range(10)]
@@ -257,7 +335,9 @@ def test_daily_github_metrics_match_python(tmp_path: Path) -> None:
                 continue
             hours = [(p["merged_at"] - p["created_at"]).total_seconds() / 3600 for p in merged]
             expected[(day, repo)] = {
-                "commit_count": ncommits, "opened_pr_count": len(opened), "merged_pr_count": len(merged),
+                "commit_count": ncommits,
+                "opened_pr_count": len(opened),
+                "merged_pr_count": len(merged),
                 "reopened_pr_count": sum(1 for p in merged if p["reopened_count"] >= 1),
                 "avg_merge_hours": float(np.mean(hours)) if hours else None,
                 "median_merge_hours": float(np.median(hours)) if hours else None,
@@ -269,10 +349,24 @@ def test_daily_github_metrics_match_python(tmp_path: Path) -> None:
 
 
 def test_changed_pr_days_are_created_and_merged_days_of_changed_rows(tmp_path: Path) -> None:
-    base = {"pr_id": 1, "pr_number": 1, "state": "open", "author": "x", "created_at": _ts("2026-01-01T10:00:00"),
-            "updated_at": _ts("2026-01-01T10:00:00"), "closed_at": None, "merged_at": None, "reopened_count": 0}
+    base = {
+        "pr_id": 1,
+        "pr_number": 1,
+        "state": "open",
+        "author": "x",
+        "created_at": _ts("2026-01-01T10:00:00"),
+        "updated_at": _ts("2026-01-01T10:00:00"),
+        "closed_at": None,
+        "merged_at": None,
+        "reopened_count": 0,
+    }
     same = {**base, "pr_id": 2, "pr_number": 2, "created_at": _ts("2026-01-09T10:00:00")}
-    merged = {**base, "updated_at": _ts("2026-01-04T10:00:00"), "merged_at": _ts("2026-01-04T10:00:00"), "state": "closed"}
+    merged = {
+        **base,
+        "updated_at": _ts("2026-01-04T10:00:00"),
+        "merged_at": _ts("2026-01-04T10:00:00"),
+        "state": "closed",
+    }
     part = {"repo": "a/b"}
     old = [PartitionFile(write_parquet(tmp_path / "old.parquet", PULL_REQUESTS, [base, same]), part)]
     new = [PartitionFile(write_parquet(tmp_path / "new.parquet", PULL_REQUESTS, [merged, same]), part)]

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from prodlens.errors import CheckpointConflict
 from prodlens.lake import object_key
 from prodlens.ports import DirtyPartition
 from prodlens.services import aggregate as service
 from prodlens.services.aggregate import parse_event, run_aggregate, run_backfill, status
+
 from tests.unit.aggregate.aggregate_lakedata import (
     DAYS,
     FakeCatalog,
@@ -181,7 +181,9 @@ def test_backfill_recomputes_range_regardless_of_marks(tmp_path: Path) -> None:
     deliver(lake.store, lake.state, tmp_path, scenario())
     lake.run()
     before = lake.snapshot()
-    lake.store.delete([o.key for o in lake.store.list("daily_") if o.key >= "daily_session_metrics/event_date=2026-05-02"])
+    lake.store.delete(
+        [o.key for o in lake.store.list("daily_") if o.key >= "daily_session_metrics/event_date=2026-05-02"]
+    )
     lake.store.delete([o.key for o in lake.store.list("daily_github_metrics/") if o.key[31:41] <= DAYS[-1]])
 
     # When
@@ -236,7 +238,9 @@ def test_checkpoint_gives_up_after_repeated_conflicts(monkeypatch) -> None:
 
     monkeypatch.setattr(state, "put_checkpoint", always_conflict)
     with pytest.raises(CheckpointConflict):
-        service._write_checkpoint(state, {"run_at": "2026-01-01T00:00:00+00:00", "days_recomputed": 0, "rows_written": 0})
+        service._write_checkpoint(
+            state, {"run_at": "2026-01-01T00:00:00+00:00", "days_recomputed": 0, "rows_written": 0}
+        )
 
 
 def test_status_reports_last_run_partitions_and_backlog(tmp_path: Path) -> None:
@@ -255,7 +259,9 @@ def test_status_reports_last_run_partitions_and_backlog(tmp_path: Path) -> None:
     json.dumps(report)
 
 
-@pytest.mark.parametrize(("name", "expected"), [("scheduled.json", None), ("backfill.json", ("2026-01-01", "2026-01-31"))])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("scheduled.json", None), ("backfill.json", ("2026-01-01", "2026-01-31"))]
+)
 def test_parse_event_sample_events(name: str, expected) -> None:
     event = json.loads((ROOT / "events" / "aggregate" / name).read_text())
     assert parse_event(event) == expected
@@ -263,8 +269,11 @@ def test_parse_event_sample_events(name: str, expected) -> None:
 
 @pytest.mark.parametrize(
     "event",
-    [{"job": "correlate"}, {"job": "aggregate", "backfill": {"start": "2026-02-01", "end": "2026-01-01"}},
-     {"job": "aggregate", "backfill": {"start": "yesterday", "end": "2026-01-01"}}],
+    [
+        {"job": "correlate"},
+        {"job": "aggregate", "backfill": {"start": "2026-02-01", "end": "2026-01-01"}},
+        {"job": "aggregate", "backfill": {"start": "yesterday", "end": "2026-01-01"}},
+    ],
 )
 def test_parse_event_rejects_bad_events(event) -> None:
     with pytest.raises(ValueError):

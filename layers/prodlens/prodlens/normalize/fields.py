@@ -101,10 +101,10 @@ def truncate_raw(text: str) -> str:
 
 def dead_letter_raw(line: str | bytes | None, parsed: Any = None) -> str:
     """The raw text kept with a dead letter: verbatim when not JSON, else the JSON without text fields."""
-    if line is None:
+    if parsed is None and line is None:
         return ""
-    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
     if parsed is None:
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
         try:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError:

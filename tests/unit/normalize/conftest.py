@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from prodlens.models import NormalizeOutput, SourceObject
 from prodlens.normalize import Limits, normalize_object
+
 from tests.unit.normalize.normalize_helpers import FIXTURES
 
 

@@ -403,7 +403,7 @@ def _run_github(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
     for row in page.rows:
         sink.add({**row, "repo": page.repo})
     sink.close()
-    columns = {**table.duckdb_columns(), **{k: "VARCHAR" for k in table.partition_keys}}
+    columns = {**table.duckdb_columns(), **dict.fromkeys(table.partition_keys, "VARCHAR")}
     load_ndjson(run.con, "out_github", sink.path, columns)
     run.con.execute("SET preserve_insertion_order = true")
     order = tuple(c for c in table.column_names if c in ("pr_id", "sha", "event_id", "updated_at"))

@@ -22,10 +22,15 @@ PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
-# IAM statements allowed to use Resource "*": none. The only wildcard grants the functions get are AWS managed
-# policies SAM attaches itself (AWSLambdaBasicExecutionRole for logs, AWSXrayWriteOnlyAccess for Tracing,
-# AWSLambdaSQSQueueExecutionRole is NOT used: SAM scopes the SQS poller statement to IngestQueue).
+# IAM statements in this template allowed to use Resource "*": none. The only wildcard grants the functions get
+# are the AWS managed policies SAM attaches itself (checked on the translated template below).
 WILDCARD_RESOURCE_EXCEPTIONS: set[tuple[str, str]] = set()  # (logical id, Sid)
+
+SAM_MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole": "logs:CreateLogStream/PutLogEvents (every function)",
+    "AWSXrayWriteOnlyAccess": "xray:PutTraceSegments (Tracing: Active)",
+    "AWSLambdaSQSQueueExecutionRole": "sqs:ReceiveMessage/DeleteMessage/GetQueueAttributes (normalize's SQS event)",
+}
 
 # pyproject `dependencies` pinned with == that no Lambda layer ships, and why.
 NOT_IN_LAYERS = {
@@ -555,7 +560,12 @@ def test_translated_template_has_no_dependency_cycle():
         name: {d for d in names if d != name and (_refers_to(res, d) or d in _as_list(res.get("DependsOn", [])))}
         for name, res in cfn["Resources"].items()
     }
-    # Then there is no cycle
+    # Then the only managed policies are the ones SAM attaches, as documented
+    for name, res in cfn["Resources"].items():
+        if res["Type"] == "AWS::IAM::Role":
+            arns = res["Properties"].get("ManagedPolicyArns", [])
+            assert {arn.rsplit("/", 1)[-1] for arn in arns} <= set(SAM_MANAGED_POLICIES), name
+    # And there is no cycle
     state: dict[str, int] = {}
 
     def visit(node: str, path: list[str]) -> None:

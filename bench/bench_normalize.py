@@ -132,7 +132,9 @@ def main() -> None:
             big = root / "big.jsonl"
             lines = gen_seed(big, 0, target_bytes=1_000_000_000)
             cases.append(run_case("seed jsonl 1 GB", big, "traces/bench/big.jsonl", lines))
-    header = f"{'case':<22} {'lines':>10} {'rows':>10} {'dead':>7} {'sec':>7} {'rows/s':>10} {'MB/s':>7} {'peak RSS MB':>12}"
+    header = (
+        f"{'case':<22} {'lines':>10} {'rows':>10} {'dead':>7} {'sec':>7} {'rows/s':>10} {'MB/s':>7} {'peak RSS MB':>12}"
+    )
     print(header)
     print("-" * len(header))
     for c in cases:

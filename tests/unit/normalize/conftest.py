@@ -18,12 +18,17 @@ def normalize(tmp_path: Path) -> Callable[..., NormalizeOutput]:
     counter = {"n": 0}
 
     def run(
-        source: str | Path, key: str | None = None, metadata: dict[str, str] | None = None, limits: Limits = Limits()
+        source: str | Path,
+        key: str | None = None,
+        metadata: dict[str, str] | None = None,
+        limits: Limits = Limits(),  # noqa: B008
     ) -> NormalizeOutput:
         path = source if isinstance(source, Path) else FIXTURES / source
         counter["n"] += 1
         workdir = tmp_path / f"out{counter['n']}"
-        output = normalize_object(SourceObject(key or f"traces/test/{path.name}", path, metadata or {}), workdir, limits)
+        output = normalize_object(
+            SourceObject(key or f"traces/test/{path.name}", path, metadata or {}), workdir, limits
+        )
         assert output.counts.balanced, output.counts.as_dict()
         return output
 

@@ -32,5 +32,3 @@ def traces(output: NormalizeOutput, order: str = "ts,record_id") -> list[dict[st
 
 def dead_letters(output: NormalizeOutput) -> list[dict[str, Any]]:
     return read_table(output, "dead_letters", "line_number,reason")
-
-

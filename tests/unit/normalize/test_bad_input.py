@@ -69,7 +69,7 @@ def test_seed_blank_lines_keep_line_numbers_and_are_not_records(normalize, write
 
 
 def test_seed_invalid_json_raw_is_kept_verbatim(normalize, write):
-    path = write("raw.jsonl", seed_line() + "\n{broken \"json\n")
+    path = write("raw.jsonl", seed_line() + '\n{broken "json\n')
     (letter,) = dead_letters(normalize(path))
     assert letter["raw"] == '{broken "json'
 
@@ -115,11 +115,25 @@ def test_claude_synthetic_and_non_usage_lines_are_skipped(normalize, write):
     lines = [
         {**base, "type": "user", "message": {"role": "user", "content": "hi"}},
         {**base, "type": "assistant", "message": {"id": "m0", "model": "<synthetic>", "usage": {"input_tokens": 0}}},
-        {**base, "type": "assistant", "message": {"id": "m1", "model": "claude-sonnet-4-5-20250929",
-                                                  "usage": {"input_tokens": 3, "output_tokens": 9}}},
+        {
+            **base,
+            "type": "assistant",
+            "message": {
+                "id": "m1",
+                "model": "claude-sonnet-4-5-20250929",
+                "usage": {"input_tokens": 3, "output_tokens": 9},
+            },
+        },
         {"type": "summary", "summary": "s", "leafUuid": "u"},
-        {**base, "type": "assistant", "message": {"id": "m2", "model": "claude-sonnet-4-5-20250929",
-                                                  "usage": {"input_tokens": -1, "output_tokens": 9}}},
+        {
+            **base,
+            "type": "assistant",
+            "message": {
+                "id": "m2",
+                "model": "claude-sonnet-4-5-20250929",
+                "usage": {"input_tokens": -1, "output_tokens": 9},
+            },
+        },
     ]
     output = normalize(write("s.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n"))
     assert output.counts.as_dict() == {"read": 5, "rows": 1, "dead_letters": 1, "skipped": 3}

@@ -79,6 +79,7 @@ def test_redelivery_of_same_object_gives_byte_identical_traces(normalize, name):
     # Given the same object delivered twice
     first = normalize(name, key=f"traces/redelivery/{name}")
     second = normalize(name, key=f"traces/redelivery/{name}")
+
     # Then trace files are byte-identical and dead letters identical except rejected_at
     def by_partition(output):
         return {tuple(f.partition.items()): f.path.read_bytes() for f in output.files if f.table == "traces"}
@@ -97,7 +98,9 @@ def test_gzip_by_suffix_or_magic_bytes_gives_same_rows(normalize, write):
 
 
 def test_audit_logs_are_skipped_not_dead_lettered(normalize):
-    output = normalize("gcs_pub_sub_body__standard_logging_payload.json", key="traces/litellm/audit_logs/2025-06-22/a.json")
+    output = normalize(
+        "gcs_pub_sub_body__standard_logging_payload.json", key="traces/litellm/audit_logs/2025-06-22/a.json"
+    )
     assert output.skipped_reason == "litellm_audit_log"
     assert output.files == [] and output.counts.dead_letters == 0 and output.counts.balanced
 
@@ -115,10 +118,22 @@ def test_github_page_is_dispatched_and_written_by_table_partitions(normalize, wr
         "github_commits",
         "acme/api",
         rows=[
-            {"sha": "a" * 40, "author": "octo", "author_date": datetime(2025, 6, 1, 12), "committer_date": None,
-             "source_key": "github/acme/api/commits/p1.json", "event_date": "2025-06-01"},
-            {"sha": "b" * 40, "author": "octo", "author_date": datetime(2025, 6, 2, 12), "committer_date": None,
-             "source_key": "github/acme/api/commits/p1.json", "event_date": "2025-06-02"},
+            {
+                "sha": "a" * 40,
+                "author": "octo",
+                "author_date": datetime(2025, 6, 1, 12),
+                "committer_date": None,
+                "source_key": "github/acme/api/commits/p1.json",
+                "event_date": "2025-06-01",
+            },
+            {
+                "sha": "b" * 40,
+                "author": "octo",
+                "author_date": datetime(2025, 6, 2, 12),
+                "committer_date": None,
+                "source_key": "github/acme/api/commits/p1.json",
+                "event_date": "2025-06-02",
+            },
         ],
         dead_letters=[{"line_number": 3, "reason": "missing_timestamp", "detail": "no date", "raw": "{}"}],
         read=4,
@@ -129,7 +144,9 @@ def test_github_page_is_dispatched_and_written_by_table_partitions(normalize, wr
     output = normalize(write("p1.json", "[]"), key="github/acme/api/commits/p1.json")
     # Then rows go to github_commits partitioned by event_date and repo, with the schema's columns
     assert output.counts.as_dict() == {"read": 4, "rows": 2, "dead_letters": 1, "skipped": 1}
-    commits = sorted((f.partition["event_date"], f.partition["repo"]) for f in output.files if f.table == "github_commits")
+    commits = sorted(
+        (f.partition["event_date"], f.partition["repo"]) for f in output.files if f.table == "github_commits"
+    )
     assert commits == [("2025-06-01", "acme/api"), ("2025-06-02", "acme/api")]
     for table_file in output.files:
         assert_schema(table_file.path, GITHUB_COMMITS if table_file.table == "github_commits" else DEAD_LETTERS)
@@ -149,8 +166,10 @@ def test_normalize_paths_writes_lake_layout_and_summary(tmp_path):
     # Then the summary balances and files sit at the lake keys
     assert summary == {"rows": 3, "dead_letters": 2, "skipped": 2, "read": 7, "objects": 2}
     seed_key = "traces/team/seed__litellm-traces.jsonl"
-    expected = tmp_path / "lake" / object_key(
-        "traces", {"event_date": "2025-10-12", "repo": "test/prodlens-demo"}, source_id(seed_key)
+    expected = (
+        tmp_path
+        / "lake"
+        / object_key("traces", {"event_date": "2025-10-12", "repo": "test/prodlens-demo"}, source_id(seed_key))
     )
     assert expected.exists()
     assert "repo=test%2Fprodlens-demo" in str(expected)
@@ -176,15 +195,28 @@ def _canary_inputs() -> dict[str, str]:
         "sessionId": "s",
         "timestamp": "2025-10-12T19:00:00Z",
         "requestId": "r",
-        "message": {"id": "m", "model": "claude-sonnet-4-5-20250929", "content": [{"type": "text", "text": CANARY}],
-                    "usage": {"input_tokens": 1, "output_tokens": 2}},
+        "message": {
+            "id": "m",
+            "model": "claude-sonnet-4-5-20250929",
+            "content": [{"type": "text", "text": CANARY}],
+            "usage": {"input_tokens": 1, "output_tokens": 2},
+        },
         "toolUseResult": {"stdout": CANARY},
     }
-    claude_user = {"type": "user", "sessionId": "s", "timestamp": "2025-10-12T19:00:00Z",
-                   "message": {"role": "user", "content": CANARY}}
+    claude_user = {
+        "type": "user",
+        "sessionId": "s",
+        "timestamp": "2025-10-12T19:00:00Z",
+        "message": {"role": "user", "content": CANARY},
+    }
     litellm = {
-        "id": "x", "startTime": 1750615148.1, "prompt_tokens": 1, "completion_tokens": 1, "model": "gpt-4o",
-        "messages": [{"role": "user", "content": CANARY}], "response": {"choices": [{"message": {"content": CANARY}}]},
+        "id": "x",
+        "startTime": 1750615148.1,
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": CANARY}],
+        "response": {"choices": [{"message": {"content": CANARY}}]},
     }
     attrs = [
         {"key": "openinference.span.kind", "value": {"stringValue": "LLM"}},
@@ -225,14 +257,24 @@ def test_prompt_and_response_text_never_reaches_any_output_file(normalize, write
 
 def test_strip_text_removes_nested_and_otlp_attribute_text():
     record = {"a": 1, "message": {"content": "x", "id": "m"}, "attributes": [{"key": "input.value", "value": "x"}]}
-    assert strip_text(record) == {"a": 1, "message": {"id": "m"}, "attributes": [{"key": "input.value", "value": "[stripped]"}]}
+    assert strip_text(record) == {
+        "a": 1,
+        "message": {"id": "m"},
+        "attributes": [{"key": "input.value", "value": "[stripped]"}],
+    }
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ('{"device_id":"d","account_uuid":"a","session_id":"e66a526e"}', {"device_id": "d", "account_uuid": "a", "session_id": "e66a526e"}),
-        ("user_abc123_account_0a1b-2c_session_3dabe418-63d9", {"device_id": "abc123", "account_uuid": "0a1b-2c", "session_id": "3dabe418-63d9"}),
+        (
+            '{"device_id":"d","account_uuid":"a","session_id":"e66a526e"}',
+            {"device_id": "d", "account_uuid": "a", "session_id": "e66a526e"},
+        ),
+        (
+            "user_abc123_account_0a1b-2c_session_3dabe418-63d9",
+            {"device_id": "abc123", "account_uuid": "0a1b-2c", "session_id": "3dabe418-63d9"},
+        ),
         ("someone@example.com", {}),
         (None, {}),
     ],
@@ -253,8 +295,12 @@ def test_rates_reproduce_genai_prices_for_tiered_and_cached_usage():
     rates = rates_for("claude-sonnet-4-5-20250929", date(2025, 11, 19))
     for tokens_in, tokens_out, cache_read, cache_write in [(3, 365, 0, 141272), (150_000, 10, 60_000, 7)]:
         expected = calc_price(
-            Usage(input_tokens=tokens_in + cache_read + cache_write, output_tokens=tokens_out,
-                  cache_read_tokens=cache_read, cache_write_tokens=cache_write),
+            Usage(
+                input_tokens=tokens_in + cache_read + cache_write,
+                output_tokens=tokens_out,
+                cache_read_tokens=cache_read,
+                cache_write_tokens=cache_write,
+            ),
             "claude-sonnet-4-5-20250929",
             provider_id="anthropic",
             genai_request_timestamp=datetime(2025, 11, 19, 12),
@@ -264,6 +310,10 @@ def test_rates_reproduce_genai_prices_for_tiered_and_cached_usage():
 
 
 def test_unknown_model_is_unpriced_with_null_cost(normalize, write):
-    line = {"timestamp": "2025-10-12T19:00:00Z", "usage": {"input_tokens": 1}, "attributes": {"llm.model_name": "acme-llm-9"}}
+    line = {
+        "timestamp": "2025-10-12T19:00:00Z",
+        "usage": {"input_tokens": 1},
+        "attributes": {"llm.model_name": "acme-llm-9"},
+    }
     (row,) = traces(normalize(write("u.jsonl", json.dumps(line) + "\n")))
     assert (row["cost_usd"], row["cost_source"]) == (None, "unpriced")

@@ -185,7 +185,12 @@ def test_otlp_proto_example_non_llm_span_is_skipped(normalize):
 
 
 @pytest.mark.parametrize(
-    "name", ["otlp-proto-examples__logs.json", "otlp-proto-examples__metrics.json", "gcs_pub_sub_body__spend_logs_payload.json"]
+    "name",
+    [
+        "otlp-proto-examples__logs.json",
+        "otlp-proto-examples__metrics.json",
+        "gcs_pub_sub_body__spend_logs_payload.json",
+    ],
 )
 def test_unsupported_documents_are_one_unknown_format_dead_letter(normalize, name):
     output = normalize(name)

@@ -152,9 +152,13 @@ def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
     if first_kind in ("seed", "claude_code"):
         return first_kind, None
     # A JSON document spread over lines (pretty-printed), or one line holding the whole document.
-    if stripped[:1] in (b"{", b"[") and size <= limits.max_document_bytes and (not first_ok or first_kind is None
-                                                                              or len(stripped) == len(head) and
-                                                                              stripped.strip() == first_line.strip()):
+    if (
+        stripped[:1] in (b"{", b"[")
+        and size <= limits.max_document_bytes
+        and (
+            not first_ok or first_kind is None or len(stripped) == len(head) and stripped.strip() == first_line.strip()
+        )
+    ):
         try:
             document = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError:
@@ -206,7 +210,8 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
             p.latency_ms, p.status_code, p.is_error, p.accepted_flag, p.accepted_lines, p.diff_ratio,
             CASE WHEN p.source_cost IS NOT NULL THEN p.source_cost
                  WHEN r.model IS NULL THEN NULL
-                 WHEN r.tier_start IS NOT NULL AND p.tokens_in + p.cache_read_tokens + p.cache_write_tokens > r.tier_start
+                 WHEN r.tier_start IS NOT NULL
+                     AND p.tokens_in + p.cache_read_tokens + p.cache_write_tokens > r.tier_start
                  THEN (p.tokens_in * r.t_in + p.tokens_out * r.t_out + p.cache_read_tokens * r.t_read
                        + p.cache_write_tokens * r.t_write) / 1e6
                  ELSE (p.tokens_in * r.r_in + p.tokens_out * r.r_out + p.cache_read_tokens * r.r_read
@@ -344,8 +349,9 @@ def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) ->
                     run.dead_letter(line_number, exc.reason, detail, dead_letter_raw(None, span))
         else:
             run.counts.read += 1
-            run.dead_letter(line_number, "unknown_format", "not a LiteLLM payload or OTLP export",
-                            dead_letter_raw(None, document))
+            run.dead_letter(
+                line_number, "unknown_format", "not a LiteLLM payload or OTLP export", dead_letter_raw(None, document)
+            )
     sink.close()
     load_ndjson(run.con, "out_traces", sink.path, _trace_columns())
     run.con.execute("SET preserve_insertion_order = true")
@@ -362,8 +368,12 @@ def _json_lines(run: _Run, path: Path) -> list[tuple[int, Any]]:
                 continue
             if len(line) > run.limits.max_line_bytes:
                 run.counts.read += 1
-                run.dead_letter(number, "line_too_long", f"line exceeds {run.limits.max_line_bytes} bytes",
-                                dead_letter_raw(line[:65536]))
+                run.dead_letter(
+                    number,
+                    "line_too_long",
+                    f"line exceeds {run.limits.max_line_bytes} bytes",
+                    dead_letter_raw(line[:65536]),
+                )
                 continue
             try:
                 items.append((number, orjson.loads(line)))
@@ -446,8 +456,10 @@ def normalize_paths(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     work = out_dir / ".normalize-work"
     for path in paths:
         text = path.as_posix()
-        key = text[text.index("traces/") :] if "traces/" in text else (
-            text[text.index("github/") :] if "github/" in text else f"traces/local/{path.name}"
+        key = (
+            text[text.index("traces/") :]
+            if "traces/" in text
+            else (text[text.index("github/") :] if "github/" in text else f"traces/local/{path.name}")
         )
         output = normalize_object(SourceObject(key, path), work / source_id(key))
         for table_file in output.files:
@@ -459,6 +471,3 @@ def normalize_paths(paths: list[Path], out_dir: Path) -> dict[str, Any]:
         summary["objects"] += 1
     shutil.rmtree(work, ignore_errors=True)
     return summary
-
-
-

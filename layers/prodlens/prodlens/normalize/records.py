@@ -132,7 +132,9 @@ def parse_litellm(obj: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
         metadata.get("user_api_key_user_email"),
         payload.get("end_user"),
     )
-    session = first(identity.get("session_id"), dig(metadata, "spend_logs_metadata", "session_id"), payload.get("trace_id"))
+    session = first(
+        identity.get("session_id"), dig(metadata, "spend_logs_metadata", "session_id"), payload.get("trace_id")
+    )
 
     end = payload.get("endTime")
     latency = None
@@ -153,7 +155,9 @@ def parse_litellm(obj: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
         own_repo=_litellm_repo(payload),
         session_id=str(session) if session is not None else None,
         developer_id=str(developer) if developer is not None else None,
-        model=first(payload.get("model"), dig(payload, "hidden_params", "litellm_model_name"), payload.get("model_group")),
+        model=first(
+            payload.get("model"), dig(payload, "hidden_params", "litellm_model_name"), payload.get("model_group")
+        ),
         ts=ts,
         tokens_in=tokens_in,
         tokens_out=completion,
@@ -244,7 +248,9 @@ def parse_span(resource: dict[str, Any], span: dict[str, Any], ctx: ObjectContex
         "completion tokens",
     )
     cache_read = token_count(
-        first(attrs.get("llm.token_count.prompt_details.cache_read"), attrs.get("gen_ai.usage.cache_read.input_tokens")),
+        first(
+            attrs.get("llm.token_count.prompt_details.cache_read"), attrs.get("gen_ai.usage.cache_read.input_tokens")
+        ),
         "cache read tokens",
     )
     cache_write = token_count(

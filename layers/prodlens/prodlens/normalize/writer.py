@@ -76,9 +76,7 @@ def write_table(
             return []
         base.mkdir(parents=True, exist_ok=True)
         target = base / f"{name}.parquet"
-        con.execute(
-            f"COPY (SELECT {select} FROM {_ident(relation)}{order}) TO {_quote(target)} (FORMAT PARQUET)"
-        )
+        con.execute(f"COPY (SELECT {select} FROM {_ident(relation)}{order}) TO {_quote(target)} (FORMAT PARQUET)")
         return [TableFile(table.name, {}, target, int(n))]
     groups = con.execute(
         f"SELECT {', '.join(_ident(k) for k in keys)}, count(*) FROM {_ident(relation)} GROUP BY ALL ORDER BY ALL"

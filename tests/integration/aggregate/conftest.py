@@ -9,7 +9,6 @@ import boto3
 import pytest
 import yaml
 from moto import mock_aws
-
 from prodlens.schema import DUCKDB_TYPES, TABLES
 
 LAKE_BUCKET = "prodlens-lake-test"
@@ -98,9 +97,10 @@ class FakeContext:
 
 @pytest.fixture
 def handler(lake_bucket, state_table, glue):
-    from functions.aggregate import app
     from prodlens.adapters.factory import lake_adapters
     from prodlens.config import get_settings
+
+    from functions.aggregate import app
 
     get_settings.cache_clear()
     lake_adapters.cache_clear()

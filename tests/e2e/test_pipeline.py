@@ -19,8 +19,9 @@ pytestmark = pytest.mark.e2e
 
 
 def _prodlens(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "prodlens.cli", *args], capture_output=True, text=True, check=True,
-                          cwd=REPO)
+    result = subprocess.run([sys.executable, "-m", "prodlens.cli", *args], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, f"prodlens {args[0]} failed:\n{result.stderr[-4000:]}"
+    return result
 
 
 def _lake_digest(lake: Path) -> dict[str, str]:

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from prodlens.schema import TABLES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -36,14 +35,15 @@ def test_metrics_doc_has_exactly_the_schema_tables() -> None:
 def test_metrics_doc_columns_match_schema(name: str) -> None:
     # Given: the table's data columns plus its partition columns (users query both)
     table = TABLES[name]
-    expected = {c: kind for c, kind in table.columns}
+    expected = dict(table.columns)
     expected.update({k: "string (partition)" for k in table.partition_keys if k not in expected})
 
     # When
     documented = _documented()[name]
 
     # Then: same columns, same types, and each has a definition and a unit
-    assert set(documented) == set(expected), f"{name}: missing {set(expected) - set(documented)}, extra {set(documented) - set(expected)}"
+    missing, extra = set(expected) - set(documented), set(documented) - set(expected)
+    assert not missing and not extra, f"{name}: missing {missing}, extra {extra}"
     for column, (kind, definition, unit) in documented.items():
         assert kind == expected[column], f"{name}.{column}: documented as {kind}, schema says {expected[column]}"
         assert len(definition) > 10 and unit, f"{name}.{column} needs a definition and a unit"

@@ -370,6 +370,6 @@ def test_changed_pr_days_are_created_and_merged_days_of_changed_rows(tmp_path: P
     part = {"repo": "a/b"}
     old = [PartitionFile(write_parquet(tmp_path / "old.parquet", PULL_REQUESTS, [base, same]), part)]
     new = [PartitionFile(write_parquet(tmp_path / "new.parquet", PULL_REQUESTS, [merged, same]), part)]
-    assert changed_pr_days(old, new) == {"2026-01-01", "2026-01-04"}
-    assert changed_pr_days(old, old) == set()
-    assert changed_pr_days([], new) == {"2026-01-01", "2026-01-04", "2026-01-09"}
+    assert changed_pr_days(old, new, tmp_path) == {"2026-01-01", "2026-01-04"}
+    assert changed_pr_days(old, old, tmp_path) == set()
+    assert changed_pr_days([], new, tmp_path) == {"2026-01-01", "2026-01-04", "2026-01-09"}

@@ -287,3 +287,10 @@ def test_dirty_partition_of_unknown_day_is_tolerated(tmp_path: Path) -> None:
     assert summary["days_recomputed"] == 1 and summary["rows_written"] == 0
     assert lake.state.dirty("traces") == []
     assert isinstance(lake.state.dirty("traces"), list) and DirtyPartition  # the port type is what dirty() yields
+
+
+def test_malformed_dirty_mark_is_cleared_without_work(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.state.mark_dirty("traces", [("", "acme/api")])
+    summary = lake.run()
+    assert summary["days_recomputed"] == 0 and lake.state.dirty("traces") == []

@@ -54,7 +54,7 @@ def daily_session_metrics(traces: Sequence[PartitionFile], days: Iterable[str], 
     One output file per day that has at least one trace; a requested day without traces gets no file
     (the caller removes that day's previous object).
     """
-    con = connect()
+    con = connect(out_dir / ".spill")
     try:
         load_table(con, "traces", TRACES, traces)
         con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_SESSION_METRICS}")
@@ -63,9 +63,11 @@ def daily_session_metrics(traces: Sequence[PartitionFile], days: Iterable[str], 
         con.close()
 
 
-def pull_requests(pulls: Sequence[PartitionFile], issue_events: Sequence[PartitionFile], out_dir: Path) -> list[TableFile]:
+def pull_requests(
+    pulls: Sequence[PartitionFile], issue_events: Sequence[PartitionFile], out_dir: Path
+) -> list[TableFile]:
     """The canonical pull_requests partition of every repo in the staging files (one file per repo with a PR)."""
-    con = connect()
+    con = connect(out_dir / ".spill")
     try:
         load_table(con, "github_pulls", GITHUB_PULLS, pulls)
         load_table(con, "github_issue_events", GITHUB_ISSUE_EVENTS, issue_events)
@@ -77,7 +79,7 @@ def pull_requests(pulls: Sequence[PartitionFile], issue_events: Sequence[Partiti
 
 def commits(staging: Sequence[PartitionFile], out_dir: Path) -> list[TableFile]:
     """The canonical commits partitions (event_date, repo) present in the staging files: one row per sha."""
-    con = connect()
+    con = connect(out_dir / ".spill")
     try:
         load_table(con, "github_commits", GITHUB_COMMITS, staging)
         con.execute(f"CREATE TEMP TABLE result AS {queries.COMMITS}")
@@ -86,7 +88,9 @@ def commits(staging: Sequence[PartitionFile], out_dir: Path) -> list[TableFile]:
         con.close()
 
 
-def _write_partitions(con: duckdb.DuckDBPyConnection, table: Table, out_dir: Path, order_by: Sequence[str]) -> list[TableFile]:
+def _write_partitions(
+    con: duckdb.DuckDBPyConnection, table: Table, out_dir: Path, order_by: Sequence[str]
+) -> list[TableFile]:
     keys = list(table.partition_keys)
     key_list = ", ".join(keys)
     groups = con.execute(f"SELECT {key_list}, count(*) FROM result GROUP BY ALL ORDER BY ALL").fetchall()
@@ -100,9 +104,12 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, table: Table, out_dir: Pat
     return files
 
 
-def changed_pr_days(old: Sequence[PartitionFile], new: Sequence[PartitionFile]) -> set[str]:
-    """UTC days whose daily_github_metrics can differ between two versions of pull_requests partitions."""
-    con = connect()
+def changed_pr_days(old: Sequence[PartitionFile], new: Sequence[PartitionFile], out_dir: Path) -> set[str]:
+    """UTC days whose daily_github_metrics can differ between two versions of pull_requests partitions.
+
+    out_dir only hosts DuckDB's spill files.
+    """
+    con = connect(out_dir / ".spill")
     try:
         load_table(con, "old_pull_requests", PULL_REQUESTS, old)
         load_table(con, "new_pull_requests", PULL_REQUESTS, new)
@@ -112,14 +119,17 @@ def changed_pr_days(old: Sequence[PartitionFile], new: Sequence[PartitionFile]) 
 
 
 def daily_github_metrics(
-    commit_files: Sequence[PartitionFile], pull_request_files: Sequence[PartitionFile], days: Iterable[str], out_dir: Path
+    commit_files: Sequence[PartitionFile],
+    pull_request_files: Sequence[PartitionFile],
+    days: Iterable[str],
+    out_dir: Path,
 ) -> list[TableFile]:
     """daily_github_metrics for `days` from the commits partitions of those days and all pull_requests partitions.
 
     One output file per day with any activity (a commit, an opened or a merged PR).
     """
     day_list = sorted(set(days))
-    con = connect()
+    con = connect(out_dir / ".spill")
     try:
         load_table(con, "commits", COMMITS, commit_files)
         load_table(con, "pull_requests", PULL_REQUESTS, pull_request_files)

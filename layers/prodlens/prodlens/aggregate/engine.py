@@ -25,10 +25,12 @@ class PartitionFile:
     partition: dict[str, str] = field(default_factory=dict)
 
 
-def connect(threads: int = 2, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+def connect(spill_dir: Path, threads: int = 2, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to `spill_dir` (Lambda's working directory is read-only; /tmp is not)."""
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET temp_directory = ?", [str(spill_dir)])
     con.execute("SET preserve_insertion_order = false")
     return con
 
@@ -67,7 +69,12 @@ def load_table(con: duckdb.DuckDBPyConnection, name: str, table: Table, files: S
         f"INSERT INTO {file_table} VALUES (?{', ?' * len(keys)})",
         [[str(f.path), *(f.partition[k] for k in keys)] for f in files],
     )
-    present = {row[0] for row in con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false)", [paths]).fetchall()}
+    present = {
+        row[0]
+        for row in con.execute(
+            "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false)", [paths]
+        ).fetchall()
+    }
     select = []
     for column, kind in columns:
         duck_type = DUCKDB_TYPES[kind]

@@ -76,6 +76,16 @@ def date_range(start: str, end: str) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
+def _is_day(text: str) -> bool:
+    """A mark names a real day (a malformed mark is cleared without work rather than blocking the backlog)."""
+    try:
+        parse_day(text)
+    except ValueError:
+        logger.warning("dirty mark without a valid day", event_date=text)
+        return False
+    return True
+
+
 @dataclass
 class _Plan:
     session_days: set[str] = field(default_factory=set)
@@ -173,9 +183,9 @@ def _plan(lake: _Lake, marks: dict[str, list[DirtyPartition]], backfill: tuple[s
     plan = _Plan()
     if backfill is None:
         plan.marks = [m for table in DIRTY_TABLES for m in marks[table]]
-        plan.session_days = {m.event_date for m in marks[TRACES.name]}
+        plan.session_days = {m.event_date for m in marks[TRACES.name] if _is_day(m.event_date)}
         plan.github_repos = {m.repo for m in marks[GITHUB_PULLS.name] + marks[GITHUB_ISSUE_EVENTS.name]}
-        plan.commit_partitions = {(m.event_date, m.repo) for m in marks[GITHUB_COMMITS.name]}
+        plan.commit_partitions = {(m.event_date, m.repo) for m in marks[GITHUB_COMMITS.name] if _is_day(m.event_date)}
         return plan
     days = date_range(*backfill)
     in_range = set(days)
@@ -201,7 +211,7 @@ def _rebuild_pull_requests(lake: _Lake, repos: set[str]) -> set[str]:
         pulls += lake.partition_files(GITHUB_PULLS.name, partition)
         events += lake.partition_files(GITHUB_ISSUE_EVENTS.name, partition)
     built = domain.pull_requests(pulls, events, lake.outputs)
-    days = domain.changed_pr_days(old, [PartitionFile(b.path, b.partition) for b in built])
+    days = domain.changed_pr_days(old, [PartitionFile(b.path, b.partition) for b in built], lake.outputs)
     for output in built:
         lake.publish(output)
     for repo in sorted(repos - {b.partition["repo"] for b in built}):
@@ -223,7 +233,9 @@ def _rebuild_commits(lake: _Lake, partitions: set[tuple[str, str]]) -> None:
 def _recompute_github_days(lake: _Lake, days: set[str]) -> list[TableFile]:
     if not days:
         return []
-    commit_files = [f for day in sorted(days) for f in lake.prefix_files(COMMITS.name, f"{COMMITS.name}/event_date={day}/")]
+    commit_files = [
+        f for day in sorted(days) for f in lake.prefix_files(COMMITS.name, f"{COMMITS.name}/event_date={day}/")
+    ]
     pr_files = lake.prefix_files(PULL_REQUESTS.name, table_prefix(PULL_REQUESTS.name))
     outputs = domain.daily_github_metrics(commit_files, pr_files, days, lake.outputs)
     _publish_days(lake, DAILY_GITHUB_METRICS.name, days, outputs)
@@ -353,7 +365,14 @@ def run_aggregate(
 
 
 def run_backfill(
-    store: ObjectStore, state: StateStore, catalog: Catalog, workdir: Path, start: str, end: str, *, now: datetime | None = None
+    store: ObjectStore,
+    state: StateStore,
+    catalog: Catalog,
+    workdir: Path,
+    start: str,
+    end: str,
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """CLI entry: recompute every day from start to end (YYYY-MM-DD, both included)."""
     date_range(start, end)  # validate before touching anything

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from prodlens.adapters.factory import lake_adapters
 from prodlens.config import get_settings
 from prodlens.observability import logger, metrics
@@ -21,5 +20,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     backfill = parse_event(event)  # {"job": "aggregate", "scheduled_time": ...} or {..., "backfill": {start, end}}
     adapters = lake_adapters(get_settings())
     with tempfile.TemporaryDirectory(prefix="aggregate-") as workdir:
-        return run_aggregate(adapters.lake, adapters.state, adapters.catalog, Path(workdir),
-                             backfill=backfill, now=datetime.now(UTC))
+        return run_aggregate(
+            adapters.lake, adapters.state, adapters.catalog, Path(workdir), backfill=backfill, now=datetime.now(UTC)
+        )

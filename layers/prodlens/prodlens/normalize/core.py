@@ -42,7 +42,7 @@ class Limits:
     max_line_bytes: int = 64 * MIB
     chunk_rows: int = 10_000  # dead letters fetched from DuckDB per batch
     max_document_bytes: int = 256 * MIB  # whole-document formats (LiteLLM, OTLP) are parsed in Python
-    memory_limit: str = "384MB"
+    memory_limit: str = "256MB"  # DuckDB spills to the workdir beyond this (peak RSS stays < 512 MB)
     threads: int = 1  # one thread keeps line numbers and output bytes deterministic
 
 
@@ -201,10 +201,13 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     dedup = "QUALIFY row_number() OVER (PARTITION BY p.record_id ORDER BY p.ln) = 1" if distinct < candidates else ""
     con.execute("SET preserve_insertion_order = true")
     _price_table(con)
+    # Without duplicates a view suffices: the writer scans it once for partition counts and once to COPY,
+    # cheaper than materializing every row again.
+    kind = "TABLE" if dedup else "VIEW"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE out_traces AS
-        SELECT p.record_id, $fmt AS source_format, $key AS source_key, p.session_id, p.developer_id, p.model, p.ts,
+        CREATE OR REPLACE TEMP {kind} out_traces AS
+        SELECT p.record_id, {_literal(source_format)} AS source_format, {_literal(run.source.key)} AS source_key, p.session_id, p.developer_id, p.model, p.ts,
             p.tokens_in, p.tokens_out, p.cache_read_tokens, p.cache_write_tokens,
             p.tokens_in + p.tokens_out + p.cache_read_tokens + p.cache_write_tokens AS total_tokens,
             p.latency_ms, p.status_code, p.is_error, p.accepted_flag, p.accepted_lines, p.diff_ratio,
@@ -222,17 +225,20 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
         FROM parsed p LEFT JOIN rates r ON r.model = p.model AND r.day = CAST(p.ts AS DATE)
         WHERE p.kind = 'row' AND p.check_reason IS NULL
         {dedup}
-        """,
-        {"fmt": source_format, "key": run.source.key},
+        """
     )
-    (rows,) = con.execute("SELECT count(*) FROM out_traces").fetchone()  # type: ignore[misc]
+    if dead:
+        _jsonl_dead_letters(run, path)
+    files = write_table(con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER if dedup else ())
+    rows = sum(f.rows for f in files)
     run.counts.read += read
     run.counts.rows += rows
     run.counts.skipped += skip + (candidates - rows)
-    if dead:
-        _jsonl_dead_letters(run, path)
-    order = _TRACE_ORDER if dedup else ()
-    return write_table(con, TRACES, "out_traces", run.workdir, run.name, order)
+    return files
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _price_table(con: duckdb.DuckDBPyConnection) -> None:

@@ -44,7 +44,7 @@ def load_ndjson(con: duckdb.DuckDBPyConnection, name: str, path: Path, columns: 
     select = ", ".join(f"CAST({_ident(k)} AS {v}) AS {_ident(k)}" for k, v in columns.items())
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_ident(name)} AS SELECT {select} FROM read_json({_quote(path)}, "
-        f"format='newline_delimited', columns={spec}, maximum_object_size=134217728)"
+        f"format='newline_delimited', columns={spec})"
         if path.stat().st_size
         else f"CREATE OR REPLACE TEMP TABLE {_ident(name)} AS SELECT {select} FROM "
         f"(SELECT {', '.join(f'NULL AS {_ident(k)}' for k in columns)}) WHERE false"

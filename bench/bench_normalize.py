@@ -137,7 +137,8 @@ def main() -> None:
             lines = gen_seed(big, 0, target_bytes=1_000_000_000)
             cases.append(run_case("seed jsonl 1 GB", big, "traces/bench/big.jsonl", lines))
     header = (
-        f"{'case':<22} {'lines':>10} {'rows':>10} {'dead':>7} {'sec':>7} {'rows/s':>10} {'MB/s':>7} {'peak RSS MB':>12}"
+        f"{'case':<22} {'lines':>9} {'rows':>9} {'dead':>6} {'wall s':>7} {'cpu s':>6} "
+        f"{'rows/s wall':>12} {'rows/s cpu':>11} {'MB/s':>6} {'peak RSS MB':>12}"
     )
     print(header)
     print("-" * len(header))

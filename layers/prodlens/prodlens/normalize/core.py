@@ -207,7 +207,8 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP {kind} out_traces AS
-        SELECT p.record_id, {_literal(source_format)} AS source_format, {_literal(run.source.key)} AS source_key, p.session_id, p.developer_id, p.model, p.ts,
+        SELECT p.record_id, {_literal(source_format)} AS source_format, {_literal(run.source.key)} AS source_key,
+            p.session_id, p.developer_id, p.model, p.ts,
             p.tokens_in, p.tokens_out, p.cache_read_tokens, p.cache_write_tokens,
             p.tokens_in + p.tokens_out + p.cache_read_tokens + p.cache_write_tokens AS total_tokens,
             p.latency_ms, p.status_code, p.is_error, p.accepted_flag, p.accepted_lines, p.diff_ratio,

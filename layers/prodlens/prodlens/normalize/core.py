@@ -40,7 +40,7 @@ class Limits:
 
     max_decompressed_bytes: int = 4 * GIB
     max_line_bytes: int = 64 * MIB
-    chunk_rows: int = 10_000  # dead letters fetched from DuckDB per batch
+    chunk_rows: int = 10_000  # dead-letter line numbers fetched from DuckDB per batch
     max_document_bytes: int = 256 * MIB  # whole-document formats (LiteLLM, OTLP) are parsed in Python
     memory_limit: str = "256MB"  # DuckDB spills to the workdir beyond this (peak RSS stays < 512 MB)
     threads: int = 1  # one thread keeps line numbers and output bytes deterministic
@@ -281,21 +281,21 @@ def _jsonl_dead_letters(run: _Run, path: Path) -> None:
         "CREATE OR REPLACE TEMP TABLE dead_lines AS SELECT ln, coalesce(reason, check_reason) AS reason, detail,"
         " ts_raw, repo FROM parsed WHERE kind = 'dead' OR check_reason IS NOT NULL"
     )
-    dead = con.execute("SELECT ln, reason, detail, ts_raw, repo FROM dead_lines ORDER BY ln").fetchall()
-    wanted = {row[0]: row for row in dead}
-    last = dead[-1][0] if dead else 0
-    # One sequential pass in Python for the raw text of the (usually few) dead lines.
+    cursor = con.execute("SELECT ln, reason, detail, ts_raw, repo FROM dead_lines ORDER BY ln")
+    # Merge the (ordered) dead line numbers with one sequential pass over the file for their raw text;
+    # both sides stream, so an object of millions of bad lines stays within memory.
     with path.open("rb") as handle:
-        for number, raw_line in enumerate(handle, 1):
-            if number > last:
-                break
-            if number not in wanted:
-                continue
-            _, reason, detail, ts_raw, repo = wanted[number]
-            line = raw_line.rstrip(b"\r\n").decode("utf-8", "replace")
-            if reason == "invalid_record" and not _is_json(line):
-                reason, detail = "invalid_json", "line is not valid JSON"
-            run.dead_letter(number, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
+        numbered = enumerate(handle, 1)
+        while batch := cursor.fetchmany(run.limits.chunk_rows):
+            for ln, reason, detail, ts_raw, repo in batch:
+                raw_line = b""
+                for number, raw_line in numbered:
+                    if number == ln:
+                        break
+                line = raw_line.rstrip(b"\r\n").decode("utf-8", "replace")
+                if reason == "invalid_record" and not _is_json(line):
+                    reason, detail = "invalid_json", "line is not valid JSON"
+                run.dead_letter(ln, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
 
 
 def _is_json(line: str | None) -> bool:
@@ -331,18 +331,15 @@ def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) ->
         sink.add(row)
         run.counts.rows += 1
 
-    formats = set()
     for line_number, document in items:
         kind = _classify(document)
         if kind == "litellm":
-            formats.add(kind)
             run.counts.read += 1
             try:
                 accept(records.parse_litellm(document, run.ctx))
             except RecordError as exc:
                 run.dead_letter(line_number, exc.reason, exc.detail, dead_letter_raw(None, document))
         elif kind == "otlp":
-            formats.add(kind)
             for index, (resource, span) in enumerate(records.iter_spans(document), 1):
                 run.counts.read += 1
                 attrs = records.otlp_attributes(span.get("attributes"))
@@ -363,7 +360,6 @@ def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) ->
     load_ndjson(run.con, "out_traces", sink.path, _trace_columns())
     run.con.execute("SET preserve_insertion_order = true")
     files = write_table(run.con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
-    run.source_format = source_format if len(formats) <= 1 else "mixed"  # type: ignore[attr-defined]
     return files
 
 

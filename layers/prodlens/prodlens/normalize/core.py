@@ -288,10 +288,7 @@ def _jsonl_dead_letters(run: _Run, path: Path) -> None:
         numbered = enumerate(handle, 1)
         while batch := cursor.fetchmany(run.limits.chunk_rows):
             for ln, reason, detail, ts_raw, repo in batch:
-                raw_line = b""
-                for number, raw_line in numbered:
-                    if number == ln:
-                        break
+                raw_line = next((text for number, text in numbered if number == ln), b"")
                 line = raw_line.rstrip(b"\r\n").decode("utf-8", "replace")
                 if reason == "invalid_record" and not _is_json(line):
                     reason, detail = "invalid_json", "line is not valid JSON"

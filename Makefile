@@ -47,12 +47,12 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check layers functions tests bench scripts
 
-validate:
+validate: $(STAMP)
 	bash scripts/sam_checks.sh validate
 	bash scripts/sam_checks.sh translate-lint
 	bash scripts/sam_checks.sh checkov
 
-build:
+build: $(STAMP)
 	bash scripts/sam_checks.sh build
 
 size: build

@@ -25,8 +25,10 @@ REPOS = [f"org{i % 3}/service-{i}" for i in range(8)]
 MODELS = ["anthropic/claude-3-5-sonnet-20241022", "claude-sonnet-4-5-20250929", "gpt-4o", "claude-haiku-4-5-20251001"]
 
 
-def gen_seed(path: Path, lines: int, *, bad_every: int = 500, target_bytes: int | None = None) -> int:
-    """Realistic prototype seed lines (8 repos, 14 days, 4 models); one bad line every `bad_every`."""
+def gen_seed(
+    path: Path, lines: int, *, bad_every: int = 500, target_bytes: int | None = None, repos: int = 8, days: int = 14
+) -> int:
+    """Realistic prototype seed lines (8 repos x 14 days = 112 partitions, 4 models); one bad line every `bad_every`."""
     rng = random.Random(7)
     written = count = 0
     with path.open("w") as out:
@@ -35,7 +37,7 @@ def gen_seed(path: Path, lines: int, *, bad_every: int = 500, target_bytes: int 
             if count % bad_every == 0:
                 line = '{"timestamp": "2025-10-12T19:00:00Z", "usage": {"input_tokens": 1'  # truncated JSON
             else:
-                day, sec = rng.randrange(14), rng.randrange(86400)
+                day, sec = rng.randrange(days), rng.randrange(86400)
                 tin, tout = rng.randrange(50, 5000), rng.randrange(10, 2000)
                 line = json.dumps(
                     {
@@ -53,7 +55,7 @@ def gen_seed(path: Path, lines: int, *, bad_every: int = 500, target_bytes: int 
                         "metadata": {
                             "developer_id": f"dev{rng.randrange(40)}@example.com",
                             "session_id": f"session-{rng.randrange(10**9):x}",
-                            "repo": rng.choice(REPOS),
+                            "repo": rng.choice(REPOS[:repos]),
                         },
                     }
                 )
@@ -125,6 +127,9 @@ def main() -> None:
         seed = root / "seed.jsonl"
         lines = gen_seed(seed, n)
         cases.append(run_case(f"seed jsonl {n // 1000}k", seed, "traces/bench/seed.jsonl", lines))
+        one = root / "seed_one_partition.jsonl"
+        lines = gen_seed(one, n, repos=1, days=1)
+        cases.append(run_case(f"seed {n // 1000}k 1 partition", one, "traces/bench/one.jsonl", lines))
         claude = root / "claude.jsonl"
         lines = gen_claude(claude, n)
         cases.append(run_case(f"claude jsonl {n // 1000}k", claude, "traces/claude/bench/s.jsonl", lines))

@@ -92,6 +92,20 @@ def test_seed_metadata_as_json_string_and_object_metadata_fallbacks(normalize, w
     assert str(first["ts"]) == "2025-10-12 18:00:00"  # +02:00 offset converted to UTC
 
 
+def test_seed_acceptance_attributes_and_error_status_are_mapped(normalize, write):
+    attributes = {
+        "llm.model_name": "gpt-4o",
+        "status_code": 503,
+        "latency_ms": 12.5,
+        "prod_lens.accepted": "yes",
+        "accepted_lines": 42,
+        "diff_ratio": 0.25,
+    }
+    (row,) = traces(normalize(write("acc.jsonl", seed_line(attributes=attributes) + "\n")))
+    assert (row["accepted_flag"], row["accepted_lines"], row["diff_ratio"]) == (True, 42, 0.25)
+    assert (row["status_code"], row["is_error"], row["latency_ms"]) == (503, True, 12.5)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

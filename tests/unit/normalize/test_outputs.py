@@ -153,6 +153,12 @@ def test_github_page_is_dispatched_and_written_by_table_partitions(normalize, wr
     assert read_table(output, "dead_letters")[0]["reason"] == "missing_timestamp"
 
 
+def test_github_key_outside_the_page_layout_is_unknown_format(normalize, write):
+    output = normalize(write("x.json", "[]"), key="github/acme/api/releases/x.json")
+    assert output.counts.as_dict() == {"read": 1, "rows": 0, "dead_letters": 1, "skipped": 0}
+    assert read_table(output, "dead_letters")[0]["reason"] == "unknown_format"
+
+
 def test_normalize_paths_writes_lake_layout_and_summary(tmp_path):
     # Given sample files copied under a local traces/ tree
     inputs = tmp_path / "in" / "traces" / "team"

@@ -402,7 +402,10 @@ def _run_traces(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
 def _run_github(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
     from prodlens.normalize.github import parse_github_page  # another module of this package; guarded for tests
 
-    page = parse_github_page(run.source.key, path.read_bytes())
+    try:
+        page = parse_github_page(run.source.key, path.read_bytes())
+    except ValueError as exc:  # a key outside github/<owner>/<name>/{pulls,commits,issue_events}/
+        raise _ObjectRejected("unknown_format", str(exc)) from exc
     table = TABLES[page.table]
     run.counts.read += page.read
     run.counts.skipped += page.skipped

@@ -98,13 +98,13 @@ SEED_STRUCTURE = {
     "attributes": {
         "llm.model_name": "VARCHAR",
         "model": "VARCHAR",
-        "latency_ms": "VARCHAR",
-        "status_code": "VARCHAR",
+        "latency_ms": "DOUBLE",
+        "status_code": "DOUBLE",
         "prod_lens.accepted": "VARCHAR",
-        "accepted_lines": "VARCHAR",
-        "diff_ratio": "VARCHAR",
+        "accepted_lines": "DOUBLE",
+        "diff_ratio": "DOUBLE",
         "repo": "VARCHAR",
-        "llm.cost.total": "VARCHAR",
+        "llm.cost.total": "DOUBLE",
     },
 }
 # A seed line has no id: its record id hashes the fields that make it (time, usage, metadata, model, latency),
@@ -117,7 +117,7 @@ _SEED_ID_FIELDS = [
     "usage.total_tokens",
     "CAST(metadata AS VARCHAR)",
     'attributes."llm.model_name"',
-    "attributes.latency_ms",
+    "CAST(attributes.latency_ms AS VARCHAR)",
 ]
 _META_STRUCTURE = json.dumps({"repo": "VARCHAR", "session_id": "VARCHAR", "developer_id": "VARCHAR"})
 
@@ -142,12 +142,15 @@ WITH j AS ({source}),
 m AS (
     SELECT ln, blank, usage AS u, attributes AS a, coalesce("timestamp", start_time) AS ts_raw,
         {content_hash_sql(_SEED_ID_FIELDS)} AS record_id,
-        CASE WHEN starts_with(metadata, '"') THEN json_extract_string(metadata, '$') ELSE metadata END AS md_text
+        metadata
     FROM j
 ),
 c AS (
     SELECT ln, record_id, ts_raw, a, u, pl_ts(ts_raw) AS ts,
-        CASE WHEN json_valid(md_text) THEN json_transform(md_text, '{_META_STRUCTURE}') END AS md,
+        -- metadata is an object, or (prototype) a JSON string holding one
+        CASE WHEN NOT starts_with(metadata, '"') THEN json_transform(metadata, '{_META_STRUCTURE}')
+             WHEN json_valid(json_extract_string(metadata, '$'))
+             THEN json_transform(json_extract_string(metadata, '$'), '{_META_STRUCTURE}') END AS md,
         CASE
             WHEN blank THEN 'blank'
             WHEN u IS NULL OR (u.input_tokens IS NULL AND u.output_tokens IS NULL AND u.total_tokens IS NULL)
@@ -174,13 +177,13 @@ SELECT ln, kind,
     coalesce(out_t, 0) AS tokens_out,
     coalesce(pl_tok(u.cache_read_input_tokens), 0) AS cache_read_tokens,
     coalesce(pl_tok(u.cache_creation_input_tokens), 0) AS cache_write_tokens,
-    pl_dbl(a.latency_ms) AS latency_ms,
-    try_cast(pl_dbl(a.status_code) AS INTEGER) AS status_code,
-    coalesce(pl_dbl(a.status_code) >= 400, false) AS is_error,
+    a.latency_ms AS latency_ms,
+    try_cast(a.status_code AS INTEGER) AS status_code,
+    coalesce(a.status_code >= 400, false) AS is_error,
     pl_bool(a."prod_lens.accepted") AS accepted_flag,
-    try_cast(pl_dbl(a.accepted_lines) AS INTEGER) AS accepted_lines,
-    pl_dbl(a.diff_ratio) AS diff_ratio,
-    pl_dbl(a."llm.cost.total") AS source_cost,
+    try_cast(a.accepted_lines AS INTEGER) AS accepted_lines,
+    a.diff_ratio AS diff_ratio,
+    a."llm.cost.total" AS source_cost,
     coalesce(pl_slug(md.repo), pl_slug(a.repo), CAST($meta_repo AS VARCHAR), 'unknown') AS repo
 FROM c
 """
@@ -191,7 +194,7 @@ CLAUDE_STRUCTURE = {
     "sessionId": "VARCHAR",
     "timestamp": "VARCHAR",
     "requestId": "VARCHAR",
-    "costUSD": "VARCHAR",
+    "costUSD": "DOUBLE",
     "isApiErrorMessage": "VARCHAR",
     "uuid": "VARCHAR",
     "message": {
@@ -245,7 +248,7 @@ SELECT ln, kind,
     CAST(NULL AS BOOLEAN) AS accepted_flag,
     CAST(NULL AS INTEGER) AS accepted_lines,
     CAST(NULL AS DOUBLE) AS diff_ratio,
-    pl_dbl(costUSD) AS source_cost,
+    costUSD AS source_cost,
     coalesce(CAST($meta_repo AS VARCHAR), 'unknown') AS repo
 FROM c
 """

@@ -212,3 +212,16 @@ def test_dead_letter_raw_is_truncated_to_64_kib(normalize, write):
     output = normalize(write("long.jsonl", seed_line() + "\n" + long_line + "\n"))
     (letter,) = dead_letters(output)
     assert len(letter["raw"].encode()) == 64 * 1024
+
+
+def test_line_longer_than_limit_dead_letters_the_whole_object(normalize, write):
+    # Given a blank line (exact path) and a line longer than max_line_bytes
+    long_record = json.loads(seed_line())
+    long_record["pad"] = "x" * 5000
+    path = write("long.jsonl", "\n".join([seed_line(), "", json.dumps(long_record)]) + "\n")
+    # When normalized with a 1000-byte line bound
+    output = normalize(path, limits=Limits(max_line_bytes=1000))
+    # Then the object is one dead letter (kept whole for replay), nothing else is written
+    assert output.counts.as_dict() == {"read": 1, "rows": 0, "dead_letters": 1, "skipped": 0}
+    assert [f.table for f in output.files] == ["dead_letters"]
+    assert dead_letters(output)[0]["reason"] == "unreadable"

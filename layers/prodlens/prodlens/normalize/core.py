@@ -84,13 +84,17 @@ class _Run:
         )
         self.counts.dead_letters += 1
 
+    def close(self) -> None:
+        self.dead.close()
+        self.con.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
     def finish(self, source_format: str | None, files: list[TableFile]) -> NormalizeOutput:
         self.dead.close()
         if self.dead.count:
             load_ndjson(self.con, "dead_out", self.dead.path, DEAD_LETTERS.duckdb_columns())
             files += write_table(self.con, DEAD_LETTERS, "dead_out", self.workdir, self.name, ("line_number",))
-        self.con.close()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.close()
         if not self.counts.balanced:
             raise AssertionError(f"accounting does not balance for {self.source.key}: {self.counts.as_dict()}")
         return NormalizeOutput(self.source.key, source_format, self.counts, files)
@@ -189,7 +193,12 @@ def _trace_columns() -> dict[str, str]:
 
 def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     con = run.con
-    jsonl.run(con, source_format, path, run.limits.max_line_bytes, run.ctx.meta_repo, run.ctx.meta_developer)
+    try:
+        jsonl.run(con, source_format, path, run.limits.max_line_bytes, run.ctx.meta_repo, run.ctx.meta_developer)
+    except duckdb.InvalidInputException as exc:
+        # Lines DuckDB cannot read at all (longer than max_line_bytes): the object stays in the raw zone
+        # and is dead-lettered whole, so it can be split and replayed.
+        raise _ObjectRejected("unreadable", f"cannot read lines: {str(exc)[:500]}") from exc
     read, skip, dead, candidates, distinct = con.execute(
         "SELECT count(*) FILTER (kind <> 'blank'), count(*) FILTER (kind = 'skip'),"
         " count(*) FILTER (kind = 'dead' OR check_reason IS NOT NULL),"
@@ -439,15 +448,25 @@ def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limit
     source_format: str | None = None
     files: list[TableFile] = []
     try:
-        path = _materialize(source, run.scratch, limits)
-        if key.startswith("github/"):
-            source_format, files = _run_github(run, path)
-        else:
-            source_format, files = _run_traces(run, path)
-    except _ObjectRejected as exc:
-        run.counts.read += 1
-        run.dead_letter(0, exc.reason, exc.detail, exc.raw)
-    return run.finish(source_format, files)
+        try:
+            path = _materialize(source, run.scratch, limits)
+            if key.startswith("github/"):
+                source_format, files = _run_github(run, path)
+            else:
+                source_format, files = _run_traces(run, path)
+        except _ObjectRejected as exc:
+            # Whole-object rejection: nothing of this object is written except its one dead letter.
+            for table_file in files:
+                table_file.path.unlink(missing_ok=True)
+            files = []
+            run.counts = Counts(read=1)
+            run.dead.close()
+            run.dead = NdjsonSink(run.scratch / "dead-object.ndjson")
+            run.dead_letter(0, exc.reason, exc.detail, exc.raw)
+        return run.finish(source_format, files)
+    except BaseException:
+        run.close()
+        raise
 
 
 def normalize_paths(paths: list[Path], out_dir: Path) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def write_table(
     out_dir: Path,
     name: str,
     order_by: tuple[str, ...] = (),
+    groups: list[tuple] | None = None,
 ) -> list[TableFile]:
     """COPY `relation` (a temp table holding the table's data columns and partition columns) to Parquet.
 
@@ -78,9 +79,10 @@ def write_table(
         target = base / f"{name}.parquet"
         con.execute(f"COPY (SELECT {select} FROM {_ident(relation)}{order}) TO {_quote(target)} (FORMAT PARQUET)")
         return [TableFile(table.name, {}, target, int(n))]
-    groups = con.execute(
-        f"SELECT {', '.join(_ident(k) for k in keys)}, count(*) FROM {_ident(relation)} GROUP BY ALL ORDER BY ALL"
-    ).fetchall()
+    if groups is None:  # (partition values..., rows), unless the caller knows them already
+        groups = con.execute(
+            f"SELECT {', '.join(_ident(k) for k in keys)}, count(*) FROM {_ident(relation)} GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
     if not groups:
         return []
     key_list = ", ".join(_ident(k) for k in keys)

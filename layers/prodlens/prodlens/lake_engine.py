@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from prodlens.duck import literal, typed_select
 from prodlens.schema import DUCKDB_TYPES, TABLES, Table
 
 NAMED_QUERIES_DIR = Path(__file__).resolve().parent / "sql"
@@ -34,21 +35,14 @@ def _view_sql(table: Table, root: Path, present: set[str] | None) -> str:
     Objects written before a column existed lack it: they are read by column name (union_by_name) and the
     missing column is NULL, as Athena does for Parquet.
     """
-    partition_types = {k: "VARCHAR" for k in table.partition_keys}
+    partition_types = dict.fromkeys(table.partition_keys, "VARCHAR")
     columns = [(name, DUCKDB_TYPES[kind]) for name, kind in table.columns] + list(partition_types.items())
     if present is None:
-        select = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns)
-        return f"SELECT {select} WHERE false"
-    select = ", ".join(
-        f"CAST({name} AS {kind}) AS {name}" if name in present else f"CAST(NULL AS {kind}) AS {name}"
-        for name, kind in columns
-    )
+        return f"SELECT {typed_select(columns, set())} WHERE false"
+    select = typed_select(columns, present)
     hive_types = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k in partition_types) + "}"
-    source = (
-        f"read_parquet('{root.as_posix()}/**/*.parquet', union_by_name = true"
-        + (f", hive_partitioning = true, hive_types = {hive_types}" if partition_types else ", hive_partitioning = false")
-        + ")"
-    )
+    hive = f"hive_partitioning = true, hive_types = {hive_types}" if partition_types else "hive_partitioning = false"
+    source = f"read_parquet({literal(root.as_posix() + '/**/*.parquet')}, union_by_name = true, {hive})"
     return f"SELECT {select} FROM {source}"
 
 
@@ -70,7 +64,7 @@ class LocalEngine:
     def _columns_in_files(self, root: Path, table: Table) -> list[str]:
         hive = "true" if table.partition_keys else "false"
         rows = self.con.execute(
-            f"DESCRIBE SELECT * FROM read_parquet('{root.as_posix()}/**/*.parquet', union_by_name = true, "
+            f"DESCRIBE SELECT * FROM read_parquet({literal(root.as_posix() + '/**/*.parquet')}, union_by_name = true, "
             f"hive_partitioning = {hive})"
         ).fetchall()
         return [row[0] for row in rows]

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from prodlens.duck import ident, literal, typed_select
 from prodlens.schema import DUCKDB_TYPES, Table
 
 
@@ -35,14 +36,6 @@ def connect(spill_dir: Path, threads: int = 2, memory_limit: str = "1GB") -> duc
     return con
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _columns_with_partitions(table: Table) -> list[tuple[str, str]]:
     data = {name for name, _ in table.columns}
     extra = [(k, "string") for k in table.partition_keys if k not in data]
@@ -56,14 +49,14 @@ def load_table(con: duckdb.DuckDBPyConnection, name: str, table: Table, files: S
     Returns the row count.
     """
     columns = _columns_with_partitions(table)
-    ddl = ", ".join(f"{_ident(c)} {DUCKDB_TYPES[t]}" for c, t in columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_ident(name)} ({ddl})")
+    ddl = ", ".join(f"{ident(c)} {DUCKDB_TYPES[t]}" for c, t in columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(name)} ({ddl})")
     if not files:
         return 0
     paths = [str(f.path) for f in files]
-    file_table = _ident(f"_files_{name}")
+    file_table = ident(f"_files_{name}")
     keys = list(table.partition_keys)
-    key_ddl = "".join(f", {_ident(k)} VARCHAR" for k in keys)
+    key_ddl = "".join(f", {ident(k)} VARCHAR" for k in keys)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {file_table} (filename VARCHAR{key_ddl})")
     con.executemany(
         f"INSERT INTO {file_table} VALUES (?{', ?' * len(keys)})",
@@ -75,23 +68,20 @@ def load_table(con: duckdb.DuckDBPyConnection, name: str, table: Table, files: S
             "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false)", [paths]
         ).fetchall()
     }
-    select = []
-    for column, kind in columns:
-        duck_type = DUCKDB_TYPES[kind]
-        if column in keys:
-            select.append(f"CAST(f.{_ident(column)} AS {duck_type}) AS {_ident(column)}")
-        elif column in present:
-            select.append(f"CAST(t.{_ident(column)} AS {duck_type}) AS {_ident(column)}")
-        else:
-            select.append(f"CAST(NULL AS {duck_type}) AS {_ident(column)}")
+    # Partition values come from the file's key (f), data columns from the file itself (t), in table order.
+    select = [
+        typed_select([(c, DUCKDB_TYPES[t])], None, source="f.") if c in keys
+        else typed_select([(c, DUCKDB_TYPES[t])], present, source="t.")
+        for c, t in columns
+    ]
     con.execute(
-        f"INSERT INTO {_ident(name)} SELECT {', '.join(select)} "
+        f"INSERT INTO {ident(name)} SELECT {', '.join(select)} "
         f"FROM read_parquet(?, union_by_name = true, filename = true, hive_partitioning = false) AS t "
         f"JOIN {file_table} AS f ON f.filename = t.filename",
         [paths],
     )
     con.execute(f"DROP TABLE {file_table}")
-    return con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {ident(name)}").fetchone()[0]
 
 
 def write_parquet(
@@ -108,12 +98,12 @@ def write_parquet(
     `where` is a SQL predicate over `source` with named parameters from `params`. Returns rows written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    cols = ", ".join(f"CAST({_ident(c)} AS {DUCKDB_TYPES[t]}) AS {_ident(c)}" for c, t in table.columns)
-    query = f"SELECT {cols} FROM {_ident(source)}"
+    cols = typed_select(table.duckdb_columns().items())
+    query = f"SELECT {cols} FROM {ident(source)}"
     if where:
         query += f" WHERE {where}"
     if order_by:
-        query += " ORDER BY " + ", ".join(_ident(c) for c in order_by)
-    con.execute(f"COPY ({query}) TO {_literal(str(path))} (FORMAT parquet)", params or {})
-    count_query = f"SELECT count(*) FROM {_ident(source)}" + (f" WHERE {where}" if where else "")
+        query += " ORDER BY " + ", ".join(ident(c) for c in order_by)
+    con.execute(f"COPY ({query}) TO {literal(str(path))} (FORMAT parquet)", params or {})
+    count_query = f"SELECT count(*) FROM {ident(source)}" + (f" WHERE {where}" if where else "")
     return con.execute(count_query, params or {}).fetchone()[0]

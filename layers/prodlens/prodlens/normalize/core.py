@@ -18,11 +18,12 @@ from typing import Any
 import duckdb
 import orjson
 
+from prodlens.duck import NdjsonSink, literal, load_ndjson
 from prodlens.lake import object_key, source_id
 from prodlens.models import Counts, NormalizeOutput, SourceObject, TableFile
 from prodlens.normalize import jsonl, pricing, records
 from prodlens.normalize.fields import RecordError, dead_letter_raw
-from prodlens.normalize.writer import NdjsonSink, load_ndjson, write_table
+from prodlens.normalize.writer import write_table
 from prodlens.schema import DEAD_LETTERS, TABLES, TRACES
 
 GIB = 1024**3
@@ -216,7 +217,7 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP {kind} out_traces AS
-        SELECT p.record_id, {_literal(source_format)} AS source_format, {_literal(run.source.key)} AS source_key,
+        SELECT p.record_id, {literal(source_format)} AS source_format, {literal(run.source.key)} AS source_key,
             p.session_id, p.developer_id, p.model, p.ts,
             p.tokens_in, p.tokens_out, p.cache_read_tokens, p.cache_write_tokens,
             p.tokens_in + p.tokens_out + p.cache_read_tokens + p.cache_write_tokens AS total_tokens,
@@ -251,10 +252,6 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     run.counts.rows += rows
     run.counts.skipped += skip + (candidates - rows)
     return files
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _price_table(con: duckdb.DuckDBPyConnection) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from prodlens.duck import literal
 from prodlens.normalize.fields import MAX_YEAR, MIN_YEAR
 
 MACROS = rf"""
@@ -41,14 +42,10 @@ CREATE OR REPLACE TEMP MACRO pl_dbl(s) AS CASE WHEN isfinite(try_cast(s AS DOUBL
 """
 
 
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def lines_sql(path: Path, max_line_bytes: int) -> str:
     """Every line of the file as VARCHAR with its 1-based number (blank lines included, as NULL or spaces)."""
     return (
-        f"SELECT row_number() OVER () AS ln, line FROM read_csv({_quote(path)}, columns={{'line': 'VARCHAR'}}, "
+        f"SELECT row_number() OVER () AS ln, line FROM read_csv({literal(path)}, columns={{'line': 'VARCHAR'}}, "
         f"header=false, delim=chr(0), quote='', escape='', auto_detect=false, "
         f"max_line_size={int(max_line_bytes)})"
     )
@@ -73,7 +70,7 @@ def source_sql(path: Path, structure: dict, max_line_bytes: int, fast: bool) -> 
         columns = "{" + ", ".join(f"'{k}': '{_duck_type(v)}'" for k, v in structure.items()) + "}"
         return (
             f"SELECT row_number() OVER () AS ln, false AS blank, {names} "
-            f"FROM read_ndjson({_quote(path)}, columns={columns}, ignore_errors=true, "
+            f"FROM read_ndjson({literal(path)}, columns={columns}, ignore_errors=true, "
             f"maximum_object_size={int(max_line_bytes)})"
         )
     text = json.dumps(structure)

@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from prodlens.duck import write_rows
 from prodlens.lake_engine import LocalEngine
 from prodlens.observability import logger, metrics
-from prodlens.parquet import write_rows
 from prodlens.ports import ObjectStore, StateStore
 from prodlens.report import build_report, render_html
 from prodlens.schema import CORRELATIONS, DAILY_GITHUB_METRICS, DAILY_SESSION_METRICS

@@ -82,7 +82,8 @@ def normalize_raw_object(key: str, deps: NormalizeDeps) -> dict[str, Any]:
             touched.setdefault(table, set()).add(_dirty_partition(table, parse_partition(table, lake_key)))
     for table in sorted({_table_of(k) for k in written}):
         if TABLES[table].partition_keys:
-            deps.catalog.register_partitions(table, [parse_partition(table, k) for k in written if _table_of(k) == table])
+            partitions = [parse_partition(table, k) for k in written if _table_of(k) == table]
+            deps.catalog.register_partitions(table, partitions)
     for table, partitions in touched.items():
         deps.state.mark_dirty(table, partitions)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prodlens.duck import literal
 from prodlens.lake_engine import LocalEngine
 from prodlens.report import build_report, render_html, render_json, render_text
 from prodlens.stats.effects import compute_effects
@@ -14,20 +15,16 @@ _RENDERERS = {"text": render_text, "json": render_json, "html": render_html}
 _TRACE_COLUMNS = "repo, event_date, model, accepted_flag, latency_ms, total_tokens, accepted_lines"
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def local_report(lake_dir: Path, *, fmt: str = "text", since: str | None = None, until: str | None = None,
                  repo: str | None = None) -> str:
     engine = LocalEngine(lake_dir)
     conditions = []
     if since:
-        conditions.append(f"event_date >= {_quote(since)}")
+        conditions.append(f"event_date >= {literal(since)}")
     if until:
-        conditions.append(f"event_date <= {_quote(until)}")
+        conditions.append(f"event_date <= {literal(until)}")
     if repo:
-        conditions.append(f"repo = {_quote(repo)}")
+        conditions.append(f"repo = {literal(repo)}")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     correlations = engine.query_dicts("SELECT * FROM correlations", dialect="duckdb")
     session = engine.query_dicts("SELECT * FROM daily_session_metrics ORDER BY event_date, repo", dialect="duckdb")

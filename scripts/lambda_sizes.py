@@ -15,29 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from samtranslator.yaml_helper import yaml_parse  # runs in the SAM venv, which has samtranslator
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 MIB = 1024 * 1024
 EM_AARCH64 = 183
 ELF_MACHINES = {3: "x86", 40: "arm", 62: "x86_64", 183: "aarch64"}
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that accepts CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _any_tag)
 
 
 def tree_bytes(root: Path) -> int:
@@ -62,7 +45,7 @@ def _layer_ids(layers: list[Any]) -> list[str]:
 
 
 def function_sizes(build_dir: Path) -> list[tuple[str, int, list[tuple[str, int]]]]:
-    template = yaml.load((build_dir / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    template = yaml_parse((build_dir / "template.yaml").read_text())
     resources = template["Resources"]
     global_layers = template.get("Globals", {}).get("Function", {}).get("Layers", [])
     rows = []

@@ -3,45 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import boto3
 import pytest
-import yaml
-from moto import mock_aws
 from prodlens.schema import DUCKDB_TYPES, TABLES
 
+from tests.conftest import REGION, STATE_TABLE
+
 LAKE_BUCKET = "prodlens-lake-test"
-STATE_TABLE = "prodlens-state-test"
 GLUE_DATABASE = "prodlens_test"
-REGION = "us-east-1"
-ROOT = Path(__file__).resolve().parents[3]
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """Loads template.yaml, tolerating CloudFormation short-form tags (!Ref, !Sub, ...)."""
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def aws(aws, monkeypatch):
+    """The shared moto fixture plus the aggregate function's settings."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "ProdLens",
         "RAW_BUCKET": "prodlens-raw-test",
         "LAKE_BUCKET": LAKE_BUCKET,
         "STATE_TABLE": STATE_TABLE,
         "GLUE_DATABASE": GLUE_DATABASE,
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
+    return aws
 
 
 @pytest.fixture
@@ -49,20 +32,6 @@ def lake_bucket(aws):
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=LAKE_BUCKET)
     return s3
-
-
-@pytest.fixture
-def state_table(aws):
-    template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
-    props = template["Resources"]["StateTable"]["Properties"]
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    ddb.create_table(
-        TableName=STATE_TABLE,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return ddb
 
 
 @pytest.fixture

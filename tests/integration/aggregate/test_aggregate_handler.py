@@ -12,7 +12,8 @@ from prodlens.adapters.s3_store import S3ObjectStore
 from prodlens.adapters.state_table import DynamoStateStore
 from prodlens.services.aggregate import DIRTY_TABLES, run_aggregate
 
-from tests.integration.aggregate.conftest import GLUE_DATABASE, LAKE_BUCKET, REGION, ROOT, STATE_TABLE
+from tests.conftest import REGION, ROOT, STATE_TABLE
+from tests.integration.aggregate.conftest import GLUE_DATABASE, LAKE_BUCKET
 from tests.unit.aggregate.aggregate_lakedata import (
     DAYS,
     FakeCatalog,

@@ -2,34 +2,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import boto3
 import pytest
-import yaml
-from moto import mock_aws
 
+from tests.conftest import STATE_TABLE
 from tests.unit.github.fake_github import TOKEN, FakeGithub
 
 RAW_BUCKET = "prodlens-raw-test"
-STATE_TABLE = "prodlens-state-test"
 SECRET_NAME = "prodlens/github"
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "ProdLens",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture
@@ -37,32 +18,6 @@ def raw_bucket(aws):
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=RAW_BUCKET)
     return s3
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """Loads template.yaml, tolerating CloudFormation short-form tags (!Ref, !Sub, ...)."""
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def state_table_properties() -> dict:
-    template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
-    return template["Resources"]["StateTable"]["Properties"]
-
-
-@pytest.fixture
-def state_table(aws):
-    # The key schema comes from template.yaml, so the tests follow the deployed table.
-    props = state_table_properties()
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(
-        TableName=STATE_TABLE,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return ddb
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from prodlens.adapters.raw_pages import S3PageSink
 from prodlens.errors import CheckpointConflict, ConfigurationError, StorageUnavailable
 from prodlens.services.github_sync import GithubSyncSettings, load_token, token_from_secret
 
-from tests.integration.github.conftest import RAW_BUCKET, STATE_TABLE
+from tests.conftest import STATE_TABLE
+from tests.integration.github.conftest import RAW_BUCKET
 
 pytestmark = pytest.mark.integration
 

@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-
 from prodlens.local.stack import running
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.integration
 
-SEED_LINE = ('{{"timestamp": "2026-09-0{day}T10:00:00Z", "attributes": {{"llm.model_name": "anthropic/claude-sonnet-4-5"}}, '
-             '"usage": {{"input_tokens": 100, "output_tokens": 20}}, "metadata": {{"repo": "acme/api", "session_id": "s{day}"}}}}')
+SEED_LINE = (
+    '{{"timestamp": "2026-09-0{day}T10:00:00Z", "attributes": {{"llm.model_name": "anthropic/claude-sonnet-4-5"}}, '
+    '"usage": {{"input_tokens": 100, "output_tokens": 20}}, '
+    '"metadata": {{"repo": "acme/api", "session_id": "s{day}"}}}}'
+)
 
 
 def load_event(name: str) -> dict:

@@ -6,38 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from prodlens.local.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns `!Ref X` into {'Ref': 'X'} and `!Sub s` into {'Fn::Sub': 's'} (GetAtt 'A.B' -> [A, B])."""
-
-
-def _intrinsic(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
-def load_cfn_yaml(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
-
-
 @pytest.fixture(scope="session")
 def template() -> dict[str, Any]:
-    return load_cfn_yaml(TEMPLATE_PATH)
+    return load_template(TEMPLATE_PATH)
 
 
 @pytest.fixture(scope="session")

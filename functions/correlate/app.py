@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from prodlens.adapters.factory import lake_adapters
 from prodlens.config import get_settings
 from prodlens.observability import logger, metrics

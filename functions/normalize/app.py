@@ -9,7 +9,6 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from prodlens.adapters.factory import lake_adapters
 from prodlens.config import get_settings
 from prodlens.normalize import Limits
@@ -23,8 +22,13 @@ SWEEP_RESERVE_MS = 60_000  # stop starting new objects when less than this is le
 def _deps() -> NormalizeDeps:
     settings = get_settings()
     adapters = lake_adapters(settings)
-    return NormalizeDeps(adapters.raw, adapters.lake, adapters.state, adapters.catalog,
-                         Limits(max_decompressed_bytes=settings.max_object_bytes))
+    return NormalizeDeps(
+        adapters.raw,
+        adapters.lake,
+        adapters.state,
+        adapters.catalog,
+        Limits(max_decompressed_bytes=settings.max_object_bytes),
+    )
 
 
 def object_keys(body: dict[str, Any]) -> list[str]:

@@ -78,8 +78,9 @@ def _query(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from prodlens.services.report import local_report
 
-    sys.stdout.write(local_report(Path(args.lake) / "lake", fmt=args.format, since=args.since, until=args.until,
-                                  repo=args.repo))
+    sys.stdout.write(
+        local_report(Path(args.lake) / "lake", fmt=args.format, since=args.since, until=args.until, repo=args.repo)
+    )
     return 0
 
 

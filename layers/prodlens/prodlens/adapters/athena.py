@@ -13,8 +13,15 @@ if TYPE_CHECKING:
     from mypy_boto3_athena import AthenaClient
 
 
-def run_athena_query(sql: str, *, workgroup: str, database: str, client: AthenaClient | None = None,
-                     poll_seconds: float = 1.0, timeout_seconds: float = 300) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_athena_query(
+    sql: str,
+    *,
+    workgroup: str,
+    database: str,
+    client: AthenaClient | None = None,
+    poll_seconds: float = 1.0,
+    timeout_seconds: float = 300,
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     athena = client or boto3.client("athena")
     execution_id = athena.start_query_execution(
         QueryString=sql, WorkGroup=workgroup, QueryExecutionContext={"Database": database}

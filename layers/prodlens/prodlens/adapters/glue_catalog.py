@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from prodlens.adapters.aws_errors import translate
+from prodlens.adapters.aws_errors import error_for_code, translate
 from prodlens.lake import partition_prefix, table_prefix
 from prodlens.schema import TABLES
 
@@ -53,12 +53,9 @@ class GlueCatalog:
                 )
             except (ClientError, BotoCoreError) as e:
                 raise translate(e, f"glue batch_create_partition {table}") from e
-            errors = [err for err in response.get("Errors", []) if err["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
-            if errors:
-                detail = errors[0]["ErrorDetail"]
-                raise translate(
-                    ClientError({"Error": {"Code": detail["ErrorCode"], "Message": detail.get("ErrorMessage", "")}}, "Glue"),
-                    f"glue batch_create_partition {table}",
-                )
+            codes = [err["ErrorDetail"]["ErrorCode"] for err in response.get("Errors", [])]
+            failed = [code for code in codes if code != "AlreadyExistsException"]
+            if failed:
+                raise error_for_code(failed[0], f"glue batch_create_partition {table}")
             created += len(batch) - len(response.get("Errors", []))
         return created

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from prodlens.adapters.aws_errors import translate
+from prodlens.adapters.aws_errors import error_for_code, translate
 from prodlens.ports import StoredObject
 
 if TYPE_CHECKING:
@@ -81,7 +81,4 @@ class S3ObjectStore:
                 raise translate(e, f"delete from s3://{self.bucket}") from e
             if result.get("Errors"):
                 first = result["Errors"][0]
-                raise translate(
-                    ClientError({"Error": {"Code": first.get("Code", ""), "Message": first.get("Message", "")}}, "DeleteObjects"),
-                    f"delete s3://{self.bucket}/{first.get('Key')}",
-                )
+                raise error_for_code(first.get("Code", ""), f"delete s3://{self.bucket}/{first.get('Key')}")

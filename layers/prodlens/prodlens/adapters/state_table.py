@@ -53,7 +53,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _from_dynamo(_de.deserialize(v)) for k, v in item.items()}
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -65,7 +65,9 @@ class DynamoStateStore:
     # -- low level -------------------------------------------------------------------------------
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         try:
-            response = self._ddb.get_item(TableName=self.table_name, Key=_item({"pk": pk, "sk": sk}), ConsistentRead=True)
+            response = self._ddb.get_item(
+                TableName=self.table_name, Key=_item({"pk": pk, "sk": sk}), ConsistentRead=True
+            )
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"get {pk}") from e
         return _plain(response["Item"]) if "Item" in response else None
@@ -93,7 +95,7 @@ class DynamoStateStore:
         return self._get(f"object#{source_key}", "state")
 
     def put_processed(self, source_key: str, record: dict[str, Any]) -> None:
-        item = {**record, "pk": f"object#{source_key}", "sk": "state", "processed_at": _now()}
+        item = {**record, "pk": f"object#{source_key}", "sk": "state", "processed_at": now_iso()}
         try:
             self._ddb.put_item(TableName=self.table_name, Item=_item(item))
         except (ClientError, BotoCoreError) as e:
@@ -107,7 +109,7 @@ class DynamoStateStore:
                     TableName=self.table_name,
                     Key=_item({"pk": f"dirty#{table}", "sk": f"{event_date}#{repo}"}),
                     UpdateExpression="ADD version :one SET event_date = :d, repo = :r, touched_at = :t",
-                    ExpressionAttributeValues=_item({":one": 1, ":d": event_date, ":r": repo, ":t": _now()}),
+                    ExpressionAttributeValues=_item({":one": 1, ":d": event_date, ":r": repo, ":t": now_iso()}),
                 )
             except (ClientError, BotoCoreError) as e:
                 raise translate(e, f"mark dirty {table} {event_date} {repo}") from e
@@ -140,7 +142,7 @@ class DynamoStateStore:
 
     def put_checkpoint(self, job: str, scope: str, value: dict[str, Any], expected_version: int | None) -> int:
         new_version = (expected_version or 0) + 1
-        item = {"pk": f"checkpoint#{job}", "sk": scope, "value": value, "version": new_version, "updated_at": _now()}
+        item = {"pk": f"checkpoint#{job}", "sk": scope, "value": value, "version": new_version, "updated_at": now_iso()}
         if expected_version is None:
             condition, values = "attribute_not_exists(pk)", None
         else:
@@ -167,3 +169,26 @@ class DynamoStateStore:
             self._ddb.put_item(TableName=self.table_name, Item=_item({**attributes, "pk": pk, "sk": sk}))
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"put {pk}") from e
+
+    def delete_item(self, pk: str, sk: str) -> None:
+        try:
+            self._ddb.delete_item(TableName=self.table_name, Key=_item({"pk": pk, "sk": sk}))
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"delete {pk}") from e
+
+    def advance(self, pk: str, sk: str, value: str) -> None:
+        """Set the item's `value` only if it moves forward (string order, e.g. fixed-format UTC timestamps).
+
+        A stored value at or past `value` raises CheckpointConflict: two runs can never move it backwards.
+        """
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_item({"pk": pk, "sk": sk}),
+                UpdateExpression="SET #value = :value, updated_at = :now ADD version :one",
+                ConditionExpression="attribute_not_exists(#value) OR #value < :value",
+                ExpressionAttributeNames={"#value": "value"},
+                ExpressionAttributeValues=_item({":value": value, ":now": now_iso(), ":one": 1}),
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"advance {pk} {sk}") from e

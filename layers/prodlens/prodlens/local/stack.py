@@ -128,7 +128,7 @@ class LocalStack:
             self.glue.create_table(DatabaseName=self.database, TableInput=table_input)
 
     def enable_notifications(self) -> None:
-        """The raw bucket → IngestQueue notification exactly as the template declares it (CloudFormation → S3 API shape)."""
+        """The raw bucket → IngestQueue notification as the template declares it, in the S3 API's shape."""
         t = self.template
         config = t.resolve(t.properties("RawBucket").get("NotificationConfiguration", {}))
         queue_arn = t.get_att("IngestQueue", "Arn")
@@ -188,13 +188,17 @@ class LocalStack:
                     path.unlink()
         state_dir = lake_dir / "state"
         state_dir.mkdir(parents=True, exist_ok=True)
-        items = [i for page in self.ddb.get_paginator("scan").paginate(TableName=self.state_table) for i in page["Items"]]
+        items = [
+            i for page in self.ddb.get_paginator("scan").paginate(TableName=self.state_table) for i in page["Items"]
+        ]
         items.sort(key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
         (state_dir / "state.json").write_text(json.dumps(items, indent=1, sort_keys=True))
         (state_dir / "raw-metadata.json").write_text(json.dumps(raw_metadata, indent=1, sort_keys=True))
         partitions: dict[str, list[dict[str, Any]]] = {}
         for table in self.glue.get_tables(DatabaseName=self.database)["TableList"]:
-            pages = self.glue.get_paginator("get_partitions").paginate(DatabaseName=self.database, TableName=table["Name"])
+            pages = self.glue.get_paginator("get_partitions").paginate(
+                DatabaseName=self.database, TableName=table["Name"]
+            )
             found = [
                 {"Values": p["Values"], "StorageDescriptor": p["StorageDescriptor"]}
                 for page in pages
@@ -205,17 +209,14 @@ class LocalStack:
         (state_dir / "glue.json").write_text(json.dumps(partitions, indent=1, sort_keys=True, default=str))
 
     # -- functions ---------------------------------------------------------------------------------------
-    def handler(self, name: str) -> ModuleType:
-        if name not in self._handlers:
-            os.environ.update(self.template.function_environment(FUNCTIONS[name]))
-            self._handlers[name] = _load_handler(name)
-        return self._handlers[name]
-
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        """Call the function's handler with the environment the template gives it, as a fresh invocation."""
         os.environ.update(self.template.function_environment(FUNCTIONS[name]))
         _clear_caches()
+        if name not in self._handlers:
+            self._handlers[name] = _load_handler(name)
         function_name = self.template.physical_name(FUNCTIONS[name])
-        return self.handler(name).lambda_handler(event, LambdaContext(function_name))
+        return self._handlers[name].lambda_handler(event, LambdaContext(function_name))
 
     def upload_inputs(self, input_dir: Path) -> int:
         """Every file under input_dir to the raw bucket (key = relative path); sidecars become user metadata."""
@@ -225,8 +226,12 @@ class LocalStack:
             metadata = {}
             if sidecar.exists():
                 metadata = {k: str(v) for k, v in json.loads(sidecar.read_text()).items() if v is not None}
-            self.s3.put_object(Bucket=self.raw_bucket, Key=path.relative_to(input_dir).as_posix(),
-                               Body=path.read_bytes(), Metadata=metadata)
+            self.s3.put_object(
+                Bucket=self.raw_bucket,
+                Key=path.relative_to(input_dir).as_posix(),
+                Body=path.read_bytes(),
+                Metadata=metadata,
+            )
             count += 1
         return count
 
@@ -235,8 +240,11 @@ class LocalStack:
         delivered = failed = 0
         while True:
             messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                AttributeNames=["All"], WaitTimeSeconds=0,
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
             ).get("Messages", [])
             if not messages:
                 return {"delivered": delivered, "failed": failed}
@@ -321,8 +329,9 @@ def run_pipeline(input_dir: Path, lake_dir: Path, template_path: Path = TEMPLATE
 
 
 def _summary(result: Any) -> Any:
+    """A function's result without its per-item lists and maps, for the one-line pipeline summary."""
     if isinstance(result, dict):
-        return {k: v for k, v in result.items() if not isinstance(v, list | dict) or k in {"counts"}}
+        return {k: v for k, v in result.items() if not isinstance(v, list | dict)}
     return result
 
 

@@ -91,14 +91,29 @@ def normalize_raw_object(key: str, deps: NormalizeDeps) -> dict[str, Any]:
     deps.state.put_processed(
         key, {"etag": etag, "outputs": sorted(written), "counts": counts, "format": output.source_format or ""}
     )
-    for metric, value in (("RowsWritten", counts["rows"]), ("DeadLetters", counts["dead_letters"]),
-                          ("RecordsSkipped", counts["skipped"])):
+    for metric, value in (
+        ("RowsWritten", counts["rows"]),
+        ("DeadLetters", counts["dead_letters"]),
+        ("RecordsSkipped", counts["skipped"]),
+    ):
         metrics.add_metric(name=metric, unit="Count", value=value)
     metrics.add_metric(name="ObjectsNormalized", unit="Count", value=1)
-    logger.info("normalized object", source_key=key, source_format=output.source_format, **counts,
-                outputs=len(written), stale_deleted=len(stale))
-    return {"key": key, "status": "normalized", "format": output.source_format, "counts": counts,
-            "outputs": len(written), "skipped_reason": output.skipped_reason}
+    logger.info(
+        "normalized object",
+        source_key=key,
+        source_format=output.source_format,
+        **counts,
+        outputs=len(written),
+        stale_deleted=len(stale),
+    )
+    return {
+        "key": key,
+        "status": "normalized",
+        "format": output.source_format,
+        "counts": counts,
+        "outputs": len(written),
+        "skipped_reason": output.skipped_reason,
+    }
 
 
 def unprocessed_objects(deps: NormalizeDeps) -> Iterator[str]:
@@ -119,5 +134,4 @@ def sweep(deps: NormalizeDeps, has_time_left: Callable[[], bool]) -> dict[str, A
             continue
         done.append(normalize_raw_object(key, deps))
     metrics.add_metric(name="SweepObjects", unit="Count", value=len(done))
-    return {"mode": "sweep", "normalized": len(done), "left_for_next_run": pending,
-            "results": done}
+    return {"mode": "sweep", "normalized": len(done), "left_for_next_run": pending, "results": done}

@@ -15,8 +15,9 @@ _RENDERERS = {"text": render_text, "json": render_json, "html": render_html}
 _TRACE_COLUMNS = "repo, event_date, model, accepted_flag, latency_ms, total_tokens, accepted_lines"
 
 
-def local_report(lake_dir: Path, *, fmt: str = "text", since: str | None = None, until: str | None = None,
-                 repo: str | None = None) -> str:
+def local_report(
+    lake_dir: Path, *, fmt: str = "text", since: str | None = None, until: str | None = None, repo: str | None = None
+) -> str:
     engine = LocalEngine(lake_dir)
     conditions = []
     if since:

@@ -81,32 +81,33 @@ DEAD_LETTERS = Table(
 
 # GitHub staging: every record of every raw page, as read. Aggregate folds them into the canonical
 # pull_requests / commits tables (latest version of a PR wins, a commit counts once by sha).
+_PULL_REQUEST_COLUMNS = (
+    ("pr_id", "bigint"),
+    ("pr_number", "bigint"),
+    ("state", "string"),
+    ("author", "string"),
+    ("created_at", "timestamp"),
+    ("updated_at", "timestamp"),
+    ("closed_at", "timestamp"),
+    ("merged_at", "timestamp"),
+)
+_COMMIT_COLUMNS = (
+    ("sha", "string"),
+    ("author", "string"),
+    ("author_date", "timestamp"),
+    ("committer_date", "timestamp"),
+)
+
 GITHUB_PULLS = Table(
     "github_pulls",
-    (
-        ("pr_id", "bigint"),
-        ("pr_number", "bigint"),
-        ("state", "string"),
-        ("author", "string"),
-        ("created_at", "timestamp"),
-        ("updated_at", "timestamp"),
-        ("closed_at", "timestamp"),
-        ("merged_at", "timestamp"),
-        ("source_key", "string"),
-    ),
+    (*_PULL_REQUEST_COLUMNS, ("source_key", "string")),
     ("repo",),
     "Every pull-request version seen in a raw page (staging).",
 )
 
 GITHUB_COMMITS = Table(
     "github_commits",
-    (
-        ("sha", "string"),
-        ("author", "string"),
-        ("author_date", "timestamp"),
-        ("committer_date", "timestamp"),
-        ("source_key", "string"),
-    ),
+    (*_COMMIT_COLUMNS, ("source_key", "string")),
     ("event_date", "repo"),
     "Every commit seen in a raw page, partitioned by the UTC day of commit.author.date (staging).",
 )
@@ -126,29 +127,14 @@ GITHUB_ISSUE_EVENTS = Table(
 
 PULL_REQUESTS = Table(
     "pull_requests",
-    (
-        ("pr_id", "bigint"),
-        ("pr_number", "bigint"),
-        ("state", "string"),
-        ("author", "string"),
-        ("created_at", "timestamp"),
-        ("updated_at", "timestamp"),
-        ("closed_at", "timestamp"),
-        ("merged_at", "timestamp"),
-        ("reopened_count", "bigint"),
-    ),
+    (*_PULL_REQUEST_COLUMNS, ("reopened_count", "bigint")),
     ("repo",),
     "One row per pull request, at its latest updated_at.",
 )
 
 COMMITS = Table(
     "commits",
-    (
-        ("sha", "string"),
-        ("author", "string"),
-        ("author_date", "timestamp"),
-        ("committer_date", "timestamp"),
-    ),
+    _COMMIT_COLUMNS,
     ("event_date", "repo"),
     "One row per commit sha.",
 )

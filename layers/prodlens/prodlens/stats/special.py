@@ -98,6 +98,14 @@ def betainc(a, b, x, y=None) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).reshape(shape)
 
 
+def _pvalue_inputs(r, n) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """|r| clipped to [0, 1] and n as float arrays of one shape, an all-NaN output, and where p is defined."""
+    r = np.abs(np.clip(np.asarray(r, dtype=float), -1.0, 1.0))
+    n = np.asarray(n, dtype=float)
+    r, n = np.broadcast_arrays(r, n)
+    return r, n, np.full(r.shape, np.nan), np.isfinite(r) & (n >= 3)
+
+
 def correlation_pvalue(r, n) -> np.ndarray:
     """Two-sided p-value of a Spearman-style correlation coefficient r from n pairs, H0: rho = 0.
 
@@ -105,11 +113,7 @@ def correlation_pvalue(r, n) -> np.ndarray:
     I_{1-r^2}((n-2)/2, 1/2); 1 - r^2 is formed as (1-|r|)(1+|r|) for full precision near |r| = 1.
     NaN where r is NaN or n < 3. |r| = 1 gives 0.
     """
-    r = np.abs(np.clip(np.asarray(r, dtype=float), -1.0, 1.0))
-    n = np.asarray(n, dtype=float)
-    r, n = np.broadcast_arrays(r, n)
-    out = np.full(r.shape, np.nan)
-    ok = np.isfinite(r) & (n >= 3)
+    r, n, out, ok = _pvalue_inputs(r, n)
     if ok.any():
         rr = r[ok]
         df = n[ok] - 2.0
@@ -125,11 +129,7 @@ def pearson_pvalue(r, n) -> np.ndarray:
     to the last digits even for |r| within an ulp of 1 at n = 3, where p reacts to single ulps.)
     NaN where r is NaN or n < 3. |r| = 1 gives 0.
     """
-    r = np.abs(np.clip(np.asarray(r, dtype=float), -1.0, 1.0))
-    n = np.asarray(n, dtype=float)
-    r, n = np.broadcast_arrays(r, n)
-    out = np.full(r.shape, np.nan)
-    ok = np.isfinite(r) & (n >= 3)
+    r, n, out, ok = _pvalue_inputs(r, n)
     if ok.any():
         u = (r[ok] + 1.0) / 2.0
         w = 1.0 - u  # exact (Sterbenz) once u is rounded, as in scipy

@@ -43,24 +43,32 @@ def _dirty_partition(table: str, partition: dict[str, str]) -> tuple[str, str]:
     return partition.get("event_date", ""), partition.get("repo", "")
 
 
+def _vanished(key: str) -> dict[str, Any]:
+    # Deleted after the event was sent: there is nothing left to read, and nothing was lost by us.
+    logger.warning("raw object vanished before it was read", source_key=key)
+    return {"key": key, "status": "missing"}
+
+
 def normalize_raw_object(key: str, deps: NormalizeDeps) -> dict[str, Any]:
     """Normalize raw object `key` (already URL-decoded). Returns a summary; infrastructure errors propagate."""
     if not key.startswith(INPUT_PREFIXES):
         return {"key": key, "status": "ignored"}
+    # A redelivery is recognised from the ETag alone (a HEAD), before any byte of the object is read.
+    current = deps.raw.head(key)
+    if current is None:
+        return _vanished(key)
+    prior = deps.state.get_processed(key)
+    if prior and prior.get("etag") == current.etag:
+        metrics.add_metric(name="DuplicateDeliveries", unit="Count", value=1)
+        return {"key": key, "status": "duplicate", "counts": prior.get("counts", {})}
     with tempfile.TemporaryDirectory(prefix="prodlens-") as tmp:
         workdir = Path(tmp)
         raw_path = workdir / "object"
         try:
             metadata = deps.raw.download(key, raw_path)
         except ObjectNotFound:
-            # Deleted after the event was sent: there is nothing left to read, and nothing was lost by us.
-            logger.warning("raw object vanished before it was read", source_key=key)
-            return {"key": key, "status": "missing"}
-        etag = metadata.pop("etag", "")
-        prior = deps.state.get_processed(key)
-        if prior and prior.get("etag") == etag:
-            metrics.add_metric(name="DuplicateDeliveries", unit="Count", value=1)
-            return {"key": key, "status": "duplicate", "counts": prior.get("counts", {})}
+            return _vanished(key)
+        etag = metadata.pop("etag", "")  # the version actually read, should it have changed since the HEAD
 
         output = normalize_object(SourceObject(key, raw_path, metadata, etag), workdir / "out", deps.limits)
 

@@ -22,10 +22,12 @@ MACROS = rf"""
 CREATE OR REPLACE TEMP MACRO pl_epoch(x) AS make_timestamp(CAST(round(
     CASE WHEN abs(x) < 1e11 THEN x * 1e6 WHEN abs(x) < 1e14 THEN x * 1e3 WHEN abs(x) < 1e17 THEN x ELSE x / 1e3 END
 ) AS BIGINT));
+-- ISO strings (the common case) are tried first: they hold '-' or ':', an epoch number does not (a negative
+-- epoch would, and is rejected either way as out of range).
 CREATE OR REPLACE TEMP MACRO pl_ts(s) AS CASE
     WHEN s IS NULL OR s = '' THEN NULL
-    WHEN try_cast(s AS DOUBLE) IS NOT NULL THEN try(pl_epoch(try_cast(s AS DOUBLE)))
-    ELSE CAST(try_cast(s AS TIMESTAMPTZ) AS TIMESTAMP) END;
+    WHEN contains(s, '-') OR contains(s, ':') THEN CAST(try_cast(s AS TIMESTAMPTZ) AS TIMESTAMP)
+    ELSE try(pl_epoch(try_cast(s AS DOUBLE))) END;
 CREATE OR REPLACE TEMP MACRO pl_ts_ok(t) AS t IS NOT NULL AND year(t) BETWEEN {MIN_YEAR} AND {MAX_YEAR};
 -- token count: NULL when absent, -1 when not a non-negative integer (integral decimals like 12.0 accepted)
 CREATE OR REPLACE TEMP MACRO pl_tok(s) AS CASE

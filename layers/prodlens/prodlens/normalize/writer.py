@@ -46,6 +46,14 @@ def write_table(
         ).fetchall()
     if not groups:
         return []
+    if len(groups) == 1:  # one partition (the common case for a session or a day's log): a plain COPY is cheaper
+        *values, n = groups[0]
+        partition = dict(zip(keys, (str(v) for v in values), strict=True))
+        folder = base.joinpath(*(f"{k}={escape_partition_value(v)}" for k, v in partition.items()))
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{name}_0.parquet"
+        con.execute(f"COPY (SELECT {select} FROM {ident(relation)}{order}) TO {literal(target)} (FORMAT PARQUET)")
+        return [TableFile(table.name, partition, target, int(n))]
     key_list = ", ".join(ident(k) for k in keys)
     con.execute(
         f"COPY (SELECT {select}, {key_list} FROM {ident(relation)}{order}) TO {literal(base)} "

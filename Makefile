@@ -39,7 +39,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 faults: $(STAMP)
-	$(BIN)/python -m pytest tests/faults -s $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 tests/faults $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

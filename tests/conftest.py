@@ -1,7 +1,15 @@
-"""Fixtures every suite shares: fake AWS credentials under moto, and the state table as template.yaml declares it."""
+"""Fixtures every suite shares: fake AWS credentials under moto, the state table as template.yaml declares it,
+and the fault suite's ledger.
+
+The ledger: every fault test adds what it did (events redelivered, crashes injected, hostile inputs tried,
+rows lost, ...) and the run ends with one table of the totals, so CI output shows what was proven. Under
+pytest-xdist each worker hands its ledger to the controller when it finishes.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import boto3
@@ -43,3 +51,31 @@ def state_table(aws):
         BillingMode="PAY_PER_REQUEST",
     )
     return ddb
+
+
+_LEDGER: Counter[str] = Counter()
+
+
+@pytest.fixture
+def ledger() -> Counter[str]:
+    """Add counts with `ledger["crashes injected"] += 1`; `rows lost` is always printed, and must read 0."""
+    return _LEDGER
+
+
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: send the ledger to the controller
+        workeroutput["fault_ledger"] = json.dumps(_LEDGER)
+
+
+def pytest_testnodedown(node, error):  # xdist controller: a worker finished
+    _LEDGER.update(json.loads(getattr(node, "workeroutput", {}).get("fault_ledger", "{}")))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _LEDGER:
+        return
+    terminalreporter.section("fault suite ledger")
+    _LEDGER.setdefault("rows lost", 0)
+    for name, value in sorted(_LEDGER.items()):
+        terminalreporter.write_line(f"{name:<44} {value:>8}")

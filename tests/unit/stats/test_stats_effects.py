@@ -116,3 +116,56 @@ def test_compute_effects_bundles_every_figure():
         "request_growth",
     }
     assert out["request_growth"]["day_over_day"]["growth"] is None
+
+
+def _random_traces(seed: int, n: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    models = ["m1", "m2", None]
+    flags = [True, False, None]
+    return [
+        {
+            "model": models[int(rng.integers(3))],
+            "accepted_flag": flags[int(rng.integers(3))],
+            "latency_ms": None if rng.random() < 0.1 else float(rng.lognormal(7, 0.5)),
+            "total_tokens": None if rng.random() < 0.05 else int(rng.integers(10, 9000)),
+            "accepted_lines": None if rng.random() < 0.3 else int(rng.integers(0, 80)),
+        }
+        for _ in range(n)
+    ]
+
+
+def test_trace_summary_sql_gives_the_same_effects_as_the_rows():
+    # Given trace rows in a DuckDB table named like the lake's
+    import duckdb
+    from prodlens.stats.effects import TRACE_SUMMARY_SQL, effects_from_summary
+
+    traces = _random_traces(11, 2000)
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE traces (model VARCHAR, accepted_flag BOOLEAN, latency_ms DOUBLE, total_tokens BIGINT,"
+        " accepted_lines INTEGER)"
+    )
+    con.executemany(
+        "INSERT INTO traces VALUES (?, ?, ?, ?, ?)",
+        [(t["model"], t["accepted_flag"], t["latency_ms"], t["total_tokens"], t["accepted_lines"]) for t in traces],
+    )
+    cursor = con.execute(TRACE_SUMMARY_SQL.format(where=""))
+    names = [d[0] for d in cursor.description]
+    summary = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # When the effects come from the SQL summary and from the rows
+    from_sql = effects_from_summary(summary, [], [])
+    from_rows = compute_effects(traces, [], [])
+
+    # Then they agree (Cohen's d to rounding; counts exactly)
+    assert from_sql["acceptance_by_model"] == from_rows["acceptance_by_model"]
+    assert from_sql["tokens_per_accepted_line"] == from_rows["tokens_per_accepted_line"]
+    for metric in ("latency_ms", "total_tokens"):
+        assert from_sql["cohens_d"][metric]["n"] == from_rows["cohens_d"][metric]["n"]
+        assert from_sql["cohens_d"][metric]["d"] == pytest.approx(from_rows["cohens_d"][metric]["d"], rel=1e-9)
+    # And the row path itself matches numpy on the raw groups
+    lat1 = [t["latency_ms"] for t in traces if t["accepted_flag"] is True and t["latency_ms"] is not None]
+    lat2 = [t["latency_ms"] for t in traces if t["accepted_flag"] is False and t["latency_ms"] is not None]
+    pooled = math.sqrt(((len(lat1) - 1) * np.var(lat1, ddof=1) + (len(lat2) - 1) * np.var(lat2, ddof=1))
+                       / (len(lat1) + len(lat2) - 2))
+    assert from_rows["cohens_d"]["latency_ms"]["d"] == pytest.approx((np.mean(lat1) - np.mean(lat2)) / pooled, rel=1e-9)

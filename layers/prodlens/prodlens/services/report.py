@@ -7,12 +7,9 @@ from pathlib import Path
 from prodlens.duck import literal
 from prodlens.lake_engine import LocalEngine
 from prodlens.report import build_report, render_html, render_json, render_text
-from prodlens.stats.effects import compute_effects
+from prodlens.stats.effects import TRACE_SUMMARY_SQL, effects_from_summary
 
 _RENDERERS = {"text": render_text, "json": render_json, "html": render_html}
-# Trace-level columns the effect sizes need; the window/repo filter is applied in SQL so a year of
-# traces is not pulled into Python for a one-repo report.
-_TRACE_COLUMNS = "repo, event_date, model, accepted_flag, latency_ms, total_tokens, accepted_lines"
 
 
 def local_report(
@@ -30,10 +27,11 @@ def local_report(
     correlations = engine.query_dicts("SELECT * FROM correlations", dialect="duckdb")
     session = engine.query_dicts("SELECT * FROM daily_session_metrics ORDER BY event_date, repo", dialect="duckdb")
     github = engine.query_dicts("SELECT * FROM daily_github_metrics ORDER BY event_date, repo", dialect="duckdb")
-    traces = engine.query_dicts(f"SELECT {_TRACE_COLUMNS} FROM traces{where}", dialect="duckdb")
+    # The trace-level figures come from a summary DuckDB computes over any number of traces.
+    trace_summary = engine.query_dicts(TRACE_SUMMARY_SQL.format(where=where), dialect="duckdb")
     narrowed_session = [r for r in session if _within(r, since, until, repo)]
     narrowed_github = [r for r in github if _within(r, since, until, repo)]
-    effects = compute_effects(traces, narrowed_session, narrowed_github)
+    effects = effects_from_summary(trace_summary, narrowed_session, narrowed_github)
     report = build_report(correlations, session, github, effects, since=since, until=until, repo=repo)
     return _RENDERERS[fmt](report)
 

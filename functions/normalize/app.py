@@ -15,7 +15,10 @@ from prodlens.normalize import Limits
 from prodlens.observability import logger, metrics
 from prodlens.services.normalize import NormalizeDeps, normalize_raw_object, sweep
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed (one throttled single-message batch is enough) is answered with every
+# record in batchItemFailures, not by raising: SQS retries exactly the same messages either way, but a raise
+# reads as a crashed function (Errors metric, ESM backoff) and hides which records failed.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 SWEEP_RESERVE_MS = 60_000  # stop starting new objects when less than this is left
 
 

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from moto import mock_aws
 
 from prodlens.local.template import LOCAL_REGION, Template
@@ -30,6 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 SIDECAR_SUFFIX = ".meta.json"
+RECEIVE_ATTEMPTS = 10  # consecutive failed ReceiveMessage calls before drain_queue gives up
 FUNCTIONS = {
     "normalize": "NormalizeFunction",
     "aggregate": "AggregateFunction",
@@ -237,15 +239,23 @@ class LocalStack:
 
     def drain_queue(self) -> dict[str, int]:
         """Deliver queued S3 notifications to normalize in SQS-shaped batches, as the event source mapping does."""
-        delivered = failed = 0
+        delivered = failed = receive_errors = 0
         while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=0,
-                AttributeNames=["All"],
-                WaitTimeSeconds=0,
-            ).get("Messages", [])
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=10,
+                    VisibilityTimeout=0,
+                    AttributeNames=["All"],
+                    WaitTimeSeconds=0,
+                ).get("Messages", [])
+            except (ClientError, BotoCoreError):
+                # The event source mapping keeps polling through SQS throttling and 5xx: so does this loop.
+                receive_errors += 1
+                if receive_errors >= RECEIVE_ATTEMPTS:
+                    raise
+                continue
+            receive_errors = 0
             if not messages:
                 return {"delivered": delivered, "failed": failed}
             event = {"Records": [_sqs_record(m, self.template.get_att("IngestQueue", "Arn")) for m in messages]}
@@ -255,7 +265,12 @@ class LocalStack:
                 if message["MessageId"] in failures:
                     failed += 1
                     continue
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                try:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                except (ClientError, BotoCoreError):
+                    # Not deleted: SQS delivers it again, and normalize recognises the duplicate (as in AWS).
+                    failed += 1
+                    continue
                 delivered += 1
 
     def dead_lettered_messages(self) -> int:

@@ -6,7 +6,9 @@ the dirty marks are the work list and the source of truth for "what still needs 
 
 1. reads the dirty marks (and their versions);
 2. rebuilds pull_requests for every dirty GitHub repo and commits for every dirty commits partition,
-   and finds the days whose daily_github_metrics can have changed;
+   and finds the days whose daily_github_metrics can have changed (by comparing the stored pull_requests
+   with the rebuilt ones, which are published only after those days: a crash in between must leave the
+   next run the same difference to find);
 3. recomputes every affected day *from all that day's partitions* and overwrites the day's one object
    (a PUT is atomic: a reader sees the old day or the new day, never a mix);
 4. registers new partitions in Glue;
@@ -200,10 +202,22 @@ def _plan(lake: _Lake, marks: dict[str, list[DirtyPartition]], backfill: tuple[s
     return plan
 
 
-def _rebuild_pull_requests(lake: _Lake, repos: set[str]) -> set[str]:
-    """Rebuild pull_requests for `repos`; returns the days whose GitHub metrics can have changed."""
+@dataclass
+class _PullRequests:
+    """pull_requests rebuilt for some repos, not yet published."""
+
+    repos: set[str] = field(default_factory=set)  # the rebuilt repos
+    built: list[TableFile] = field(default_factory=list)
+    changed_days: set[str] = field(default_factory=set)  # days whose GitHub metrics can have changed
+
+
+def _rebuild_pull_requests(lake: _Lake, repos: set[str]) -> _PullRequests:
+    """Rebuild pull_requests for `repos` and find the days whose GitHub metrics can have changed.
+
+    Nothing is published here: see _publish_pull_requests for why the days come first.
+    """
     if not repos:
-        return set()
+        return _PullRequests()
     old, pulls, events = [], [], []
     for repo in sorted(repos):
         partition = {"repo": repo}
@@ -212,11 +226,21 @@ def _rebuild_pull_requests(lake: _Lake, repos: set[str]) -> set[str]:
         events += lake.partition_files(GITHUB_ISSUE_EVENTS.name, partition)
     built = domain.pull_requests(pulls, events, lake.outputs)
     days = domain.changed_pr_days(old, [PartitionFile(b.path, b.partition) for b in built], lake.outputs)
-    for output in built:
+    return _PullRequests(set(repos), built, days)
+
+
+def _publish_pull_requests(lake: _Lake, rebuilt: _PullRequests) -> None:
+    """Replace the rebuilt repos' pull_requests objects, *after* the daily_github_metrics of the changed days.
+
+    The changed days are found by comparing the stored objects with the rebuilt ones. Published first, a run
+    dying before those days were written would leave the next run nothing to compare (stored == rebuilt):
+    the days would never be recomputed. Published last, the stored objects stay the old ones until every
+    changed day is written, so a retry finds the same days again.
+    """
+    for output in rebuilt.built:
         lake.publish(output)
-    for repo in sorted(repos - {b.partition["repo"] for b in built}):
+    for repo in sorted(rebuilt.repos - {b.partition["repo"] for b in rebuilt.built}):
         lake.remove(PULL_REQUESTS.name, {"repo": repo})
-    return days
 
 
 def _rebuild_commits(lake: _Lake, partitions: set[tuple[str, str]]) -> None:
@@ -230,13 +254,16 @@ def _rebuild_commits(lake: _Lake, partitions: set[tuple[str, str]]) -> None:
         lake.remove(COMMITS.name, {"event_date": day, "repo": repo})
 
 
-def _recompute_github_days(lake: _Lake, days: set[str]) -> list[TableFile]:
+def _recompute_github_days(lake: _Lake, days: set[str], rebuilt: _PullRequests) -> list[TableFile]:
+    """daily_github_metrics of `days`, with the rebuilt (still unpublished) pull_requests of rebuilt.repos."""
     if not days:
         return []
     commit_files = [
         f for day in sorted(days) for f in lake.prefix_files(COMMITS.name, f"{COMMITS.name}/event_date={day}/")
     ]
-    pr_files = lake.prefix_files(PULL_REQUESTS.name, table_prefix(PULL_REQUESTS.name))
+    stored = lake.prefix_files(PULL_REQUESTS.name, table_prefix(PULL_REQUESTS.name))
+    pr_files = [f for f in stored if f.partition["repo"] not in rebuilt.repos]
+    pr_files += [PartitionFile(b.path, b.partition) for b in rebuilt.built]
     outputs = domain.daily_github_metrics(commit_files, pr_files, days, lake.outputs)
     _publish_days(lake, DAILY_GITHUB_METRICS.name, days, outputs)
     return outputs
@@ -321,10 +348,12 @@ def run_aggregate(
         commit_partitions=len(plan.commit_partitions),
     )
     try:
-        plan.github_days |= _rebuild_pull_requests(lake, plan.github_repos)
+        rebuilt = _rebuild_pull_requests(lake, plan.github_repos)
+        plan.github_days |= rebuilt.changed_days
         _rebuild_commits(lake, plan.commit_partitions)
         plan.github_days |= {day for day, _ in plan.commit_partitions}
-        github_outputs = _recompute_github_days(lake, plan.github_days)
+        github_outputs = _recompute_github_days(lake, plan.github_days, rebuilt)
+        _publish_pull_requests(lake, rebuilt)
         session_outputs = _recompute_session_days(lake, plan.session_days)
         created = {table: catalog.register_partitions(table, parts) for table, parts in lake.registered.items()}
     finally:

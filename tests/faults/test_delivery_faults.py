@@ -1,0 +1,602 @@
+"""Delivery faults on the embedded stack: redelivery and reordering, crashes at every write, throttling.
+
+Every case compares lake *rows* (read with LocalEngine from a mirror of the lake bucket, sorted) with a
+fault-free run. Two columns are wall-clock stamps and are left out of every comparison: dead_letters.rejected_at
+(when normalize rejected the line) and correlations.computed_at.
+
+Faults are injected at the boto3 layer with botocore `before-call` hooks registered on the default boto3
+session: every client the handlers create after registration carries them, the test's own clients (created
+earlier by `running()`) do not. A hook raising in `before-call` (or `before-parameter-build`, which sees the API
+parameters) fails the call before it is sent, so the write it stands for never happens and botocore's own
+retries never see it: an injected error models one that outlived them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, ConnectTimeoutError
+from prodlens.lake_engine import LocalEngine
+from prodlens.local.stack import FUNCTIONS, LocalStack, running
+from prodlens.local.template import Template
+from prodlens.schema import TABLES
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_INPUT = REPO / "demo" / "input"
+pytestmark = pytest.mark.faults
+
+VOLATILE = {"rejected_at", "computed_at"}  # wall-clock stamps, different in any two runs
+CONTRACT_TABLES = (
+    "traces",
+    "dead_letters",
+    "daily_session_metrics",
+    "daily_github_metrics",
+    "pull_requests",
+    "commits",
+    "correlations",
+)
+# The unit a reader can see change in one step: one object per group (per source, or per derived partition).
+OBJECT_GROUPS = {
+    "traces": ("source_key", "event_date", "repo"),
+    "dead_letters": ("source_key",),
+    "github_pulls": ("source_key", "repo"),
+    "github_commits": ("source_key", "event_date", "repo"),
+    "github_issue_events": ("source_key", "repo"),
+    "pull_requests": ("repo",),
+    "commits": ("event_date", "repo"),
+    "daily_session_metrics": ("event_date",),
+    "daily_github_metrics": ("event_date",),
+}
+WRITE_CALLS = {
+    "s3": ("PutObject", "DeleteObjects"),
+    "dynamodb": ("UpdateItem", "PutItem", "DeleteItem"),
+    "glue": ("BatchCreatePartition",),
+}
+WRITE_EVENTS = [f"before-call.{service}.{op}" for service, ops in WRITE_CALLS.items() for op in ops]
+MAX_RECEIVE_COUNT = int(
+    Template.from_file(REPO / "template.yaml").properties("IngestQueue")["RedrivePolicy"]["maxReceiveCount"]
+)
+
+Rows = list[dict[str, str]]
+Lake = dict[str, Rows]
+
+
+class Crash(BaseException):  # noqa: N818 - a process death, not an error anyone handles
+    """The Lambda process dying mid-invocation (timeout, OOM): not an Exception, so no handler catches it."""
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+@contextmanager
+def boto_hooks(events: list[str], handler: Callable[..., Any]) -> Iterator[None]:
+    """`handler` on every listed botocore event of the clients created while the block runs."""
+    session = boto3._get_default_session()  # noqa: SLF001 - the session boto3.client() builds clients from
+    for event in events:
+        session.events.register(event, handler)
+    try:
+        yield
+    finally:
+        for event in events:
+            session.events.unregister(event, handler)
+
+
+def _canon(row: dict[str, Any]) -> dict[str, str]:
+    return {k: repr(v) for k, v in row.items() if k not in VOLATILE}
+
+
+def read_lake(stack: LocalStack, root: Path) -> Lake:
+    """Every table's rows (volatile columns left out, values as repr, sorted), from a mirror of the lake bucket."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    for page in stack.s3.get_paginator("list_objects_v2").paginate(Bucket=stack.lake_bucket):
+        for obj in page.get("Contents", []):
+            target = root / obj["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(stack.s3.get_object(Bucket=stack.lake_bucket, Key=obj["Key"])["Body"].read())
+    engine = LocalEngine(root, threads=1)
+    try:
+        return {
+            name: sorted(
+                (_canon(r) for r in engine.query_dicts(f"SELECT * FROM {name}", dialect="duckdb")),
+                key=lambda r: json.dumps(r, sort_keys=True),
+            )
+            for name in TABLES
+        }
+    finally:
+        engine.con.close()
+
+
+def lake_keys(stack: LocalStack) -> dict[str, str]:
+    pages = stack.s3.get_paginator("list_objects_v2").paginate(Bucket=stack.lake_bucket)
+    return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
+
+
+def assert_same_rows(actual: Lake, expected: Lake, tables: tuple[str, ...], ledger: Counter[str]) -> None:
+    """Identical rows per table; then (and only then) 0 rows lost is added to the ledger."""
+    for table in tables:
+        missing = [r for r in expected[table] if r not in actual[table]]
+        extra = [r for r in actual[table] if r not in expected[table]]
+        assert not missing and not extra, f"{table}: {len(missing)} rows lost, {len(extra)} rows extra or doubled"
+        assert actual[table] == expected[table], f"{table}: same rows, different multiplicities"
+        assert expected[table] or table in ("dead_letters",), f"{table} is empty: the comparison proves nothing"
+    ledger["rows lost"] += 0
+
+
+def groups(rows: Rows, keys: tuple[str, ...]) -> dict[tuple[str, ...], Rows]:
+    out: dict[tuple[str, ...], Rows] = {}
+    for row in rows:
+        out.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return out
+
+
+def assert_each_object_old_or_new(seen: Lake, old: Lake, new: Lake, tables: tuple[str, ...]) -> None:
+    """A reader at this instant sees, for every object, either its old rows or its new rows: never a mix."""
+    for table in tables:
+        keys = OBJECT_GROUPS[table]
+        now, before, after = groups(seen[table], keys), groups(old[table], keys), groups(new[table], keys)
+        for group in set(now) | set(before) | set(after):
+            rows = now.get(group, [])
+            assert rows in (before.get(group, []), after.get(group, [])), f"{table} {group}: neither old nor new"
+
+
+def assert_no_doubled_record(seen: Lake) -> None:
+    ids = Counter(r["record_id"] for r in seen["traces"])
+    doubled = [i for i, n in ids.items() if n > 1]
+    assert not doubled, f"{len(doubled)} record_id seen twice in traces"
+
+
+def run_schedules(stack: LocalStack, names: tuple[str, ...] = ("aggregate", "correlate")) -> dict[str, Any]:
+    results = {}
+    for name in names:
+        payloads = stack.template.schedule_inputs(FUNCTIONS[name]) or [{"job": name}]
+        results[name] = stack.invoke(name, payloads[0])
+    return results
+
+
+def take_messages(stack: LocalStack, url: str) -> list[str]:
+    """Receive and delete every message of a queue; their bodies in the order the queue gave them."""
+    bodies = []
+    while messages := stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+        "Messages", []
+    ):
+        for message in messages:
+            bodies.append(message["Body"])
+            stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def deliver(stack: LocalStack, bodies: list[str], batch: int = 10) -> int:
+    """Send `bodies` to the IngestQueue in this order, a batch at a time, each batch drained before the next."""
+    delivered = 0
+    for start in range(0, len(bodies), batch):
+        for body in bodies[start : start + batch]:
+            stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
+        result = stack.drain_queue()
+        assert result["failed"] == 0
+        delivered += result["delivered"]
+    return delivered
+
+
+def raw_keys(body: str) -> list[str]:
+    from urllib.parse import unquote_plus
+
+    return [unquote_plus(r["s3"]["object"]["key"]) for r in json.loads(body).get("Records", [])]
+
+
+@pytest.fixture(scope="module")
+def demo_reference(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The fault-free run: the demo input uploaded and delivered once, in order; then aggregate and correlate."""
+    with running() as stack:
+        stack.enable_notifications()
+        stack.upload_inputs(DEMO_INPUT)
+        assert stack.drain_queue()["failed"] == 0
+        run_schedules(stack)
+        return read_lake(stack, tmp_path_factory.mktemp("reference") / "lake")
+
+
+# -- 1. redelivery and reordering -------------------------------------------------------------------------------
+def test_every_event_twice_and_out_of_order_gives_the_same_tables(demo_reference, tmp_path, ledger):
+    with running() as stack:
+        # Given the demo input uploaded, and every S3 notification it produced
+        stack.enable_notifications()
+        uploaded = stack.upload_inputs(DEMO_INPUT)
+        bodies = take_messages(stack, stack.queue_url)
+        assert len(bodies) == uploaded + 1  # plus the s3:TestEvent
+        # When each is delivered twice, shuffled: second copies of some before the first copies of others
+        order = [(i, copy) for i in range(len(bodies)) for copy in (0, 1)]
+        random.Random(7).shuffle(order)
+        first_at = {i: pos for pos, (i, copy) in enumerate(order) if copy == 0}
+        second_at = {i: pos for pos, (i, copy) in enumerate(order) if copy == 1}
+        assert any(second_at[i] < first_at[j] for i in first_at for j in first_at if i != j)
+        out_of_order, newest = 0, -1
+        for i, _ in order:
+            out_of_order += i < newest
+            newest = max(newest, i)
+        # ... with an aggregate run in the middle, so some redeliveries land on already aggregated days
+        half = len(order) // 2
+        delivered = deliver(stack, [bodies[i] for i, _ in order[:half]])
+        run_schedules(stack, ("aggregate",))
+        delivered += deliver(stack, [bodies[i] for i, _ in order[half:]])
+        run_schedules(stack)
+        # Then every table holds exactly the rows of one in-order delivery
+        assert delivered == len(order)
+        assert stack.dead_lettered_messages() == 0
+        lake = read_lake(stack, tmp_path / "lake")
+        assert_same_rows(lake, demo_reference, tuple(TABLES), ledger)
+        assert_no_doubled_record(lake)
+        ledger["events delivered"] += delivered
+        ledger["events redelivered"] += len(bodies)
+        ledger["out-of-order deliveries"] += out_of_order
+
+        # And the same objects re-uploaded with identical bytes change nothing
+        before = lake_keys(stack)
+        again = stack.upload_inputs(DEMO_INPUT)
+        assert stack.drain_queue() == {"delivered": again, "failed": 0}
+        results = run_schedules(stack)
+        assert results["aggregate"]["days_recomputed"] == 0
+        assert results["correlate"]["status"] == "cached"
+        assert lake_keys(stack) == before  # same keys, same ETags: nothing rewritten
+        assert_same_rows(read_lake(stack, tmp_path / "lake"), demo_reference, tuple(TABLES), ledger)
+        ledger["events delivered"] += again
+        ledger["events redelivered"] += again
+
+
+# -- 2. crashes at every write ---------------------------------------------------------------------------------
+SEED_KEY = "traces/seed/crash-test.jsonl"
+PULLS_KEY = "github/acme/api/pulls/page-0001.json"
+COMMITS_KEY = "github/acme/api/commits/page-0001.json"
+STATIC = ("github/acme/api/issue_events/*.json", "traces/litellm/2026-09-02/*.json")  # unchanged objects
+STAGING = ("traces", "dead_letters", "github_pulls", "github_commits", "github_issue_events")
+DERIVED = ("pull_requests", "commits", "daily_session_metrics", "daily_github_metrics")
+
+
+def _versions() -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Two versions of three raw objects. B drops a day, rewrites a day, keeps a day, adds a day (traces);
+    merges an open PR, drops one, adds one (pulls); drops and adds commits (commits)."""
+    lines = [ln for ln in (DEMO_INPUT / "traces/seed/acme-api.jsonl").read_text().splitlines() if ln.strip()]
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        record = json.loads(line)
+        by_day.setdefault(record["timestamp"][:10], []).append(record)
+    d1, d2, d3, d4 = sorted(by_day)[:4]
+    changed = [{**r, "usage": {**r["usage"], "output_tokens": r["usage"]["output_tokens"] + 1}} for r in by_day[d3][:4]]
+    seed_a = by_day[d1][:4] + by_day[d2][:4] + by_day[d3][:4] + [{"timestamp": d1, "broken": True}]
+    seed_b = by_day[d2][:4] + changed + by_day[d4][:4] + ["not json"]
+    pulls = json.loads((DEMO_INPUT / PULLS_KEY).read_text())
+    merged = {
+        **pulls[0],
+        "state": "closed",
+        "merged_at": "2026-10-13T09:00:00Z",
+        "closed_at": "2026-10-13T09:00:00Z",
+        "updated_at": "2026-10-13T09:00:00Z",
+    }
+    assert pulls[0]["merged_at"] is None
+    commits = json.loads((DEMO_INPUT / COMMITS_KEY).read_text())
+
+    def jsonl(records: list[Any]) -> bytes:
+        return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records).encode()
+
+    a = {
+        SEED_KEY: jsonl(seed_a),
+        PULLS_KEY: json.dumps(pulls[:8]).encode(),
+        COMMITS_KEY: json.dumps(commits[:12]).encode(),
+    }
+    b = {
+        SEED_KEY: jsonl(seed_b),
+        PULLS_KEY: json.dumps([merged, *pulls[2:9]]).encode(),
+        COMMITS_KEY: json.dumps(commits[6:20]).encode(),
+    }
+    return a, b
+
+
+def _upload(stack: LocalStack, objects: dict[str, bytes]) -> None:
+    for key, body in objects.items():
+        stack.s3.put_object(Bucket=stack.raw_bucket, Key=key, Body=body)
+
+
+def _dirty(stack: LocalStack) -> dict[tuple[str, str], int]:
+    items = [i for page in stack.ddb.get_paginator("scan").paginate(TableName=stack.state_table) for i in page["Items"]]
+    return {(i["pk"]["S"], i["sk"]["S"]): int(i["version"]["N"]) for i in items if i["pk"]["S"].startswith("dirty#")}
+
+
+def _glue_partitions(stack: LocalStack) -> set[tuple[str, tuple[str, ...]]]:
+    found = set()
+    for table in TABLES:
+        if TABLES[table].partition_keys:
+            pages = stack.glue.get_paginator("get_partitions").paginate(DatabaseName=stack.database, TableName=table)
+            found |= {(table, tuple(p["Values"])) for page in pages for p in page["Partitions"]}
+    return found
+
+
+class WriteCounter:
+    """Counts the write calls; raises Crash before write number `crash_at` (0-based) is sent."""
+
+    def __init__(self, crash_at: int | None = None) -> None:
+        self.crash_at = crash_at
+        self.writes = 0
+        self.crashed = False
+
+    def __call__(self, **kwargs: Any) -> None:
+        if self.crash_at is not None and not self.crashed and self.writes == self.crash_at:
+            self.crashed = True
+            raise Crash(f"died before write {self.writes}")
+        self.writes += 1
+
+
+@contextmanager
+def crash_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, dict[str, Any]]]:
+    """A stack with version A of the three objects delivered and aggregated, then B; references for both."""
+    a, b = _versions()
+    with running() as stack:
+        stack.enable_notifications()
+        stack.drain_queue()  # the s3:TestEvent
+        static = {
+            p.relative_to(DEMO_INPUT).as_posix(): p.read_bytes() for pattern in STATIC for p in DEMO_INPUT.glob(pattern)
+        }
+        refs: dict[str, Any] = {"objects": {"A": a, "B": b}}
+        for name, objects in (("static", static), ("A", a), ("B", b)):
+            _upload(stack, objects)
+            assert stack.drain_queue()["failed"] == 0
+            # the partitions a transition between A and B marks dirty: those of A and of B (its stale outputs)
+            refs["marks"] = set(_dirty(stack))
+            run_schedules(stack, ("aggregate",))
+            refs[name] = read_lake(stack, tmp_path / f"ref{name}")
+            assert not _dirty(stack)
+        refs["glue"] = _glue_partitions(stack)
+        yield stack, refs
+
+
+def _count_writes(stack: LocalStack, action: Callable[[], Any]) -> int:
+    counter = WriteCounter()
+    with boto_hooks(WRITE_EVENTS, counter):
+        action()
+    return counter.writes
+
+
+def test_normalize_crash_at_every_write_converges_on_redelivery(tmp_path, ledger):
+    with crash_stack(tmp_path) as (stack, refs):
+        # The state is B; each crash point moves the three objects to the other version (A, B, A, ...)
+        current = "B"
+        counted = 0
+
+        def transition(crash_at: int | None) -> WriteCounter:
+            nonlocal current
+            target = "A" if current == "B" else "B"
+            _upload(stack, refs["objects"][target])
+            counter = WriteCounter(crash_at)
+            with boto_hooks(WRITE_EVENTS, counter):
+                if crash_at is None:
+                    stack.drain_queue()
+                else:
+                    with pytest.raises(Crash):
+                        stack.drain_queue()
+            return counter
+
+        # Given the number of writes one normalize invocation of the three objects makes (a clean transition)
+        total = transition(None).writes
+        current = "A"
+        assert_same_rows(read_lake(stack, tmp_path / "lake"), refs["A"], STAGING, ledger)
+        assert total >= 10
+        for crash_at in range(total):
+            old, new = current, ("A" if current == "B" else "B")
+            marks_before = _dirty(stack)
+            # When the invocation dies before write number crash_at
+            counter = transition(crash_at)
+            assert counter.crashed
+            ledger["crashes injected"] += 1
+            # Then a reader sees, per source and partition, the old rows or the new ones, and no record twice
+            seen = read_lake(stack, tmp_path / "lake")
+            assert_each_object_old_or_new(seen, refs[old], refs[new], STAGING + DERIVED)
+            assert_no_doubled_record(seen)
+            # And the redelivery converges on the lake of a run without the crash, with every partition marked
+            assert stack.drain_queue() == {"delivered": 3, "failed": 0}
+            current = new
+            assert_same_rows(read_lake(stack, tmp_path / "lake"), refs[new], STAGING, ledger)
+            marks = _dirty(stack)
+            assert all(marks.get(k, 0) > marks_before.get(k, 0) for k in refs["marks"]), crash_at
+            counted += 1
+            ledger["crash points converged"] += 1
+            ledger["events redelivered"] += 3
+            ledger["events delivered"] += 6
+        # And the next aggregate run derives the same tables as after a clean run
+        run_schedules(stack, ("aggregate",))
+        assert_same_rows(read_lake(stack, tmp_path / "lake"), refs[current], STAGING + DERIVED, ledger)
+        assert _glue_partitions(stack) == refs["glue"]
+        assert counted == total
+
+
+@pytest.mark.parametrize("part", range(3))
+def test_aggregate_crash_at_every_write_converges_on_the_next_run(part, tmp_path, ledger):
+    with crash_stack(tmp_path) as (stack, refs):
+        current = "B"
+
+        def normalize_other() -> str:
+            target = "A" if current == "B" else "B"
+            _upload(stack, refs["objects"][target])
+            assert stack.drain_queue()["failed"] == 0
+            return target
+
+        # Given the number of writes of one aggregate run after a change (a clean run, B -> A)
+        current = normalize_other()
+        total = _count_writes(stack, lambda: run_schedules(stack, ("aggregate",)))
+        assert_same_rows(read_lake(stack, tmp_path / "lake"), refs["A"], STAGING + DERIVED, ledger)
+        assert total >= 10
+        for crash_at in range(part, total, 3):
+            old = current
+            current = normalize_other()
+            # When the aggregate run dies before write number crash_at
+            counter = WriteCounter(crash_at)
+            with boto_hooks(WRITE_EVENTS, counter), pytest.raises(Crash):
+                run_schedules(stack, ("aggregate",))
+            ledger["crashes injected"] += 1
+            # Then every derived object a reader sees is complete: the old computation or the new one
+            seen = read_lake(stack, tmp_path / "lake")
+            assert_each_object_old_or_new(seen, refs[old], refs[current], DERIVED)
+            assert_same_rows(seen, refs[current], STAGING, ledger)
+            # And the next scheduled run converges on the tables of a run without the crash
+            run_schedules(stack, ("aggregate",))
+            assert_same_rows(read_lake(stack, tmp_path / "lake"), refs[current], STAGING + DERIVED, ledger)
+            assert not _dirty(stack), f"marks left after the run that followed a crash at write {crash_at}"
+            ledger["crash points converged"] += 1
+        assert _glue_partitions(stack) == refs["glue"]
+
+
+# -- 3. throttling and transient errors ---------------------------------------------------------------------------
+def _client_error(code: str, operation: str) -> ClientError:
+    status = 503 if code in {"SlowDown", "ServiceUnavailable"} else 500 if code == "InternalError" else 400
+    return ClientError(
+        {"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
+
+
+class Faults:
+    """Fails chosen calls made while normalize works on chosen raw keys; `times` failures each (None: always)."""
+
+    def __init__(self, plan: dict[str, tuple[str, str, int | None]], raw_bucket: str) -> None:
+        self.plan = plan  # raw key -> (event suffix "s3.GetObject", error code or "ConnectTimeout", times)
+        self.raw_bucket = raw_bucket
+        self.current = ""
+        self.remaining = {key: times for key, (_, _, times) in plan.items()}
+        self.hit: set[str] = set()  # raw keys whose processing met an injected error in this invocation
+        self.injected = 0
+        self.attempts: Counter[str] = Counter()
+
+    @property
+    def events(self) -> list[str]:
+        return sorted(
+            {"before-parameter-build.s3.HeadObject"}
+            | {f"before-parameter-build.{call}" for call, _, _ in self.plan.values()}
+        )
+
+    def __call__(self, event_name: str, params: dict[str, Any], **kwargs: Any) -> None:
+        if event_name == "before-parameter-build.s3.HeadObject" and params.get("Bucket") == self.raw_bucket:
+            self.current = params["Key"]  # normalize starts every raw object with a HEAD
+            if params["Key"] in self.plan:
+                self.attempts[params["Key"]] += 1
+        if self.current not in self.plan:
+            return
+        call, code, _ = self.plan[self.current]
+        if event_name != f"before-parameter-build.{call}" or self.remaining[self.current] == 0:
+            return
+        if self.remaining[self.current] is not None:
+            self.remaining[self.current] -= 1
+        self.injected += 1
+        self.hit.add(self.current)
+        if code == "ConnectTimeout":
+            raise ConnectTimeoutError(endpoint_url="https://injected.example")
+        raise _client_error(code, call.split(".")[1])
+
+
+class SqsFaults:
+    """Throttles the event source mapping's own SQS calls: the first receive of a drain, every 7th delete."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.injected = 0
+
+    def __call__(self, event_name: str, **kwargs: Any) -> None:
+        op = event_name.rsplit(".", 1)[1]
+        self.calls[op] += 1
+        if (op == "ReceiveMessage" and self.calls[op] == 1) or (op == "DeleteMessage" and self.calls[op] % 7 == 0):
+            self.injected += 1
+            raise _client_error("ThrottlingException" if op == "DeleteMessage" else "ServiceUnavailable", op)
+
+
+def test_throttling_fails_only_the_affected_records_and_a_dlq_redrive_completes_the_data(
+    demo_reference, tmp_path, ledger
+):
+    files = sorted(
+        p.relative_to(DEMO_INPUT).as_posix()
+        for p in DEMO_INPUT.rglob("*")
+        if p.is_file() and not p.name.endswith(".meta.json")
+    )
+    pick = {
+        name: next(f for f in files if name in f)
+        for name in (
+            "acme-web.jsonl",
+            "otlp/",
+            "litellm/2026-09-20",
+            "claude/",
+            "web/pulls",
+            "api/commits/page-0003",
+            "api/issue_events",
+            "broken-upload",
+            "litellm/2026-10-05",
+            "web/commits/page-0002",
+            "acme-api.jsonl",
+        )
+    }
+    plan = {
+        pick["acme-web.jsonl"]: ("s3.HeadObject", "SlowDown", 2),
+        pick["otlp/"]: ("s3.GetObject", "InternalError", 1),
+        pick["litellm/2026-09-20"]: ("s3.GetObject", "ConnectTimeout", 3),
+        pick["claude/"]: ("dynamodb.GetItem", "ProvisionedThroughputExceededException", 1),
+        pick["web/pulls"]: ("dynamodb.PutItem", "ThrottlingException", 2),
+        pick["api/commits/page-0003"]: ("dynamodb.UpdateItem", "ProvisionedThroughputExceededException", 1),
+        pick["api/issue_events"]: ("glue.BatchCreatePartition", "ThrottlingException", 1),
+        pick["acme-api.jsonl"]: ("s3.PutObject", "SlowDown", 4),  # some of its day objects written, then fails
+        # these never recover: they must reach the IngestDLQ after maxReceiveCount receives
+        pick["broken-upload"]: ("s3.PutObject", "ServiceUnavailable", None),
+        pick["litellm/2026-10-05"]: ("dynamodb.GetItem", "ThrottlingException", None),
+        pick["web/commits/page-0002"]: ("s3.HeadObject", "InternalError", None),
+    }
+    persistent = {key for key, (_, _, times) in plan.items() if times is None}
+    with running() as stack:
+        stack.enable_notifications()
+        uploaded = stack.upload_inputs(DEMO_INPUT)
+        faults = Faults(plan, stack.raw_bucket)
+        sqs_faults = SqsFaults()
+        invoke = stack.invoke
+        checked = 0
+
+        def checked_invoke(name: str, event: dict[str, Any]) -> Any:
+            # Every normalize invocation: exactly the records that met an injected error are reported failed
+            nonlocal checked
+            faults.hit = set()
+            response = invoke(name, event)
+            if name == "normalize":
+                failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+                expected = {r["messageId"] for r in event["Records"] if set(raw_keys(r["body"])) & faults.hit}
+                assert failed == expected
+                checked += 1
+            return response
+
+        stack.invoke = checked_invoke  # type: ignore[method-assign]
+        for op in ("ReceiveMessage", "DeleteMessage"):
+            stack.sqs.meta.events.register(f"before-call.sqs.{op}", sqs_faults)
+        with boto_hooks(faults.events, faults):
+            result = stack.drain_queue()
+        for op in ("ReceiveMessage", "DeleteMessage"):
+            stack.sqs.meta.events.unregister(f"before-call.sqs.{op}", sqs_faults)
+        stack.invoke = invoke  # type: ignore[method-assign]
+        # Then every object that recovered was delivered; the others failed maxReceiveCount times, then left
+        assert checked > 0 and sqs_faults.injected >= 2
+        assert result["failed"] >= len(persistent) * MAX_RECEIVE_COUNT
+        assert {k: faults.attempts[k] for k in persistent} == dict.fromkeys(persistent, MAX_RECEIVE_COUNT)
+        assert stack.dead_lettered_messages() == len(persistent)
+        ledger["transient errors injected"] += faults.injected + sqs_faults.injected
+        ledger["events delivered"] += result["delivered"] + result["failed"]
+        ledger["events redelivered"] += result["failed"]
+
+        # When the DLQ is redriven (what start-message-move-task does: receive, send to the source, delete)
+        dlq = stack.sqs.get_queue_url(QueueName=stack.dlq_name)["QueueUrl"]
+        moved = take_messages(stack, dlq)
+        assert sorted(k for body in moved for k in raw_keys(body)) == sorted(persistent)
+        for body in moved:
+            stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
+        assert stack.drain_queue() == {"delivered": len(moved), "failed": 0}
+        run_schedules(stack)
+        # Then the tables are those of a fault-free run
+        assert_same_rows(read_lake(stack, tmp_path / "lake"), demo_reference, tuple(TABLES), ledger)
+        assert stack.dead_lettered_messages() == 0
+        ledger["messages dead-lettered then redriven"] += len(moved)
+        ledger["events delivered"] += len(moved)
+        assert uploaded == len(files)

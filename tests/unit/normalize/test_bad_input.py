@@ -68,10 +68,11 @@ def test_seed_blank_lines_keep_line_numbers_and_are_not_records(normalize, write
     ]
 
 
-def test_seed_invalid_json_raw_is_kept_verbatim(normalize, write):
-    path = write("raw.jsonl", seed_line() + '\n{broken "json\n')
+def test_seed_invalid_json_raw_keeps_structure_but_redacts_free_text(normalize, write):
+    # Text of a line that is not JSON may be a prompt: only structure, numbers and known-key values stay
+    path = write("raw.jsonl", seed_line() + '\n{"timestamp": "2026-09-03T10:05:00Z", "n": 7, "prompt": "secret\n')
     (letter,) = dead_letters(normalize(path))
-    assert letter["raw"] == '{broken "json'
+    assert letter["raw"] == '{"timestamp": "2026-09-03T10:05:00Z", "n": 7, "prompt": "[redacted]"'
 
 
 def test_seed_duplicate_lines_count_once_and_extras_are_skipped(normalize, write):
@@ -208,7 +209,7 @@ def test_decompression_bound_rejects_oversized_object(normalize, write):
 
 
 def test_dead_letter_raw_is_truncated_to_64_kib(normalize, write):
-    long_line = "x" * 200_000
+    long_line = "1" * 200_000  # a bare number: kept by the redaction, so only the truncation shortens it
     output = normalize(write("long.jsonl", seed_line() + "\n" + long_line + "\n"))
     (letter,) = dead_letters(output)
     assert len(letter["raw"].encode()) == 64 * 1024

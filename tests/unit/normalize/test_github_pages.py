@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prodlens.normalize.fields import redact_raw
 from prodlens.normalize.github import MAX_RAW_BYTES, parse_github_page
 from prodlens.schema import GITHUB_COMMITS, GITHUB_ISSUE_EVENTS, GITHUB_PULLS
 
@@ -129,7 +130,7 @@ def test_parse_bad_element_becomes_dead_letter_with_its_index(kind, mutate, reas
     assert len(result.rows) == 1 and result.read == 2 and balanced(result)
     (dead,) = result.dead_letters
     assert (dead["source_key"], dead["line_number"], dead["reason"]) == (key, 2, reason)
-    assert json.loads(dead["raw"]) == bad
+    assert json.loads(dead["raw"]) == redact_raw(bad)  # ids and timestamps kept, titles/bodies/messages not
     assert dead["rejected_at"] == datetime(2026, 3, 2, 6, 0)
 
 
@@ -165,7 +166,7 @@ def test_parse_empty_page_reads_nothing():
 
 
 def test_parse_huge_invalid_page_truncates_raw_to_64_kib():
-    body = b"[" + b"x" * (MAX_RAW_BYTES * 2)
+    body = b"[" + b"1" * (MAX_RAW_BYTES * 2)  # a bare number survives the redaction; the truncation cuts it
     (dead,) = parse_github_page("github/acme/api/pulls/x.json", body).dead_letters
     assert len(dead["raw"].encode()) == MAX_RAW_BYTES
 

@@ -28,8 +28,8 @@ _LEGACY_IDENTITY = re.compile(
 )
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
 
-# Keys whose values hold prompt or response text. Never copied into a column; stripped from the raw
-# text of a dead letter whose line is otherwise valid JSON.
+# Keys whose values hold prompt or response text. Never copied into a column; dropped from the raw text
+# of a dead letter (whose other string values are redacted too, see RAW_KEEP_KEYS).
 TEXT_KEYS = frozenset(
     {
         "messages",
@@ -99,8 +99,97 @@ def truncate_raw(text: str) -> str:
     return data[:MAX_RAW_BYTES].decode("utf-8", "ignore")
 
 
+# Keys whose string values a dead letter's raw text keeps: identifiers, timestamps, model, repo, status and
+# OTLP scalar encodings, i.e. what explains a rejection. Every other string value (a prompt under a key no
+# list names, a PR title, a commit message, free text of a line that is not JSON) becomes REDACTED: prompt
+# and response text never reaches the lake, and the source key + line number lead to the original in the
+# raw bucket when a record has to be fixed and replayed.
+RAW_KEEP_KEYS = frozenset(
+    {
+        # time
+        "timestamp", "ts", "time", "date", "startTime", "endTime", "completionStartTime", "created_at",
+        "updated_at", "closed_at", "merged_at", "startTimeUnixNano", "endTimeUnixNano", "timeUnixNano",
+        # identifiers
+        "id", "node_id", "uuid", "parentUuid", "leafUuid", "requestId", "request_id", "trace_id", "traceId",
+        "spanId", "parentSpanId", "span_id", "sessionId", "session_id", "session.id", "user.id", "user_id",
+        "developer_id", "developer", "device_id", "account_uuid", "sha", "number", "login", "key",
+        # what the record is
+        "type", "role", "kind", "event", "state", "status", "status_code", "call_type", "model", "model_name",
+        "model_group", "llm.model_name", "gen_ai.request.model", "gen_ai.response.model", "gen_ai.system",
+        "gen_ai.operation.name", "openinference.span.kind", "custom_llm_provider", "repo", "version",
+        "stop_reason", "error_code", "error_class",
+        # OTLP scalar encodings (the attribute's own key decides whether a stringValue is kept)
+        "intValue", "doubleValue", "boolValue",
+    }
+)
+REDACTED = "[redacted]"
+_BARE_KEEP = re.compile(r"^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null)$")
+
+
+def redact_raw(value: Any, key: str | None = None) -> Any:
+    """A parsed JSON value for a dead letter: text keys dropped, strings kept only under RAW_KEEP_KEYS."""
+    if isinstance(value, dict):
+        if "key" in value and "value" in value and isinstance(value.get("key"), str):  # OTLP attribute
+            attribute = value["key"]
+            if is_text_key(attribute):
+                return {"key": attribute, "value": "[stripped]"}
+            kept = attribute if attribute in RAW_KEEP_KEYS else None
+            return {"key": attribute, "value": _redact_attribute_value(value["value"], kept)}
+        return {k: redact_raw(v, k) for k, v in value.items() if not is_text_key(k)}
+    if isinstance(value, list):
+        return [redact_raw(v, key) for v in value]
+    if isinstance(value, str) and key not in RAW_KEEP_KEYS:
+        return REDACTED
+    return value
+
+
+def _redact_attribute_value(value: Any, attribute: str | None) -> Any:
+    if isinstance(value, dict):
+        return {k: (v if attribute and isinstance(v, str) else redact_raw(v, k)) for k, v in value.items()}
+    return value if attribute or not isinstance(value, str) else REDACTED
+
+
+def redact_text(text: str) -> str:
+    """Text that is not valid JSON, redacted token by token: structure, numbers, literals and keys stay;
+    string values stay only after a RAW_KEEP_KEYS key; every other string or bare word becomes REDACTED."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    last_key: str | None = None
+    while i < n:
+        char = text[i]
+        if char == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            literal = text[i + 1 : min(j, n)]
+            i = j + 1
+            k = i
+            while k < n and text[k] in " \t\r\n":
+                k += 1
+            if k < n and text[k] == ":":
+                last_key = literal
+                out.append(f'"{literal}"')
+            else:
+                out.append(f'"{literal}"' if last_key in RAW_KEEP_KEYS and j < n else f'"{REDACTED}"')
+                last_key = None
+        elif char in "{}[]:, \t\r\n":
+            if char in ",{[":
+                last_key = None
+            out.append(char)
+            i += 1
+        else:
+            j = i
+            while j < n and text[j] not in '"{}[]:, \t\r\n':
+                j += 1
+            word = text[i:j]
+            out.append(word if _BARE_KEEP.match(word) else REDACTED)
+            last_key = None
+            i = j
+    return "".join(out)
+
+
 def dead_letter_raw(line: str | bytes | None, parsed: Any = None) -> str:
-    """The raw text kept with a dead letter: verbatim when not JSON, else the JSON without text fields."""
+    """The raw text kept with a dead letter, without prompt or response text (see RAW_KEEP_KEYS)."""
     if parsed is None and line is None:
         return ""
     if parsed is None:
@@ -108,8 +197,8 @@ def dead_letter_raw(line: str | bytes | None, parsed: Any = None) -> str:
         try:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError:
-            return truncate_raw(text)
-    return truncate_raw(orjson.dumps(strip_text(parsed), option=orjson.OPT_SORT_KEYS).decode())
+            return truncate_raw(redact_text(text))
+    return truncate_raw(orjson.dumps(redact_raw(parsed), option=orjson.OPT_SORT_KEYS).decode())
 
 
 def record_id(*parts: object) -> str:

@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from prodlens.normalize.fields import dead_letter_raw
+
 TABLE_BY_KIND = {"pulls": "github_pulls", "commits": "github_commits", "issue_events": "github_issue_events"}
 MAX_RAW_BYTES = 64 * 1024
 MIN_YEAR = 2000
@@ -57,14 +59,6 @@ def github_key_parts(key: str) -> tuple[str, str]:
 
 def _valid_repo(repo: str) -> bool:
     return all(_SLUG_PART.match(part) and part not in (".", "..") for part in repo.split("/"))
-
-
-def _truncate(raw: bytes | str) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    encoded = text.encode("utf-8")
-    if len(encoded) <= MAX_RAW_BYTES:
-        return text
-    return encoded[:MAX_RAW_BYTES].decode("utf-8", "ignore")
 
 
 def _timestamp(record: dict[str, Any], path: tuple[str, ...], *, required: bool) -> datetime | None:
@@ -164,7 +158,8 @@ def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> 
                 "line_number": line,
                 "reason": reason,
                 "detail": detail,
-                "raw": _truncate(raw),
+                # PR titles and bodies, commit messages: redacted like every trace's text (fields.RAW_KEEP_KEYS).
+                "raw": dead_letter_raw(raw),
                 "rejected_at": rejected_at,
             }
         )

@@ -8,6 +8,7 @@ documents) -> write Parquet with DuckDB COPY. No boto3, no environment reads.
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import zlib
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from prodlens.schema import DEAD_LETTERS, TABLES, TRACES
 GIB = 1024**3
 MIB = 1024**2
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
 _CLAUDE_TYPES = frozenset(
     {"user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation", "progress"}
 )
@@ -101,6 +103,25 @@ class _Run:
         return NormalizeOutput(self.source.key, source_format, self.counts, files)
 
 
+def _loads(data: bytes) -> Any:
+    """orjson, else the standard library for what Python writers emit but orjson refuses (NaN, Infinity):
+    LiteLLM and OTel exporters are Python. Raises ValueError for anything that is not JSON (including
+    invalid UTF-8, lone surrogates and nesting too deep for either parser)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:
+            value = json.loads(data)
+            orjson.dumps(value)  # what the row and dead-letter sinks will have to write (no lone surrogates)
+        except (ValueError, TypeError, RecursionError):
+            raise ValueError(str(exc)) from exc
+        return value
+
+
+def _strip_bom(data: bytes) -> bytes:
+    return data[len(_BOM) :] if data.startswith(_BOM) else data
+
+
 def _materialize(source: SourceObject, scratch: Path, limits: Limits) -> Path:
     """The object's bytes as a plain local file: gzip streamed out in 1 MiB chunks, size-bounded."""
     with source.path.open("rb") as handle:
@@ -139,35 +160,45 @@ def _classify(obj: Any) -> str | None:
     return None
 
 
+def _parse(data: bytes) -> tuple[bool, Any]:
+    try:
+        return True, _loads(data)
+    except ValueError:
+        return False, None
+
+
 def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
     """(format, parsed whole document or None). Formats: seed, claude_code (JSONL, SQL path), litellm, otlp,
-    `lines` (JSONL of LiteLLM/OTLP documents), `array`; raises _ObjectRejected(unknown_format)."""
+    `lines` (JSONL of LiteLLM/OTLP documents), `array`; raises _ObjectRejected(unknown_format | invalid_json).
+
+    A UTF-8 byte-order mark is ignored. A first line longer than the 1 MiB head is read whole (up to
+    max_line_bytes), so a single large record is still recognised."""
     size = path.stat().st_size
     with path.open("rb") as handle:
-        head = handle.read(min(size, MIB))
-    stripped = head.lstrip()
-    if not stripped:
-        raise _ObjectRejected("unknown_format", "empty object")
-    first_line = stripped.split(b"\n", 1)[0]
-    try:
-        first_kind: str | None = _classify(orjson.loads(first_line))
-        first_ok = True
-    except orjson.JSONDecodeError:
-        first_kind, first_ok = None, False
+        head = _strip_bom(handle.read(min(size, MIB)))
+        stripped = head.lstrip()
+        if not stripped:
+            raise _ObjectRejected("unknown_format", "empty object")
+        first_line = stripped.split(b"\n", 1)[0]
+        extended = b"\n" not in stripped and handle.tell() < size
+        if extended:
+            first_line = stripped + handle.readline(limits.max_line_bytes)
+            first_is_all = handle.tell() >= size or not (handle.read(MIB).strip() or handle.tell() < size)
+        else:
+            first_is_all = handle.tell() >= size and stripped.strip() == first_line.strip()
+    first_ok, first_doc = _parse(first_line)
+    first_kind = _classify(first_doc) if first_ok else None
     if first_kind in ("seed", "claude_code"):
         return first_kind, None
+    if first_kind in ("litellm", "otlp") and first_is_all:
+        return first_kind, first_doc
     # A JSON document spread over lines (pretty-printed), or one line holding the whole document.
     if (
         stripped[:1] in (b"{", b"[")
         and size <= limits.max_document_bytes
-        and (
-            not first_ok or first_kind is None or len(stripped) == len(head) and stripped.strip() == first_line.strip()
-        )
+        and (not first_ok or first_kind is None or first_is_all)
     ):
-        try:
-            document = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError:
-            document = None
+        _, document = _parse(_strip_bom(path.read_bytes()))
         if isinstance(document, list):
             return "array", document
         kind = _classify(document)
@@ -176,15 +207,18 @@ def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
         if isinstance(document, dict) and kind is None:
             keys = ", ".join(sorted(document)[:8])
             raise _ObjectRejected("unknown_format", f"JSON object with keys [{keys}]", dead_letter_raw(None, document))
-    for line in head.splitlines()[:1000]:
-        try:
-            kind = _classify(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            continue
+    any_json = False
+    for line in [first_line] if extended else head.splitlines()[:1000]:
+        ok, parsed = _parse(line)
+        any_json = any_json or ok
+        kind = _classify(parsed)
         if kind in ("seed", "claude_code"):
             return kind, None
         if kind in ("litellm", "otlp"):
             return "lines", None
+    if not any_json and stripped[:1] in (b"{", b"["):
+        # Looks like JSON but no part of it parses (truncated, invalid UTF-8, nested deeper than the parsers go).
+        raise _ObjectRejected("invalid_json", "object is not valid JSON", dead_letter_raw(head[:65536]))
     raise _ObjectRejected("unknown_format", "no line in a known trace format", dead_letter_raw(head[:65536]))
 
 
@@ -195,11 +229,24 @@ def _trace_columns() -> dict[str, str]:
 def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     con = run.con
     try:
-        jsonl.run(con, source_format, path, run.limits.max_line_bytes, run.ctx.meta_repo, run.ctx.meta_developer)
+        jsonl.run(
+            con,
+            source_format,
+            path,
+            run.limits.max_line_bytes,
+            run.ctx.meta_repo,
+            run.ctx.meta_developer,
+            run.scratch,
+        )
     except duckdb.InvalidInputException as exc:
         # Lines DuckDB cannot read at all (longer than max_line_bytes): the object stays in the raw zone
         # and is dead-lettered whole, so it can be split and replayed.
         raise _ObjectRejected("unreadable", f"cannot read lines: {str(exc)[:500]}") from exc
+    except duckdb.OutOfMemoryException as exc:
+        # A line too large to parse within memory_limit (a bound of Limits, so the same on every retry):
+        # a dead letter like an over-long line, never a crash the queue would retry forever.
+        detail = f"a line needs more than {run.limits.memory_limit} to parse: {str(exc)[:300]}"
+        raise _ObjectRejected("too_large", detail) from exc
     read, skip, dead, candidates, distinct = con.execute(
         "SELECT count(*) FILTER (kind <> 'blank'), count(*) FILTER (kind = 'skip'),"
         " count(*) FILTER (kind = 'dead' OR check_reason IS NOT NULL),"
@@ -300,19 +347,16 @@ def _jsonl_dead_letters(run: _Run, path: Path) -> None:
         numbered = enumerate(handle, 1)
         while batch := cursor.fetchmany(run.limits.chunk_rows):
             for ln, reason, detail, ts_raw, repo in batch:
-                raw_line = next((text for number, text in numbered if number == ln), b"")
-                line = raw_line.rstrip(b"\r\n").decode("utf-8", "replace")
-                if reason == "invalid_record" and not _is_json(line):
-                    reason, detail = "invalid_json", "line is not valid JSON"
+                raw_line = next((text for number, text in numbered if number == ln), b"").rstrip(b"\r\n")
+                if ln == 1:
+                    raw_line = _strip_bom(raw_line)
+                line = raw_line.decode("utf-8", "replace")
+                # Judged on the bytes: a line with invalid UTF-8 is not JSON, even if it is once decoded with
+                # replacement characters.
+                if reason == "invalid_record" and not _parse(raw_line)[0]:
+                    valid_utf8 = "\ufffd" not in line or b"\xef\xbf\xbd" in raw_line
+                    reason, detail = "invalid_json", "line is not valid " + ("JSON" if valid_utf8 else "UTF-8")
                 run.dead_letter(ln, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
-
-
-def _is_json(line: str | None) -> bool:
-    try:
-        orjson.loads(line or "")
-    except orjson.JSONDecodeError:
-        return False
-    return True
 
 
 def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) -> list[TableFile]:
@@ -351,6 +395,10 @@ def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) ->
         elif kind == "otlp":
             for index, (resource, span) in enumerate(records.iter_spans(document), 1):
                 run.counts.read += 1
+                if isinstance(span, records.MalformedPart):
+                    detail = f"span {index}: {span.path} is a {type(span.value).__name__}, not an OTLP object/list"
+                    run.dead_letter(line_number, "invalid_record", detail, dead_letter_raw(None, span.value))
+                    continue
                 attrs = records.otlp_attributes(span.get("attributes"))
                 if not records.is_llm_span(attrs):
                     run.counts.skipped += 1
@@ -375,7 +423,8 @@ def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) ->
 def _json_lines(run: _Run, path: Path) -> list[tuple[int, Any]]:
     items = []
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
+        for number, raw in enumerate(handle, 1):
+            line = _strip_bom(raw) if number == 1 else raw
             if not line.strip():
                 continue
             if len(line) > run.limits.max_line_bytes:
@@ -388,8 +437,8 @@ def _json_lines(run: _Run, path: Path) -> list[tuple[int, Any]]:
                 )
                 continue
             try:
-                items.append((number, orjson.loads(line)))
-            except orjson.JSONDecodeError:
+                items.append((number, _loads(line)))
+            except ValueError:
                 run.counts.read += 1
                 run.dead_letter(number, "invalid_json", "line is not valid JSON", dead_letter_raw(line))
     return items

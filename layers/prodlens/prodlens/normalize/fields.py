@@ -20,6 +20,9 @@ MIN_YEAR = 2000
 MAX_YEAR = 2100
 
 MAX_RAW_BYTES = 64 * 1024
+# A token count above this is an encoding bug, not usage; the bound also keeps the sum of a row's four
+# counts (total_tokens) inside BIGINT. Same bound in jsonl.py's SQL.
+MAX_TOKENS = 10**15
 
 _SLUG_PART = re.compile(r"[a-z0-9._-]+")
 _SESSION_PREFIX = re.compile(r"^session[-_](.+)$")
@@ -188,6 +191,23 @@ def redact_text(text: str) -> str:
     return "".join(out)
 
 
+# A dead letter's raw JSON keeps this many levels; deeper values become a marker. orjson.dumps refuses more
+# than 254 levels and Python recursion stops near 1000, while orjson.loads accepts 1024: a record nested 300
+# deep must still become a dead letter, not a crash.
+MAX_RAW_DEPTH = 64
+TOO_DEEP = "[nested too deep]"
+
+
+def _cut_depth(value: Any, depth: int = 0) -> Any:
+    if not isinstance(value, dict | list):
+        return value
+    if depth >= MAX_RAW_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {k: _cut_depth(v, depth + 1) for k, v in value.items()}
+    return [_cut_depth(v, depth + 1) for v in value]
+
+
 def dead_letter_raw(line: str | bytes | None, parsed: Any = None) -> str:
     """The raw text kept with a dead letter, without prompt or response text (see RAW_KEEP_KEYS)."""
     if parsed is None and line is None:
@@ -197,8 +217,13 @@ def dead_letter_raw(line: str | bytes | None, parsed: Any = None) -> str:
         try:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError:
-            return truncate_raw(redact_text(text))
-    return truncate_raw(orjson.dumps(redact_raw(parsed), option=orjson.OPT_SORT_KEYS).decode())
+            # Only the start can fit in MAX_RAW_BYTES: redacting a 50 MB line whole costs seconds of pure Python.
+            # A string cut at the end is unterminated, which redact_text redacts.
+            return truncate_raw(redact_text(text[: 4 * MAX_RAW_BYTES]))
+    try:
+        return truncate_raw(orjson.dumps(redact_raw(_cut_depth(parsed)), option=orjson.OPT_SORT_KEYS).decode())
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate or a non-string key: a marker, never a crash
+        return "[not serializable]"
 
 
 def record_id(*parts: object) -> str:
@@ -259,7 +284,7 @@ def parse_timestamp(value: Any) -> datetime:
         ts = _epoch_int(value[0] * 10**9 + value[1])
     elif isinstance(value, str):
         text = value.strip()
-        if _NUMBER.match(text):
+        if _NUMBER.match(text) and text.isascii() and len(text) <= 40:
             ts = _epoch_int(int(text)) if text.lstrip("-").isdigit() else _from_epoch(float(text), value)
         else:
             try:
@@ -281,13 +306,16 @@ def token_count(value: Any, name: str) -> int | None:
     if isinstance(value, bool):
         raise RecordError("invalid_tokens", f"{name} is a boolean")
     if isinstance(value, int):
-        if value < 0 or value >= 2**63:
-            raise RecordError("invalid_tokens", f"{name}={value} is out of range")
+        if value < 0 or value > MAX_TOKENS:
+            raise RecordError("invalid_tokens", f"{str(value)[:32]} {name} is out of range")
         return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and 0 <= value < 2**63:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and 0 <= value <= MAX_TOKENS:
         return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    # ASCII digits only: str.isdigit() is also true for "²" (int() refuses it) and other scripts' digits
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value.lstrip("0")) <= 16:
+        count = int(value)
+        if count <= MAX_TOKENS:
+            return count
     raise RecordError("invalid_tokens", f"{name}={str(value)[:32]!r} is not a non-negative integer")
 
 
@@ -309,7 +337,11 @@ def repo_slug(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise RecordError("invalid_repo", f"repo of type {type(value).__name__}")
-    slug = value.strip().lower()
+    # Only spaces are trimmed (as SQL trim() does in jsonl.py), and only ASCII is lower-cased: str.lower()
+    # folds some look-alikes into ASCII (KELVIN SIGN U+212A -> "k"), which would turn a spoofed slug into a
+    # real repo's. Any other non-ASCII character then fails the part pattern below.
+    text = value.strip(" ")
+    slug = text.lower() if text.isascii() else text
     if not slug:
         return None
     parts = slug.split("/")

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from prodlens.duck import literal
-from prodlens.normalize.fields import MAX_YEAR, MIN_YEAR
+from prodlens.normalize.fields import MAX_TOKENS, MAX_YEAR, MIN_YEAR
 
 MACROS = rf"""
 CREATE OR REPLACE TEMP MACRO pl_epoch(x) AS make_timestamp(CAST(round(
@@ -37,9 +37,14 @@ CREATE OR REPLACE TEMP MACRO pl_tok(s) AS CASE
     ELSE coalesce(try_cast(s AS BIGINT), -1) END;
 CREATE OR REPLACE TEMP MACRO pl_bool(s) AS CASE
     WHEN lower(s) IN ('true', '1', 'yes') THEN true WHEN lower(s) IN ('false', '0', 'no') THEN false END;
-CREATE OR REPLACE TEMP MACRO pl_slug(s) AS nullif(lower(trim(s)), '');
+-- lower() only on ASCII text: Unicode case folding maps look-alikes such as KELVIN SIGN to ASCII letters;
+-- non-ASCII text is kept as is and fails pl_slug_ok (invalid_repo).
+CREATE OR REPLACE TEMP MACRO pl_slug(s) AS nullif(CASE WHEN regexp_matches(s, '[^\x01-\x7f]') THEN trim(s)
+    ELSE lower(trim(s)) END, '');
 CREATE OR REPLACE TEMP MACRO pl_slug_ok(r) AS r IS NULL OR (
     NOT contains(r, '..') AND regexp_full_match(r, '[a-z0-9._-]+(/[a-z0-9._-]+)?'));
+-- NaN / Infinity (Python writers emit them; DuckDB's JSON reader accepts them) are unknown values, not numbers
+CREATE OR REPLACE TEMP MACRO pl_fin(x) AS CASE WHEN isfinite(x) THEN x END;
 CREATE OR REPLACE TEMP MACRO pl_dbl(s) AS CASE WHEN isfinite(try_cast(s AS DOUBLE)) THEN try_cast(s AS DOUBLE) END;
 """
 
@@ -129,10 +134,12 @@ SELECT *,
         WHEN ts_raw IS NULL OR ts_raw = '' THEN 'missing_timestamp'
         WHEN NOT pl_ts_ok(ts) THEN 'invalid_timestamp'
         WHEN least(tokens_in, tokens_out, cache_read_tokens, cache_write_tokens) < 0 THEN 'invalid_tokens'
+        WHEN greatest(tokens_in, tokens_out, cache_read_tokens, cache_write_tokens) > MAX_TOKENS
+            THEN 'invalid_tokens'
         WHEN NOT pl_slug_ok(repo) THEN 'invalid_repo'
     END AS check_reason
 FROM ({candidates})
-"""
+""".replace("MAX_TOKENS", str(MAX_TOKENS))
 
 
 def seed_sql(source: str) -> str:
@@ -176,13 +183,13 @@ SELECT ln, kind,
     coalesce(out_t, 0) AS tokens_out,
     coalesce(pl_tok(u.cache_read_input_tokens), 0) AS cache_read_tokens,
     coalesce(pl_tok(u.cache_creation_input_tokens), 0) AS cache_write_tokens,
-    a.latency_ms AS latency_ms,
-    try_cast(a.status_code AS INTEGER) AS status_code,
-    coalesce(a.status_code >= 400, false) AS is_error,
+    pl_fin(a.latency_ms) AS latency_ms,
+    try_cast(pl_fin(a.status_code) AS INTEGER) AS status_code,
+    coalesce(pl_fin(a.status_code) >= 400, false) AS is_error,
     pl_bool(a."prod_lens.accepted") AS accepted_flag,
-    try_cast(a.accepted_lines AS INTEGER) AS accepted_lines,
-    a.diff_ratio AS diff_ratio,
-    a."llm.cost.total" AS source_cost,
+    try_cast(pl_fin(a.accepted_lines) AS INTEGER) AS accepted_lines,
+    pl_fin(a.diff_ratio) AS diff_ratio,
+    pl_fin(a."llm.cost.total") AS source_cost,
     coalesce(pl_slug(md.repo), pl_slug(a.repo), CAST($meta_repo AS VARCHAR), 'unknown') AS repo
 FROM c
 """
@@ -247,7 +254,7 @@ SELECT ln, kind,
     CAST(NULL AS BOOLEAN) AS accepted_flag,
     CAST(NULL AS INTEGER) AS accepted_lines,
     CAST(NULL AS DOUBLE) AS diff_ratio,
-    costUSD AS source_cost,
+    pl_fin(costUSD) AS source_cost,
     coalesce(CAST($meta_repo AS VARCHAR), 'unknown') AS repo
 FROM c
 """
@@ -270,8 +277,13 @@ def run(
     max_line_bytes: int,
     meta_repo: str | None,
     meta_developer: str | None,
+    scratch: Path | None = None,
 ) -> None:
-    """Fill the `parsed` table for one JSONL object (see module docstring)."""
+    """Fill the `parsed` table for one JSONL object (see module docstring).
+
+    The exact path's line reader refuses invalid UTF-8; such lines are then replaced (in a copy under
+    `scratch`) by a non-JSON marker, so each becomes its own dead letter. Raises duckdb.InvalidInputException
+    or duckdb.OutOfMemoryException when the object cannot be read within the limits."""
     con.execute(MACROS)
     structure = SEED_STRUCTURE if source_format == "seed" else CLAUDE_STRUCTURE
     build = seed_sql if source_format == "seed" else claude_sql
@@ -281,19 +293,44 @@ def run(
     if fast:
         try:
             con.execute(_VALIDATE.format(candidates=build(source_sql(path, structure, max_line_bytes, True))), params)
-        except duckdb.InvalidInputException:  # e.g. an over-long line: the exact path decides
+        except (duckdb.InvalidInputException, duckdb.OutOfMemoryException):  # e.g. an over-long line
             con.execute("CREATE OR REPLACE TEMP TABLE parsed AS SELECT 1 AS ln WHERE false")
         (count,) = con.execute("SELECT count(*) FROM parsed").fetchone()  # type: ignore[misc]
         # The NDJSON reader yields one row per non-blank line: when the counts agree, row number = line
         # number. Blank lines (or two objects on one line) break that, so fall back to the exact path.
         fast = count == lines
     if not fast:
-        con.execute(_VALIDATE.format(candidates=build(source_sql(path, structure, max_line_bytes, fast=False))), params)
+        try:
+            con.execute(_VALIDATE.format(candidates=build(source_sql(path, structure, max_line_bytes, False))), params)
+        except duckdb.InvalidInputException as exc:
+            if scratch is None or "unicode" not in str(exc).lower():
+                raise
+            clean = scratch / "lines.utf8"
+            _replace_invalid_utf8(path, clean)
+            con.execute(_VALIDATE.format(candidates=build(source_sql(clean, structure, max_line_bytes, False))), params)
+
+
+_NOT_UTF8 = "\ufffd".encode()  # not JSON: the line becomes a dead letter, its raw bytes read from the original
+
+
+def _replace_invalid_utf8(path: Path, target: Path) -> None:
+    """A copy of `path` with every line that is not valid UTF-8 replaced by a marker (line numbers kept)."""
+    with path.open("rb") as src, target.open("wb") as dst:
+        for line in src:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                line = _NOT_UTF8 + (b"\n" if line.endswith(b"\n") else b"")
+            dst.write(line)
 
 
 def _slug_or_raw(value: str | None) -> str | None:
-    """The object's repo metadata lower-cased; validity is checked per row (invalid_repo) like a record's own."""
-    return value.strip().lower() or None if value else None
+    """The object's repo metadata trimmed (spaces) and, when ASCII, lower-cased, as pl_slug does; validity is
+    checked per row (invalid_repo) like a record's own."""
+    if not value:
+        return None
+    text = value.strip(" ")
+    return (text.lower() if text.isascii() else text) or None
 
 
 def detail_for(reason: str, ts_raw: str | None, repo: str | None) -> str:

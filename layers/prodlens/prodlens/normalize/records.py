@@ -35,6 +35,15 @@ class ObjectContext:
     meta_developer: str | None
 
 
+def _model_name(value: Any) -> str | None:
+    """A model name is text (a number is kept as its text); an object, list or boolean is no model at all."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _row(ctx: ObjectContext, source_format: str, rid: str, **values: Any) -> dict[str, Any]:
     repo = repo_slug(values.pop("own_repo", None)) or repo_slug(ctx.meta_repo) or "unknown"
     ts = values["ts"]
@@ -45,7 +54,7 @@ def _row(ctx: ObjectContext, source_format: str, rid: str, **values: Any) -> dic
         "source_key": ctx.source_key,
         "session_id": values.get("session_id"),
         "developer_id": values.get("developer_id") or ctx.meta_developer or None,
-        "model": values.get("model"),
+        "model": _model_name(values.get("model")),
         "ts": ts,
         "tokens_in": tokens[0],
         "tokens_out": tokens[1],
@@ -91,7 +100,7 @@ def _litellm_status(payload: dict[str, Any]) -> tuple[int | None, bool]:
         return 200, False
     if status == "failure":
         code = str(dig(payload, "error_information", "error_code") or "").strip()
-        return (int(code) if code.isdigit() and len(code) <= 3 else 500), True
+        return (int(code) if code.isascii() and code.isdigit() and len(code) <= 3 else 500), True
     return None, False
 
 
@@ -183,9 +192,10 @@ def _otlp_value(value: Any) -> Any:
         except (TypeError, ValueError):
             return value["intValue"]
     if "arrayValue" in value:
-        return [_otlp_value(v) for v in (value["arrayValue"] or {}).get("values", []) or []]
+        values = dig(value, "arrayValue", "values")
+        return [_otlp_value(v) for v in values] if isinstance(values, list) else None
     if "kvlistValue" in value:
-        return otlp_attributes((value["kvlistValue"] or {}).get("values"))
+        return otlp_attributes(dig(value, "kvlistValue", "values"))
     return None
 
 
@@ -194,21 +204,51 @@ def otlp_attributes(attributes: Any) -> dict[str, Any]:
     if isinstance(attributes, dict):
         return attributes
     out: dict[str, Any] = {}
-    for item in attributes or []:
+    if not isinstance(attributes, list):  # malformed: no attributes (the span is then not an LLM span)
+        return out
+    for item in attributes:
         if isinstance(item, dict) and isinstance(item.get("key"), str):
             out[item["key"]] = _otlp_value(item.get("value"))
     return out
 
 
-def iter_spans(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    for resource_spans in document.get("resourceSpans") or []:
+@dataclass(frozen=True)
+class MalformedPart:
+    """A part of an OTLP export that should hold spans but has the wrong JSON type: one record, a dead letter."""
+
+    path: str
+    value: Any
+
+
+def _items(value: Any, path: str) -> list[Any]:
+    """The elements of an OTLP list field: [] when absent, a MalformedPart when it is not a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [MalformedPart(path, value)]
+
+
+def iter_spans(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any] | MalformedPart]]:
+    """(resource attributes, span) for every span; a part that cannot hold spans (a span, scope or resource
+    that is not an object, a list field that is not a list) is yielded once as a MalformedPart, never skipped."""
+    for i, resource_spans in enumerate(_items(document.get("resourceSpans"), "resourceSpans")):
         if not isinstance(resource_spans, dict):
+            yield {}, resource_spans if isinstance(resource_spans, MalformedPart) else MalformedPart(
+                f"resourceSpans[{i}]", resource_spans
+            )
             continue
         resource = otlp_attributes(dig(resource_spans, "resource", "attributes"))
-        for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []:
-            for span in (scope_spans or {}).get("spans") or []:
-                if isinstance(span, dict):
-                    yield resource, span
+        scopes_key = "scopeSpans" if "scopeSpans" in resource_spans else "instrumentationLibrarySpans"
+        for j, scope_spans in enumerate(_items(resource_spans.get(scopes_key), f"resourceSpans[{i}].{scopes_key}")):
+            path = f"resourceSpans[{i}].{scopes_key}[{j}]"
+            if not isinstance(scope_spans, dict):
+                yield resource, scope_spans if isinstance(scope_spans, MalformedPart) else MalformedPart(
+                    path, scope_spans
+                )
+                continue
+            for k, span in enumerate(_items(scope_spans.get("spans"), f"{path}.spans")):
+                yield resource, span if isinstance(span, dict | MalformedPart) else MalformedPart(
+                    f"{path}.spans[{k}]", span
+                )
 
 
 def is_llm_span(attrs: dict[str, Any]) -> bool:

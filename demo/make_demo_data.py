@@ -45,8 +45,10 @@ def daily_requests() -> dict[str, list[int]]:
     for repo in REPOS:
         base = 28 if repo == "acme/api" else 16
         series[repo] = [
-            max(0, int(base * (1 + d / DAYS) * (0.35 if (START + timedelta(d)).weekday() >= 5 else 1.0)
-                       + rng.gauss(0, 4)))
+            max(
+                0,
+                int(base * (1 + d / DAYS) * (0.35 if (START + timedelta(d)).weekday() >= 5 else 1.0) + rng.gauss(0, 4)),
+            )
             for d in range(DAYS)
         ]
     return series
@@ -56,24 +58,36 @@ def seed_lines(repo: str, requests: list[int]) -> str:
     lines = []
     for d, count in enumerate(requests):
         day = datetime.combine(START + timedelta(d), datetime.min.time(), UTC)
-        for i in range(count):
+        for _ in range(count):
             ts = day + timedelta(hours=8, seconds=rng.randint(0, 10 * 3600))
             dev = rng.choice(DEVELOPERS)
             accepted = rng.random() < 0.62
             tokens_in, tokens_out = rng.randint(300, 6000), rng.randint(50, 1500)
-            lines.append(json.dumps({
-                "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "attributes": {
-                    "llm.model_name": f"anthropic/{rng.choice(MODELS[:2])}",
-                    "status_code": 200 if rng.random() > 0.03 else 529,
-                    "latency_ms": round(rng.lognormvariate(7.2, 0.5), 1),
-                    "prod_lens.accepted": accepted,
-                    "accepted_lines": rng.randint(1, 60) if accepted else 0,
-                    "diff_ratio": round(rng.random(), 3),
-                },
-                "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out, "total_tokens": tokens_in + tokens_out},
-                "metadata": {"developer_id": dev, "session_id": f"session-{_uid(repo, d, dev)[:12]}", "repo": repo},
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "attributes": {
+                            "llm.model_name": f"anthropic/{rng.choice(MODELS[:2])}",
+                            "status_code": 200 if rng.random() > 0.03 else 529,
+                            "latency_ms": round(rng.lognormvariate(7.2, 0.5), 1),
+                            "prod_lens.accepted": accepted,
+                            "accepted_lines": rng.randint(1, 60) if accepted else 0,
+                            "diff_ratio": round(rng.random(), 3),
+                        },
+                        "usage": {
+                            "input_tokens": tokens_in,
+                            "output_tokens": tokens_out,
+                            "total_tokens": tokens_in + tokens_out,
+                        },
+                        "metadata": {
+                            "developer_id": dev,
+                            "session_id": f"session-{_uid(repo, d, dev)[:12]}",
+                            "repo": repo,
+                        },
+                    }
+                )
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -83,24 +97,52 @@ def litellm_payloads(repo: str) -> None:
         d = n * 3 + 1
         start = datetime.combine(START + timedelta(d), datetime.min.time(), UTC) + timedelta(hours=14, minutes=n)
         call_id = f"chatcmpl-{_uid('litellm', n)[:32]}"
-        identity = json.dumps({"device_id": _uid("device", n % 3)[:16], "account_uuid": _uid("acct", n % 3)[:32],
-                               "session_id": f"{_uid('cc-session', n // 2)[:8]}-4f8c-8198-6e76035342db"})
+        identity = json.dumps(
+            {
+                "device_id": _uid("device", n % 3)[:16],
+                "account_uuid": _uid("acct", n % 3)[:32],
+                "session_id": f"{_uid('cc-session', n // 2)[:8]}-4f8c-8198-6e76035342db",
+            }
+        )
         prompt, cache_read, cache_write, completion = 5200, 3000, 400, 640
         payload = {
-            "id": call_id, "trace_id": _uid("trace", n)[:32], "call_type": "acompletion", "cache_hit": None,
-            "stream": True, "status": "success" if n % 7 else "failure", "custom_llm_provider": "anthropic",
-            "startTime": start.timestamp(), "endTime": start.timestamp() + 3.2, "completionStartTime": start.timestamp() + 0.9,
-            "response_time": 3.2, "model": MODELS[0], "model_group": "claude-sonnet", "model_id": _uid("model")[:12],
+            "id": call_id,
+            "trace_id": _uid("trace", n)[:32],
+            "call_type": "acompletion",
+            "cache_hit": None,
+            "stream": True,
+            "status": "success" if n % 7 else "failure",
+            "custom_llm_provider": "anthropic",
+            "startTime": start.timestamp(),
+            "endTime": start.timestamp() + 3.2,
+            "completionStartTime": start.timestamp() + 0.9,
+            "response_time": 3.2,
+            "model": MODELS[0],
+            "model_group": "claude-sonnet",
+            "model_id": _uid("model")[:12],
             "response_cost": 0.02154 if n % 7 else 0.0,
-            "total_tokens": prompt + completion, "prompt_tokens": prompt, "completion_tokens": completion,
-            "request_tags": [f"repo:{repo}"], "end_user": "", "api_base": "https://api.anthropic.com/v1/messages",
+            "total_tokens": prompt + completion,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "request_tags": [f"repo:{repo}"],
+            "end_user": "",
+            "api_base": "https://api.anthropic.com/v1/messages",
             "metadata": {
-                "user_api_key_hash": _uid("key")[:64], "user_api_key_alias": "claude-code", "user_api_key_user_id": "oauth-user",
-                "user_api_key_user_email": "oauth@claude-code.ai", "user_api_key_team_id": "platform",
-                "user_api_key_end_user_id": identity, "requester_metadata": {"user_id": identity},
+                "user_api_key_hash": _uid("key")[:64],
+                "user_api_key_alias": "claude-code",
+                "user_api_key_user_id": "oauth-user",
+                "user_api_key_user_email": "oauth@claude-code.ai",
+                "user_api_key_team_id": "platform",
+                "user_api_key_end_user_id": identity,
+                "requester_metadata": {"user_id": identity},
                 "spend_logs_metadata": None,
-                "usage_object": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                                 "cache_read_input_tokens": cache_read, "cache_creation_input_tokens": cache_write},
+                "usage_object": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                    "cache_read_input_tokens": cache_read,
+                    "cache_creation_input_tokens": cache_write,
+                },
             },
             "messages": [{"role": "user", "content": "(prompt text: never stored by ProdLens)"}],
             "response": {"choices": [{"message": {"content": "(response text: never stored by ProdLens)"}}]},
@@ -111,8 +153,10 @@ def litellm_payloads(repo: str) -> None:
         name = f"time-{start.strftime('%H-%M-%S-%f')}_{call_id}.json"
         _write(f"traces/litellm/{start:%Y-%m-%d}/{name}", json.dumps(payload))
     # LiteLLM audit records share the bucket; they are skipped, not dead-lettered.
-    _write("traces/litellm/audit_logs/2026-09-02/10-00-00_audit-1.json",
-           json.dumps({"id": "audit-1", "action": "created", "table_name": "LiteLLM_VerificationToken"}))
+    _write(
+        "traces/litellm/audit_logs/2026-09-02/10-00-00_audit-1.json",
+        json.dumps({"id": "audit-1", "action": "created", "table_name": "LiteLLM_VerificationToken"}),
+    )
 
 
 def _attr(key: str, value: object) -> dict:
@@ -131,32 +175,72 @@ def otlp_export(repo: str) -> None:
         start = datetime.combine(START + timedelta(d), datetime.min.time(), UTC) + timedelta(hours=10, minutes=n)
         start_ns = int(start.timestamp()) * 10**9
         trace_id, chain_id = _uid("otlp-trace", n)[:32], _uid("chain", n)[:16]
-        spans.append({"traceId": trace_id, "spanId": chain_id, "name": "agent.run", "kind": 1,
-                      "startTimeUnixNano": str(start_ns), "endTimeUnixNano": str(start_ns + 9_000_000_000),
-                      "attributes": [_attr("openinference.span.kind", "CHAIN"), _attr("llm.token_count.prompt", 4000)],
-                      "status": {"code": 1}})
+        spans.append(
+            {
+                "traceId": trace_id,
+                "spanId": chain_id,
+                "name": "agent.run",
+                "kind": 1,
+                "startTimeUnixNano": str(start_ns),
+                "endTimeUnixNano": str(start_ns + 9_000_000_000),
+                "attributes": [_attr("openinference.span.kind", "CHAIN"), _attr("llm.token_count.prompt", 4000)],
+                "status": {"code": 1},
+            }
+        )
         llm = [_attr("session.id", f"agent-{n // 4}"), _attr("user.id", DEVELOPERS[n % 4])]
         if n % 2:
-            llm += [_attr("openinference.span.kind", "LLM"), _attr("llm.model_name", MODELS[2]),
-                    _attr("llm.token_count.prompt", 3100), _attr("llm.token_count.completion", 420),
-                    _attr("llm.input_messages.0.message.content", "(prompt text)"),
-                    _attr("output.value", "(response text)")]
+            llm += [
+                _attr("openinference.span.kind", "LLM"),
+                _attr("llm.model_name", MODELS[2]),
+                _attr("llm.token_count.prompt", 3100),
+                _attr("llm.token_count.completion", 420),
+                _attr("llm.input_messages.0.message.content", "(prompt text)"),
+                _attr("output.value", "(response text)"),
+            ]
         else:
-            llm += [_attr("gen_ai.operation.name", "chat"), _attr("gen_ai.request.model", "gpt-4o"),
-                    _attr("gen_ai.response.model", MODELS[2]), _attr("gen_ai.usage.input_tokens", 2800),
-                    _attr("gen_ai.usage.output_tokens", 350)]
-        spans.append({"traceId": trace_id, "spanId": _uid("llm", n)[:16], "parentSpanId": chain_id, "name": "chat",
-                      "kind": 3, "startTimeUnixNano": str(start_ns + 1_000_000_000),
-                      "endTimeUnixNano": str(start_ns + 4_500_000_000), "attributes": llm,
-                      "status": {"code": 2 if n == 5 else 1}})
-        spans.append({"traceId": trace_id, "spanId": _uid("tool", n)[:16], "parentSpanId": chain_id, "name": "run_tests",
-                      "kind": 1, "startTimeUnixNano": str(start_ns + 5_000_000_000),
-                      "endTimeUnixNano": str(start_ns + 8_000_000_000),
-                      "attributes": [_attr("openinference.span.kind", "TOOL")], "status": {"code": 1}})
-    document = {"resourceSpans": [{
-        "resource": {"attributes": [_attr("service.name", "review-agent"), _attr("repo", repo)]},
-        "scopeSpans": [{"scope": {"name": "openinference.instrumentation.openai", "version": "0.1.30"}, "spans": spans}],
-    }]}
+            llm += [
+                _attr("gen_ai.operation.name", "chat"),
+                _attr("gen_ai.request.model", "gpt-4o"),
+                _attr("gen_ai.response.model", MODELS[2]),
+                _attr("gen_ai.usage.input_tokens", 2800),
+                _attr("gen_ai.usage.output_tokens", 350),
+            ]
+        spans.append(
+            {
+                "traceId": trace_id,
+                "spanId": _uid("llm", n)[:16],
+                "parentSpanId": chain_id,
+                "name": "chat",
+                "kind": 3,
+                "startTimeUnixNano": str(start_ns + 1_000_000_000),
+                "endTimeUnixNano": str(start_ns + 4_500_000_000),
+                "attributes": llm,
+                "status": {"code": 2 if n == 5 else 1},
+            }
+        )
+        spans.append(
+            {
+                "traceId": trace_id,
+                "spanId": _uid("tool", n)[:16],
+                "parentSpanId": chain_id,
+                "name": "run_tests",
+                "kind": 1,
+                "startTimeUnixNano": str(start_ns + 5_000_000_000),
+                "endTimeUnixNano": str(start_ns + 8_000_000_000),
+                "attributes": [_attr("openinference.span.kind", "TOOL")],
+                "status": {"code": 1},
+            }
+        )
+    document = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [_attr("service.name", "review-agent"), _attr("repo", repo)]},
+                "scopeSpans": [
+                    {"scope": {"name": "openinference.instrumentation.openai", "version": "0.1.30"}, "spans": spans}
+                ],
+            }
+        ]
+    }
     _write("traces/otlp/review-agent-2026-09.json", json.dumps(document))
 
 
@@ -167,23 +251,62 @@ def claude_transcript(repo: str, developer: str) -> None:
     for n in range(30):
         ts = datetime.combine(START + timedelta(n + 5), datetime.min.time(), UTC) + timedelta(hours=16, seconds=n * 37)
         message_id, request_id = f"msg_01{_uid('msg', n)[:22]}", f"req_011C{_uid('req', n)[:20]}"
-        lines.append({"type": "user", "sessionId": session, "cwd": "/home/carol/src/web", "timestamp": _iso(ts),
-                      "uuid": _uid("u", n)[:36], "message": {"role": "user", "content": "(prompt text)"}})
-        usage = {"input_tokens": 12 + n, "output_tokens": 180 + 5 * n, "cache_creation_input_tokens": 900,
-                 "cache_read_input_tokens": 24000 + 100 * n}
+        lines.append(
+            {
+                "type": "user",
+                "sessionId": session,
+                "cwd": "/home/carol/src/web",
+                "timestamp": _iso(ts),
+                "uuid": _uid("u", n)[:36],
+                "message": {"role": "user", "content": "(prompt text)"},
+            }
+        )
+        usage = {
+            "input_tokens": 12 + n,
+            "output_tokens": 180 + 5 * n,
+            "cache_creation_input_tokens": 900,
+            "cache_read_input_tokens": 24000 + 100 * n,
+        }
         # Streaming writes one line per content block, each repeating the same message id, request id and usage.
         for block in ("thinking", "text", "tool_use"):
-            lines.append({"type": "assistant", "sessionId": session, "cwd": "/home/carol/src/web", "version": "2.0.46",
-                          "timestamp": _iso(ts + timedelta(seconds=2)), "requestId": request_id,
-                          "uuid": _uid("a", n, block)[:36],
-                          "message": {"id": message_id, "type": "message", "role": "assistant", "model": MODELS[0],
-                                      "content": [{"type": block, "text": "(response text)"}], "usage": usage}})
-    lines.append({"type": "assistant", "sessionId": session, "timestamp": _iso(datetime(2026, 10, 6, 9, tzinfo=UTC)),
-                  "message": {"id": "msg_synthetic", "model": "<synthetic>", "role": "assistant",
-                              "content": [{"type": "text", "text": "No response requested."}],
-                              "usage": {"input_tokens": 0, "output_tokens": 0}}})
-    _write(f"traces/claude/web/{session}.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n",
-           {"repo": repo, "developer": developer})
+            lines.append(
+                {
+                    "type": "assistant",
+                    "sessionId": session,
+                    "cwd": "/home/carol/src/web",
+                    "version": "2.0.46",
+                    "timestamp": _iso(ts + timedelta(seconds=2)),
+                    "requestId": request_id,
+                    "uuid": _uid("a", n, block)[:36],
+                    "message": {
+                        "id": message_id,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": MODELS[0],
+                        "content": [{"type": block, "text": "(response text)"}],
+                        "usage": usage,
+                    },
+                }
+            )
+    lines.append(
+        {
+            "type": "assistant",
+            "sessionId": session,
+            "timestamp": _iso(datetime(2026, 10, 6, 9, tzinfo=UTC)),
+            "message": {
+                "id": "msg_synthetic",
+                "model": "<synthetic>",
+                "role": "assistant",
+                "content": [{"type": "text", "text": "No response requested."}],
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+            },
+        }
+    )
+    _write(
+        f"traces/claude/web/{session}.jsonl",
+        "\n".join(json.dumps(line) for line in lines) + "\n",
+        {"repo": repo, "developer": developer},
+    )
 
 
 def github_pages(repo: str, requests: list[int]) -> None:
@@ -200,14 +323,30 @@ def github_pages(repo: str, requests: list[int]) -> None:
             ts = day + timedelta(hours=9, seconds=rng.randint(0, 9 * 3600))
             sha = _uid(repo, "commit", d, c)[:40]
             author = rng.choice(DEVELOPERS).split("@")[0]
-            commits.append({"sha": sha, "node_id": f"C_{sha[:20]}", "html_url": f"https://github.com/{repo}/commit/{sha}",
-                            "commit": {"author": {"name": author, "email": f"{author}@acme.dev", "date": ts.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                                       "committer": {"name": "GitHub", "email": "noreply@github.com",
-                                                     "date": (ts + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")},
-                                       "message": "(commit message)", "comment_count": 0},
-                            "author": {"login": author, "id": int(_uid("user", author)[:6], 16), "type": "User"},
-                            "committer": {"login": "web-flow", "id": 19864447, "type": "User"},
-                            "parents": [{"sha": _uid(repo, "parent", d, c)[:40]}]})
+            commits.append(
+                {
+                    "sha": sha,
+                    "node_id": f"C_{sha[:20]}",
+                    "html_url": f"https://github.com/{repo}/commit/{sha}",
+                    "commit": {
+                        "author": {
+                            "name": author,
+                            "email": f"{author}@acme.dev",
+                            "date": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        },
+                        "committer": {
+                            "name": "GitHub",
+                            "email": "noreply@github.com",
+                            "date": (ts + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        },
+                        "message": "(commit message)",
+                        "comment_count": 0,
+                    },
+                    "author": {"login": author, "id": int(_uid("user", author)[:6], 16), "type": "User"},
+                    "committer": {"login": "web-flow", "id": 19864447, "type": "User"},
+                    "parents": [{"sha": _uid(repo, "parent", d, c)[:40]}],
+                }
+            )
         if not weekend:
             for _ in range(rng.randint(1, 3)):
                 pr_number += 1
@@ -217,32 +356,57 @@ def github_pages(repo: str, requests: list[int]) -> None:
                     merged = None
                 updated = merged or created + timedelta(hours=1)
                 author = rng.choice(DEVELOPERS).split("@")[0]
-                pulls.append({
-                    "url": f"https://api.github.com/repos/{repo}/pulls/{pr_number}", "id": 2_000_000_000 + pr_number * 7,
-                    "node_id": f"PR_{pr_number}", "html_url": f"https://github.com/{repo}/pull/{pr_number}",
-                    "number": pr_number, "state": "closed" if merged else "open", "locked": False, "title": "(title)",
-                    "user": {"login": author, "id": int(_uid("user", author)[:6], 16), "type": "User"}, "body": None,
-                    "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"), "updated_at": updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "closed_at": merged.strftime("%Y-%m-%dT%H:%M:%SZ") if merged else None,
-                    "merged_at": merged.strftime("%Y-%m-%dT%H:%M:%SZ") if merged else None,
-                    "merge_commit_sha": _uid(repo, "merge", pr_number)[:40] if merged else None, "draft": False,
-                    "head": {"ref": f"feature/{pr_number}", "sha": _uid(repo, "head", pr_number)[:40]},
-                    "base": {"ref": "main", "sha": _uid(repo, "base", pr_number)[:40]}, "author_association": "MEMBER",
-                })
+                pulls.append(
+                    {
+                        "url": f"https://api.github.com/repos/{repo}/pulls/{pr_number}",
+                        "id": 2_000_000_000 + pr_number * 7,
+                        "node_id": f"PR_{pr_number}",
+                        "html_url": f"https://github.com/{repo}/pull/{pr_number}",
+                        "number": pr_number,
+                        "state": "closed" if merged else "open",
+                        "locked": False,
+                        "title": "(title)",
+                        "user": {"login": author, "id": int(_uid("user", author)[:6], 16), "type": "User"},
+                        "body": None,
+                        "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "updated_at": updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "closed_at": merged.strftime("%Y-%m-%dT%H:%M:%SZ") if merged else None,
+                        "merged_at": merged.strftime("%Y-%m-%dT%H:%M:%SZ") if merged else None,
+                        "merge_commit_sha": _uid(repo, "merge", pr_number)[:40] if merged else None,
+                        "draft": False,
+                        "head": {"ref": f"feature/{pr_number}", "sha": _uid(repo, "head", pr_number)[:40]},
+                        "base": {"ref": "main", "sha": _uid(repo, "base", pr_number)[:40]},
+                        "author_association": "MEMBER",
+                    }
+                )
                 if merged and rng.random() < 0.15:
-                    events.append({"id": 9_000_000_000 + pr_number, "node_id": f"RE_{pr_number}", "event": "reopened",
-                                   "actor": {"login": author}, "commit_id": None,
-                                   "created_at": (created + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   "issue": {"number": pr_number, "title": "(title)", "pull_request": {
-                                       "url": f"https://api.github.com/repos/{repo}/pulls/{pr_number}"}}})
+                    events.append(
+                        {
+                            "id": 9_000_000_000 + pr_number,
+                            "node_id": f"RE_{pr_number}",
+                            "event": "reopened",
+                            "actor": {"login": author},
+                            "commit_id": None,
+                            "created_at": (created + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "issue": {
+                                "number": pr_number,
+                                "title": "(title)",
+                                "pull_request": {"url": f"https://api.github.com/repos/{repo}/pulls/{pr_number}"},
+                            },
+                        }
+                    )
     # GitHub lists newest first; split into 100-item pages as github_sync stores them.
     for kind, items, key in (("pulls", pulls, "updated_at"), ("issue_events", events, "created_at")):
         items.sort(key=lambda item, key=key: item[key], reverse=True)
         for page, start in enumerate(range(0, max(len(items), 1), 100), 1):
-            _write(f"github/{owner}/{name}/{kind}/page-{page:04d}.json", json.dumps(items[start : start + 100], indent=1))
+            _write(
+                f"github/{owner}/{name}/{kind}/page-{page:04d}.json", json.dumps(items[start : start + 100], indent=1)
+            )
     commits.sort(key=lambda c: c["commit"]["author"]["date"], reverse=True)
     for page, start in enumerate(range(0, len(commits), 100), 1):
-        _write(f"github/{owner}/{name}/commits/page-{page:04d}.json", json.dumps(commits[start : start + 100], indent=1))
+        _write(
+            f"github/{owner}/{name}/commits/page-{page:04d}.json", json.dumps(commits[start : start + 100], indent=1)
+        )
 
 
 def main() -> None:
@@ -254,10 +418,13 @@ def main() -> None:
     otlp_export("acme/web")
     claude_transcript("acme/web", "carol@acme.dev")
     # Bad input is part of real life: a truncated line and a record with no timestamp become dead letters.
-    _write("traces/seed/broken-upload.jsonl",
-           '{"timestamp": "2026-09-03T10:00:00Z", "usage": {"input_tokens": 10, "output_tokens": 5}, "metadata": {"repo": "acme/api"}}\n'
-           '{"timestamp": "2026-09-03T10:05:00Z", "usage": {"input_tok\n'
-           '{"usage": {"input_tokens": 10, "output_tokens": 5}, "metadata": {"repo": "acme/api"}}\n')
+    _write(
+        "traces/seed/broken-upload.jsonl",
+        '{"timestamp": "2026-09-03T10:00:00Z", "usage": {"input_tokens": 10, "output_tokens": 5}, '
+        '"metadata": {"repo": "acme/api"}}\n'
+        '{"timestamp": "2026-09-03T10:05:00Z", "usage": {"input_tok\n'
+        '{"usage": {"input_tokens": 10, "output_tokens": 5}, "metadata": {"repo": "acme/api"}}\n',
+    )
 
 
 if __name__ == "__main__":

@@ -288,18 +288,15 @@ def run(
     structure = SEED_STRUCTURE if source_format == "seed" else CLAUDE_STRUCTURE
     build = seed_sql if source_format == "seed" else claude_sql
     lines = count_lines(path)
-    fast = True
     params = {"meta_repo": _slug_or_raw(meta_repo), "meta_developer": meta_developer or None}
-    if fast:
-        try:
-            con.execute(_VALIDATE.format(candidates=build(source_sql(path, structure, max_line_bytes, True))), params)
-        except (duckdb.InvalidInputException, duckdb.OutOfMemoryException):  # e.g. an over-long line
-            con.execute("CREATE OR REPLACE TEMP TABLE parsed AS SELECT 1 AS ln WHERE false")
-        (count,) = con.execute("SELECT count(*) FROM parsed").fetchone()  # type: ignore[misc]
-        # The NDJSON reader yields one row per non-blank line: when the counts agree, row number = line
-        # number. Blank lines (or two objects on one line) break that, so fall back to the exact path.
-        fast = count == lines
-    if not fast:
+    try:
+        con.execute(_VALIDATE.format(candidates=build(source_sql(path, structure, max_line_bytes, True))), params)
+    except (duckdb.InvalidInputException, duckdb.OutOfMemoryException):  # e.g. an over-long line
+        con.execute("CREATE OR REPLACE TEMP TABLE parsed AS SELECT 1 AS ln WHERE false")
+    (count,) = con.execute("SELECT count(*) FROM parsed").fetchone()  # type: ignore[misc]
+    # The NDJSON reader yields one row per non-blank line: when the counts agree, row number = line
+    # number. Blank lines (or two objects on one line) break that, so fall back to the exact path.
+    if count != lines:
         try:
             con.execute(_VALIDATE.format(candidates=build(source_sql(path, structure, max_line_bytes, False))), params)
         except duckdb.InvalidInputException as exc:

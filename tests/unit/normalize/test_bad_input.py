@@ -58,7 +58,7 @@ def test_seed_bad_line_becomes_dead_letter_with_reason(normalize, write, line, r
 
 
 def test_seed_blank_lines_keep_line_numbers_and_are_not_records(normalize, write):
-    # Given blank lines between records (the exact, non-NDJSON path)
+    # Given blank lines between records and dead letters (whose line numbers then come from the exact path)
     path = write("blank.jsonl", "\n".join([seed_line(), "", "not json", "   ", seed_line(timestamp=None)]) + "\n")
     output = normalize(path)
     assert output.counts.as_dict() == {"read": 3, "rows": 1, "dead_letters": 2, "skipped": 0}
@@ -66,6 +66,23 @@ def test_seed_blank_lines_keep_line_numbers_and_are_not_records(normalize, write
         (3, "invalid_json"),
         (5, "missing_timestamp"),
     ]
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\r"])
+def test_seed_blank_lines_without_dead_letters_are_not_records(normalize, write, blank):
+    path = write("blank_ok.jsonl", "\n".join([blank, seed_line(), blank, seed_line(timestamp="2025-10-13T00:00:00Z")]))
+    output = normalize(path)
+    assert output.counts.as_dict() == {"read": 2, "rows": 2, "dead_letters": 0, "skipped": 0}
+
+
+def test_seed_dead_letter_after_a_blank_line_near_the_end_has_its_line_number(normalize, write):
+    # Row numbers and line numbers differ only after the blank line, past the dead letter's own position
+    lines = [seed_line(timestamp=f"2025-10-12T19:00:{i:02d}Z") for i in range(50)]
+    lines[10] = "{broken"
+    path = write("late_blank.jsonl", "\n".join([*lines, "", seed_line(timestamp="2025-10-13T00:00:00Z")]) + "\n")
+    output = normalize(path)
+    assert output.counts.as_dict() == {"read": 51, "rows": 50, "dead_letters": 1, "skipped": 0}
+    assert [(d["line_number"], d["reason"]) for d in dead_letters(output)] == [(11, "invalid_json")]
 
 
 def test_seed_invalid_json_raw_keeps_structure_but_redacts_free_text(normalize, write):
@@ -216,10 +233,10 @@ def test_dead_letter_raw_is_truncated_to_64_kib(normalize, write):
 
 
 def test_line_longer_than_limit_dead_letters_the_whole_object(normalize, write):
-    # Given a blank line (exact path) and a line longer than max_line_bytes
+    # Given a blank line and a bad line (so the exact line-by-line path runs) and a line longer than max_line_bytes
     long_record = json.loads(seed_line())
     long_record["pad"] = "x" * 5000
-    path = write("long.jsonl", "\n".join([seed_line(), "", json.dumps(long_record)]) + "\n")
+    path = write("long.jsonl", "\n".join([seed_line(), "", "not json", json.dumps(long_record)]) + "\n")
     # When normalized with a 1000-byte line bound
     output = normalize(path, limits=Limits(max_line_bytes=1000))
     # Then the object is one dead letter (kept whole for replay), nothing else is written

@@ -8,9 +8,11 @@ documents) -> write Parquet with DuckDB COPY. No boto3, no environment reads.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import shutil
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +88,13 @@ class _Run:
             }
         )
         self.counts.dead_letters += 1
+
+    def reset_dead_letters(self) -> None:
+        """Forget the dead letters so far (a rejected object, or a parse run again line by line)."""
+        self.dead.close()
+        self.dead.path.unlink(missing_ok=True)
+        self.dead = NdjsonSink(self.scratch / "dead.ndjson")
+        self.counts.dead_letters = 0
 
     def close(self) -> None:
         self.dead.close()
@@ -228,31 +237,39 @@ def _trace_columns() -> dict[str, str]:
 
 def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     con = run.con
-    try:
-        jsonl.run(
-            con,
-            source_format,
-            path,
-            run.limits.max_line_bytes,
-            run.ctx.meta_repo,
-            run.ctx.meta_developer,
-            run.scratch,
-        )
-    except duckdb.InvalidInputException as exc:
-        # Lines DuckDB cannot read at all (longer than max_line_bytes): the object stays in the raw zone
-        # and is dead-lettered whole, so it can be split and replayed.
-        raise _ObjectRejected("unreadable", f"cannot read lines: {str(exc)[:500]}") from exc
-    except duckdb.OutOfMemoryException as exc:
-        # A line too large to parse within memory_limit (a bound of Limits, so the same on every retry):
-        # a dead letter like an over-long line, never a crash the queue would retry forever.
-        detail = f"a line needs more than {run.limits.memory_limit} to parse: {str(exc)[:300]}"
-        raise _ObjectRejected("too_large", detail) from exc
-    read, skip, dead, candidates, distinct = con.execute(
-        "SELECT count(*) FILTER (kind <> 'blank'), count(*) FILTER (kind = 'skip'),"
-        " count(*) FILTER (kind = 'dead' OR check_reason IS NOT NULL),"
-        " count(*) FILTER (kind = 'row' AND check_reason IS NULL),"
-        " count(DISTINCT record_id) FILTER (kind = 'row' AND check_reason IS NULL) FROM parsed"
-    ).fetchone()  # type: ignore[misc]
+    exact = False
+    while True:
+        try:
+            row_numbered = jsonl.run(
+                con,
+                source_format,
+                path,
+                run.limits.max_line_bytes,
+                run.ctx.meta_repo,
+                run.ctx.meta_developer,
+                run.scratch,
+                exact,
+            )
+        except duckdb.InvalidInputException as exc:
+            # Lines DuckDB cannot read at all (longer than max_line_bytes): the object stays in the raw zone
+            # and is dead-lettered whole, so it can be split and replayed.
+            raise _ObjectRejected("unreadable", f"cannot read lines: {str(exc)[:500]}") from exc
+        except duckdb.OutOfMemoryException as exc:
+            # A line too large to parse within memory_limit (a bound of Limits, so the same on every retry):
+            # a dead letter like an over-long line, never a crash the queue would retry forever.
+            detail = f"a line needs more than {run.limits.memory_limit} to parse: {str(exc)[:300]}"
+            raise _ObjectRejected("too_large", detail) from exc
+        read, skip, dead, candidates, distinct, parsed_rows = con.execute(
+            "SELECT count(*) FILTER (kind <> 'blank'), count(*) FILTER (kind = 'skip'),"
+            " count(*) FILTER (kind = 'dead' OR check_reason IS NOT NULL),"
+            " count(*) FILTER (kind = 'row' AND check_reason IS NULL),"
+            " count(DISTINCT record_id) FILTER (kind = 'row' AND check_reason IS NULL), count(*) FROM parsed"
+        ).fetchone()  # type: ignore[misc]
+        if not dead or _jsonl_dead_letters(run, path, parsed_rows if row_numbered else None):
+            break
+        # Row numbers are not line numbers (the object has blank lines): read it again line by line.
+        run.reset_dead_letters()
+        exact = True
     # Duplicates (same record id) keep their first line; the window runs only when there are any, so
     # rows otherwise stay in file order (deterministic output with one thread, no sort needed).
     dedup = "QUALIFY row_number() OVER (PARTITION BY p.record_id ORDER BY p.ln) = 1" if distinct < candidates else ""
@@ -285,8 +302,6 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
         {dedup}
         """
     )
-    if dead:
-        _jsonl_dead_letters(run, path)
     groups = None
     if not dedup:  # partition sizes straight from `parsed`, without running the view's join twice
         groups = con.execute(
@@ -333,30 +348,38 @@ def _price_table(con: duckdb.DuckDBPyConnection) -> None:
         con.executemany("INSERT INTO rates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
 
 
-def _jsonl_dead_letters(run: _Run, path: Path) -> None:
-    """Dead letters of a JSONL object, with the raw line (text fields stripped when it is valid JSON)."""
+def _jsonl_dead_letters(run: _Run, path: Path, expected_lines: int | None) -> bool:
+    """Dead letters of a JSONL object, with the raw line (text fields stripped when it is valid JSON).
+
+    With expected_lines set, `ln` is a row number of the NDJSON reader: it is a line number only when the file
+    has that many lines. Returns False (dead letters to be discarded) when it has not."""
     con = run.con
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE dead_lines AS SELECT ln, coalesce(reason, check_reason) AS reason, detail,"
-        " ts_raw, repo FROM parsed WHERE kind = 'dead' OR check_reason IS NOT NULL"
+    cursor = con.execute(
+        "SELECT ln, coalesce(reason, check_reason) AS reason, detail, ts_raw, repo FROM parsed"
+        " WHERE kind = 'dead' OR check_reason IS NOT NULL ORDER BY ln"
     )
-    cursor = con.execute("SELECT ln, reason, detail, ts_raw, repo FROM dead_lines ORDER BY ln")
-    # Merge the (ordered) dead line numbers with one sequential pass over the file for their raw text;
-    # both sides stream, so an object of millions of bad lines stays within memory.
-    with path.open("rb") as handle:
-        numbered = enumerate(handle, 1)
+
+    def dead_rows() -> Iterator[tuple]:
         while batch := cursor.fetchmany(run.limits.chunk_rows):
-            for ln, reason, detail, ts_raw, repo in batch:
-                raw_line = next((text for number, text in numbered if number == ln), b"").rstrip(b"\r\n")
-                if ln == 1:
-                    raw_line = _strip_bom(raw_line)
-                line = raw_line.decode("utf-8", "replace")
-                # Judged on the bytes: a line with invalid UTF-8 is not JSON, even if it is once decoded with
-                # replacement characters.
-                if reason == "invalid_record" and not _parse(raw_line)[0]:
-                    valid_utf8 = "\ufffd" not in line or b"\xef\xbf\xbd" in raw_line
-                    reason, detail = "invalid_json", "line is not valid " + ("JSON" if valid_utf8 else "UTF-8")
-                run.dead_letter(ln, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
+            yield from batch
+
+    # The ordered dead lines and one sequential pass over the file for their raw text: both sides stream,
+    # so an object of millions of bad lines stays within memory.
+    rows, numbers = itertools.tee(dead_rows())
+    reader = jsonl.NumberedLines(path)
+    for (ln, reason, detail, ts_raw, repo), (_, raw_line) in zip(
+        rows, reader.lines_at(row[0] for row in numbers), strict=True
+    ):
+        if ln == 1:
+            raw_line = _strip_bom(raw_line)
+        line = raw_line.decode("utf-8", "replace")
+        # Judged on the bytes: a line with invalid UTF-8 is not JSON, even if it is once decoded with
+        # replacement characters.
+        if reason == "invalid_record" and not _parse(raw_line)[0]:
+            valid_utf8 = "\ufffd" not in line or b"\xef\xbf\xbd" in raw_line
+            reason, detail = "invalid_json", "line is not valid " + ("JSON" if valid_utf8 else "UTF-8")
+        run.dead_letter(ln, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
+    return expected_lines is None or reader.total == expected_lines
 
 
 def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) -> list[TableFile]:
@@ -511,9 +534,8 @@ def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limit
             for table_file in files:
                 table_file.path.unlink(missing_ok=True)
             files = []
+            run.reset_dead_letters()
             run.counts = Counts(read=1)
-            run.dead.close()
-            run.dead = NdjsonSink(run.scratch / "dead-object.ndjson")
             run.dead_letter(0, exc.reason, exc.detail, exc.raw)
         return run.finish(source_format, files)
     except BaseException:

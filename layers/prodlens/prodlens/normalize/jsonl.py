@@ -1,8 +1,9 @@
 """Vectorized JSONL formats (prototype seed, Claude Code transcripts): every per-line rule runs in DuckDB SQL.
 
-Each line is parsed once into typed columns with VARCHAR leaves: by DuckDB's NDJSON reader when the file
-has no blank lines (fast; a malformed line becomes a row of NULLs, so it never fails the scan), else by
-reading every line as text (a CSV read with a NUL delimiter and no quoting) and `json_transform`.
+Each line is parsed once into typed columns with VARCHAR leaves, by DuckDB's NDJSON reader (fast; a
+malformed line becomes a row of NULLs, so it never fails the scan). Its row numbers are line numbers unless
+the file has blank lines; that matters only for dead letters, so the object is read again line by line
+(a CSV read with a NUL delimiter and no quoting, then `json_transform`) only when it has both.
 The rules of fields.py (timestamps, tokens, repo slugs, session prefixes) are the SQL macros below. The
 result is the `parsed` table: one row per line, `kind` in row / skip / dead / blank, and `check_reason`
 naming why a candidate row is a dead letter. Raw lines of dead letters are fetched afterwards by number.
@@ -10,13 +11,18 @@ naming why a candidate row is a dead letter. Raw lines of dead letters are fetch
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
 
 from prodlens.duck import literal
 from prodlens.normalize.fields import MAX_TOKENS, MAX_YEAR, MIN_YEAR
+
+MIB = 1024 * 1024
 
 MACROS = rf"""
 CREATE OR REPLACE TEMP MACRO pl_epoch(x) AS make_timestamp(CAST(round(
@@ -111,19 +117,26 @@ SEED_STRUCTURE = {
         "llm.cost.total": "DOUBLE",
     },
 }
-# A seed line has no id: its record id hashes the fields that make it (time, usage, metadata, model, latency),
-# so an identical line delivered twice counts once.
+_META_FIELDS = {"repo": "VARCHAR", "session_id": "VARCHAR", "developer_id": "VARCHAR"}
+# The NDJSON reader reads `metadata` straight into these fields. A prototype line may hold metadata as a JSON
+# string instead, which that read leaves as all-NULL fields (`metadata_unread`): such an object is read again
+# with metadata as JSON text, parsed in SQL.
+SEED_STRUCTURE_TYPED_METADATA = {**SEED_STRUCTURE, "metadata": _META_FIELDS}
+_META_STRUCTURE = json.dumps(_META_FIELDS)
+# A seed line has no id: its record id hashes the fields that make it (time, usage, session, developer, repo,
+# model, latency), so an identical line delivered twice counts once.
 _SEED_ID_FIELDS = [
     '"timestamp"',
     "start_time",
     "usage.input_tokens",
     "usage.output_tokens",
     "usage.total_tokens",
-    "CAST(metadata AS VARCHAR)",
+    "metadata.session_id",
+    "metadata.developer_id",
+    "metadata.repo",
     'attributes."llm.model_name"',
     "CAST(attributes.latency_ms AS VARCHAR)",
 ]
-_META_STRUCTURE = json.dumps({"repo": "VARCHAR", "session_id": "VARCHAR", "developer_id": "VARCHAR"})
 
 # Shared validation of candidate rows: the first failing rule names the dead letter.
 _VALIDATE = """
@@ -142,30 +155,37 @@ FROM ({candidates})
 """.replace("MAX_TOKENS", str(MAX_TOKENS))
 
 
-def seed_sql(source: str) -> str:
-    return f"""
-WITH j AS ({source}),
-m AS (
-    SELECT ln, blank, usage AS u, attributes AS a, coalesce("timestamp", start_time) AS ts_raw,
-        {content_hash_sql(_SEED_ID_FIELDS)} AS record_id,
-        metadata
-    FROM j
-),
-c AS (
-    SELECT ln, record_id, ts_raw, a, u, pl_ts(ts_raw) AS ts,
-        -- metadata is an object, or (prototype) a JSON string holding one
-        CASE WHEN NOT starts_with(metadata, '"') THEN json_transform(metadata, '{_META_STRUCTURE}')
+def seed_sql(source: str, typed_metadata: bool) -> str:
+    # metadata is an object, or (prototype) a JSON string holding one
+    metadata = (
+        "metadata"
+        if typed_metadata
+        else f"""CASE WHEN NOT starts_with(metadata, '"') THEN json_transform(metadata, '{_META_STRUCTURE}')
              WHEN json_valid(json_extract_string(metadata, '$'))
-             THEN json_transform(json_extract_string(metadata, '$'), '{_META_STRUCTURE}') END AS md,
+             THEN json_transform(json_extract_string(metadata, '$'), '{_META_STRUCTURE}') END"""
+    )
+    unread = (
+        "metadata IS NOT NULL AND metadata.repo IS NULL AND metadata.session_id IS NULL"
+        " AND metadata.developer_id IS NULL"
+        if typed_metadata
+        else "false"
+    )
+    return f"""
+WITH j AS (SELECT * REPLACE ({metadata} AS metadata) FROM ({source})),
+c AS (
+    SELECT ln, usage AS u, attributes AS a, coalesce("timestamp", start_time) AS ts_raw, pl_ts(ts_raw) AS ts,
+        {content_hash_sql(_SEED_ID_FIELDS)} AS record_id,
+        metadata AS md,
+        {unread} AS metadata_unread,
         CASE
             WHEN blank THEN 'blank'
-            WHEN u IS NULL OR (u.input_tokens IS NULL AND u.output_tokens IS NULL AND u.total_tokens IS NULL)
-                THEN 'dead'
+            WHEN usage IS NULL OR (usage.input_tokens IS NULL AND usage.output_tokens IS NULL
+                AND usage.total_tokens IS NULL) THEN 'dead'
             ELSE 'row' END AS kind,
-        pl_tok(u.output_tokens) AS out_t,
-        pl_tok(u.total_tokens) AS total_t,
-        pl_tok(u.input_tokens) AS in_t
-    FROM m
+        pl_tok(usage.output_tokens) AS out_t,
+        pl_tok(usage.total_tokens) AS total_t,
+        pl_tok(usage.input_tokens) AS in_t
+    FROM j
 )
 SELECT ln, kind,
     CASE WHEN kind = 'dead' THEN 'invalid_record' END AS reason,
@@ -190,7 +210,8 @@ SELECT ln, kind,
     try_cast(pl_fin(a.accepted_lines) AS INTEGER) AS accepted_lines,
     pl_fin(a.diff_ratio) AS diff_ratio,
     pl_fin(a."llm.cost.total") AS source_cost,
-    coalesce(pl_slug(md.repo), pl_slug(a.repo), CAST($meta_repo AS VARCHAR), 'unknown') AS repo
+    coalesce(pl_slug(md.repo), pl_slug(a.repo), CAST($meta_repo AS VARCHAR), 'unknown') AS repo,
+    metadata_unread
 FROM c
 """
 
@@ -260,14 +281,71 @@ FROM c
 """
 
 
-def count_lines(path: Path) -> int:
-    """Number of lines (a last line without a newline counts), by memchr over 8 MiB chunks."""
-    lines, last = 0, b"\n"
-    with path.open("rb") as handle:
-        while chunk := handle.read(8 * 1024 * 1024):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines + (last != b"\n")
+class NumberedLines:
+    """One pass over a file for the raw text of chosen lines, counting all its lines on the way.
+
+    A few dead letters in a large object must cost little more than reading it, so lines are never split one
+    by one: newlines are counted per 16 KiB block (C speed), and only in the block holding a wanted line are
+    they found one at a time. Memory: one chunk plus the longest line."""
+
+    BLOCK = 16 * 1024
+
+    def __init__(self, path: Path, chunk_bytes: int = 8 * MIB) -> None:
+        self.path, self.chunk_bytes = path, chunk_bytes
+        self.total: int | None = None  # number of lines (a last line without a newline counts), once read
+
+    def lines_at(self, numbers: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+        """(number, raw bytes without the line end) for each of `numbers` (1-based, ascending); a number past
+        the end yields b"". Reads to the end of the file, which sets `total`."""
+        wanted = iter(numbers)
+        target = next(wanted, None)
+        base = 1  # the number of the first line that starts in the buffer
+        buffer = bytearray(self.chunk_bytes)  # reused: a fresh 8 MiB object per read costs page faults
+        kept = 0  # bytes at the start of the buffer: the unfinished line of the previous read
+        with self.path.open("rb", buffering=0) as handle:
+            while True:
+                if kept == len(buffer):  # a line longer than the buffer
+                    buffer.extend(bytes(len(buffer)))
+                got = handle.readinto(memoryview(buffer)[kept:])
+                if not got:
+                    break
+                size = kept + got
+                if target is None:  # only counting now
+                    ended = buffer.count(b"\n", 0, size)
+                else:
+                    cumulative = list(
+                        itertools.accumulate(
+                            buffer.count(b"\n", at, min(at + self.BLOCK, size)) for at in range(0, size, self.BLOCK)
+                        )
+                    )
+                    ended = cumulative[-1]
+                    while target is not None and target - base < ended:
+                        yield target, _line(buffer, cumulative, target - base, self.BLOCK)
+                        target = next(wanted, None)
+                start = buffer.rfind(b"\n", 0, size) + 1
+                kept = size - start
+                buffer[:kept] = buffer[start:size]
+                base += ended
+        # what is left is the last line, without a line end
+        if kept and target == base:
+            yield target, bytes(buffer[:kept]).rstrip(b"\r")
+            target = next(wanted, None)
+        self.total = base - 1 + bool(kept)
+        while target is not None:
+            yield target, b""
+            target = next(wanted, None)
+
+
+def _line(data: bytearray, cumulative: list[int], index: int, block: int) -> bytes:
+    """Line `index` (0-based, ending in data) of a buffer, given its per-block cumulative newline counts."""
+    start = 0
+    if index:  # the line starts after the index-th newline: find its block, then scan within it
+        at = bisect.bisect_left(cumulative, index)
+        start = at * block - 1
+        for _ in range(index - (cumulative[at - 1] if at else 0)):
+            start = data.find(b"\n", start + 1)
+        start += 1
+    return bytes(data[start : data.index(b"\n", start)]).rstrip(b"\r")
 
 
 def run(
@@ -278,33 +356,44 @@ def run(
     meta_repo: str | None,
     meta_developer: str | None,
     scratch: Path | None = None,
-) -> None:
-    """Fill the `parsed` table for one JSONL object (see module docstring).
+    exact: bool = False,
+) -> bool:
+    """Fill the `parsed` table for one JSONL object (see module docstring); True when `ln` is a row number.
 
-    The exact path's line reader refuses invalid UTF-8; such lines are then replaced (in a copy under
-    `scratch`) by a non-JSON marker, so each becomes its own dead letter. Raises duckdb.InvalidInputException
-    or duckdb.OutOfMemoryException when the object cannot be read within the limits."""
+    The NDJSON reader yields one row per non-blank line, so its row numbers are line numbers unless the file
+    has blank lines. Only dead letters need line numbers: the caller checks the file's line count while it
+    reads their raw text, and runs again with exact=True when they differ. The exact path reads every line;
+    its reader refuses invalid UTF-8, and such lines are then replaced (in a copy under `scratch`) by a
+    non-JSON marker, so each becomes its own dead letter. Raises duckdb.InvalidInputException or
+    duckdb.OutOfMemoryException when the object cannot be read within the limits."""
     con.execute(MACROS)
-    structure = SEED_STRUCTURE if source_format == "seed" else CLAUDE_STRUCTURE
-    build = seed_sql if source_format == "seed" else claude_sql
-    lines = count_lines(path)
     params = {"meta_repo": _slug_or_raw(meta_repo), "meta_developer": meta_developer or None}
-    try:
-        con.execute(_VALIDATE.format(candidates=build(source_sql(path, structure, max_line_bytes, True))), params)
-    except (duckdb.InvalidInputException, duckdb.OutOfMemoryException):  # e.g. an over-long line
-        con.execute("CREATE OR REPLACE TEMP TABLE parsed AS SELECT 1 AS ln WHERE false")
-    (count,) = con.execute("SELECT count(*) FROM parsed").fetchone()  # type: ignore[misc]
-    # The NDJSON reader yields one row per non-blank line: when the counts agree, row number = line
-    # number. Blank lines (or two objects on one line) break that, so fall back to the exact path.
-    if count != lines:
+
+    def parse(fast: bool, typed_metadata: bool, source: Path = path) -> None:
+        if source_format == "seed":
+            structure = SEED_STRUCTURE_TYPED_METADATA if typed_metadata else SEED_STRUCTURE
+            candidates = seed_sql(source_sql(source, structure, max_line_bytes, fast), typed_metadata)
+        else:
+            candidates = claude_sql(source_sql(source, CLAUDE_STRUCTURE, max_line_bytes, fast))
+        con.execute(_VALIDATE.format(candidates=candidates), params)
+
+    if not exact:
         try:
-            con.execute(_VALIDATE.format(candidates=build(source_sql(path, structure, max_line_bytes, False))), params)
-        except duckdb.InvalidInputException as exc:
-            if scratch is None or "unicode" not in str(exc).lower():
-                raise
-            clean = scratch / "lines.utf8"
-            _replace_invalid_utf8(path, clean)
-            con.execute(_VALIDATE.format(candidates=build(source_sql(clean, structure, max_line_bytes, False))), params)
+            parse(fast=True, typed_metadata=True)
+            if source_format == "seed" and con.execute("SELECT bool_or(metadata_unread) FROM parsed").fetchone()[0]:
+                parse(fast=True, typed_metadata=False)
+            return True
+        except (duckdb.InvalidInputException, duckdb.OutOfMemoryException):  # e.g. an over-long line
+            pass
+    try:
+        parse(fast=False, typed_metadata=False)
+    except duckdb.InvalidInputException as exc:
+        if scratch is None or "unicode" not in str(exc).lower():
+            raise
+        clean = scratch / "lines.utf8"
+        _replace_invalid_utf8(path, clean)
+        parse(fast=False, typed_metadata=False, source=clean)
+    return False
 
 
 _NOT_UTF8 = "\ufffd".encode()  # not JSON: the line becomes a dead letter, its raw bytes read from the original

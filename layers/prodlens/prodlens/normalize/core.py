@@ -14,7 +14,7 @@ import shutil
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -259,22 +259,21 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
             # a dead letter like an over-long line, never a crash the queue would retry forever.
             detail = f"a line needs more than {run.limits.memory_limit} to parse: {str(exc)[:300]}"
             raise _ObjectRejected("too_large", detail) from exc
-        read, skip, dead, candidates, distinct, parsed_rows = con.execute(
-            "SELECT count(*) FILTER (kind <> 'blank'), count(*) FILTER (kind = 'skip'),"
-            " count(*) FILTER (kind = 'dead' OR check_reason IS NOT NULL),"
-            " count(*) FILTER (kind = 'row' AND check_reason IS NULL),"
-            " count(DISTINCT record_id) FILTER (kind = 'row' AND check_reason IS NULL), count(*) FROM parsed"
-        ).fetchone()  # type: ignore[misc]
-        if not dead or _jsonl_dead_letters(run, path, parsed_rows if row_numbered else None):
+        summary = _ParsedSummary(con)
+        if not summary.dead or _jsonl_dead_letters(run, path, summary.lines if row_numbered else None):
             break
         # Row numbers are not line numbers (the object has blank lines): read it again line by line.
         run.reset_dead_letters()
         exact = True
-    # Duplicates (same record id) keep their first line; the window runs only when there are any, so
-    # rows otherwise stay in file order (deterministic output with one thread, no sort needed).
-    dedup = "QUALIFY row_number() OVER (PARTITION BY p.record_id ORDER BY p.ln) = 1" if distinct < candidates else ""
+    # Duplicates (same record id) keep their first line; the window runs only when there may be any (equal
+    # ids have equal 64-bit hashes), so rows otherwise stay in file order (deterministic output with one
+    # thread, no sort needed).
+    (distinct,) = con.execute(
+        "SELECT count(DISTINCT hash(record_id)) FROM parsed WHERE kind = 'row' AND check_reason IS NULL"
+    ).fetchone()  # type: ignore[misc]
+    dedup = "QUALIFY row_number() OVER (PARTITION BY p.record_id ORDER BY p.ln) = 1" if distinct < summary.rows else ""
     con.execute("SET preserve_insertion_order = true")
-    _price_table(con)
+    _price_table(con, summary.to_price)
     # Without duplicates a view suffices: the writer scans it once for partition counts and once to COPY,
     # cheaper than materializing every row again.
     kind = "TABLE" if dedup else "VIEW"
@@ -302,25 +301,44 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
         {dedup}
         """
     )
-    groups = None
-    if not dedup:  # partition sizes straight from `parsed`, without running the view's join twice
-        groups = con.execute(
-            "SELECT CAST(CAST(ts AS DATE) AS VARCHAR), repo, count(*) FROM parsed"
-            " WHERE kind = 'row' AND check_reason IS NULL GROUP BY ALL ORDER BY ALL"
-        ).fetchall()
+    # partition sizes from the summary unless duplicates were dropped
+    groups = None if dedup else summary.partitions
     files = write_table(con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER if dedup else (), groups)
     rows = sum(f.rows for f in files)
-    run.counts.read += read
+    run.counts.read += summary.read
     run.counts.rows += rows
-    run.counts.skipped += skip + (candidates - rows)
+    run.counts.skipped += summary.skipped + (summary.rows - rows)
     return files
 
 
-def _price_table(con: duckdb.DuckDBPyConnection) -> None:
-    pairs = con.execute(
-        "SELECT DISTINCT model, CAST(ts AS DATE) FROM parsed"
-        " WHERE kind = 'row' AND check_reason IS NULL AND source_cost IS NULL AND model IS NOT NULL"
-    ).fetchall()
+class _ParsedSummary:
+    """Counts of the `parsed` table in one aggregate: accounting, partitions and the (model, day) pairs to price."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        groups = con.execute(
+            "SELECT kind, check_reason IS NULL, CAST(CAST(ts AS DATE) AS VARCHAR), repo, model, source_cost IS NULL,"
+            " count(*) FROM parsed GROUP BY ALL"
+        ).fetchall()
+        self.lines = sum(g[-1] for g in groups)  # rows of `parsed`: lines, or non-blank lines (NDJSON reader)
+        self.read = sum(g[-1] for g in groups if g[0] != "blank")
+        self.skipped = sum(g[-1] for g in groups if g[0] == "skip")
+        self.dead = sum(g[-1] for g in groups if g[0] == "dead" or (g[0] == "row" and not g[1]))
+        good = [g for g in groups if g[0] == "row" and g[1]]
+        self.rows = sum(g[-1] for g in good)
+        partitions: dict[tuple[str, str], int] = {}
+        for _, _, day, repo, _, _, n in good:
+            partitions[(day, repo)] = partitions.get((day, repo), 0) + n
+        self.partitions = [(day, repo, n) for (day, repo), n in sorted(partitions.items())]
+        self.to_price = sorted(
+            {
+                (model, date.fromisoformat(day))
+                for _, _, day, _, model, unpriced, _ in good
+                if unpriced and model is not None
+            }
+        )
+
+
+def _price_table(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, date]]) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE rates (model VARCHAR, day DATE, r_in DOUBLE, r_out DOUBLE, r_read DOUBLE,"
         " r_write DOUBLE, tier_start BIGINT, t_in DOUBLE, t_out DOUBLE, t_read DOUBLE, t_write DOUBLE)"

@@ -25,7 +25,7 @@ from prodlens.duck import NdjsonSink, literal, load_ndjson
 from prodlens.lake import object_key, source_id
 from prodlens.models import Counts, NormalizeOutput, SourceObject, TableFile
 from prodlens.normalize import jsonl, pricing, records
-from prodlens.normalize.fields import RecordError, dead_letter_raw
+from prodlens.normalize.fields import RecordError, dead_letter_raw, is_repo_slug
 from prodlens.normalize.writer import write_table
 from prodlens.schema import DEAD_LETTERS, TABLES, TRACES
 
@@ -260,6 +260,13 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
             detail = f"a line needs more than {run.limits.memory_limit} to parse: {str(exc)[:300]}"
             raise _ObjectRejected("too_large", detail) from exc
         summary = _ParsedSummary(con)
+        if summary.invalid_repos:  # the last validation rule, checked per distinct repo rather than per row
+            con.execute(
+                "UPDATE parsed SET check_reason = 'invalid_repo'"
+                " WHERE kind = 'row' AND check_reason IS NULL AND list_contains($repos, repo)",
+                {"repos": summary.invalid_repos},
+            )
+            summary = _ParsedSummary(con)
         if not summary.dead or _jsonl_dead_letters(run, path, summary.lines if row_numbered else None):
             break
         # Row numbers are not line numbers (the object has blank lines): read it again line by line.
@@ -329,6 +336,7 @@ class _ParsedSummary:
         for _, _, day, repo, _, _, n in good:
             partitions[(day, repo)] = partitions.get((day, repo), 0) + n
         self.partitions = [(day, repo, n) for (day, repo), n in sorted(partitions.items())]
+        self.invalid_repos = sorted({repo for _, repo, _ in self.partitions if not is_repo_slug(repo)})
         self.to_price = sorted(
             {
                 (model, date.fromisoformat(day))

@@ -344,10 +344,15 @@ def repo_slug(value: Any) -> str | None:
     slug = text.lower() if text.isascii() else text
     if not slug:
         return None
-    parts = slug.split("/")
-    if ".." in slug or slug.startswith("/") or len(parts) > 2 or not all(_SLUG_PART.fullmatch(p) for p in parts):
+    if not is_repo_slug(slug):
         raise RecordError("invalid_repo", f"repo {value[:128]!r} is not an owner/name slug")
     return slug
+
+
+def is_repo_slug(slug: str) -> bool:
+    """`name` or `owner/name` of [a-z0-9._-], without `..` (the JSONL paths check each distinct repo with it)."""
+    parts = slug.split("/")
+    return ".." not in slug and len(parts) <= 2 and all(_SLUG_PART.fullmatch(p) for p in parts)
 
 
 def seed_session(value: Any) -> str | None:

@@ -4,9 +4,10 @@ Each line is parsed once into typed columns with VARCHAR leaves, by DuckDB's NDJ
 malformed line becomes a row of NULLs, so it never fails the scan). Its row numbers are line numbers unless
 the file has blank lines; that matters only for dead letters, so the object is read again line by line
 (a CSV read with a NUL delimiter and no quoting, then `json_transform`) only when it has both.
-The rules of fields.py (timestamps, tokens, repo slugs, session prefixes) are the SQL macros below. The
-result is the `parsed` table: one row per line, `kind` in row / skip / dead / blank, and `check_reason`
-naming why a candidate row is a dead letter. Raw lines of dead letters are fetched afterwards by number.
+The rules of fields.py (timestamps, tokens, repo normalisation, session prefixes) are the SQL macros below;
+a repo's validity is checked afterwards per distinct repo with fields.is_repo_slug. The result is the
+`parsed` table: one row per line, `kind` in row / skip / dead / blank, and `check_reason` naming why a
+candidate row is a dead letter. Raw lines of dead letters are fetched afterwards by number.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ CREATE OR REPLACE TEMP MACRO pl_epoch(x) AS make_timestamp(CAST(round(
 -- epoch would, and is rejected either way as out of range).
 CREATE OR REPLACE TEMP MACRO pl_ts(s) AS CASE
     WHEN s IS NULL OR s = '' THEN NULL
-    WHEN contains(s, '-') OR contains(s, ':') THEN CAST(try_cast(s AS TIMESTAMPTZ) AS TIMESTAMP)
+    WHEN contains(s, '-') OR contains(s, ':') THEN make_timestamp(epoch_us(try_cast(s AS TIMESTAMPTZ)))
     ELSE try(pl_epoch(try_cast(s AS DOUBLE))) END;
 CREATE OR REPLACE TEMP MACRO pl_ts_ok(t) AS t IS NOT NULL AND year(t) BETWEEN {MIN_YEAR} AND {MAX_YEAR};
 -- token count: NULL when absent, -1 when not a non-negative integer (integral decimals like 12.0 accepted)
@@ -43,12 +44,10 @@ CREATE OR REPLACE TEMP MACRO pl_tok(s) AS CASE
     ELSE coalesce(try_cast(s AS BIGINT), -1) END;
 CREATE OR REPLACE TEMP MACRO pl_bool(s) AS CASE
     WHEN lower(s) IN ('true', '1', 'yes') THEN true WHEN lower(s) IN ('false', '0', 'no') THEN false END;
--- lower() only on ASCII text: Unicode case folding maps look-alikes such as KELVIN SIGN to ASCII letters;
--- non-ASCII text is kept as is and fails pl_slug_ok (invalid_repo).
-CREATE OR REPLACE TEMP MACRO pl_slug(s) AS nullif(CASE WHEN regexp_matches(s, '[^\x01-\x7f]') THEN trim(s)
-    ELSE lower(trim(s)) END, '');
-CREATE OR REPLACE TEMP MACRO pl_slug_ok(r) AS r IS NULL OR (
-    NOT contains(r, '..') AND regexp_full_match(r, '[a-z0-9._-]+(/[a-z0-9._-]+)?'));
+-- lower() only on ASCII text (as many bytes as characters): Unicode case folding maps look-alikes such as
+-- KELVIN SIGN to ASCII letters; non-ASCII text is kept as is and fails the slug check (invalid_repo).
+CREATE OR REPLACE TEMP MACRO pl_slug(s) AS nullif(CASE WHEN strlen(s) = length(s) THEN lower(trim(s))
+    ELSE trim(s) END, '');
 -- NaN / Infinity (Python writers emit them; DuckDB's JSON reader accepts them) are unknown values, not numbers
 CREATE OR REPLACE TEMP MACRO pl_fin(x) AS CASE WHEN isfinite(x) THEN x END;
 CREATE OR REPLACE TEMP MACRO pl_dbl(s) AS CASE WHEN isfinite(try_cast(s AS DOUBLE)) THEN try_cast(s AS DOUBLE) END;
@@ -108,7 +107,7 @@ SEED_STRUCTURE = {
     "attributes": {
         "llm.model_name": "VARCHAR",
         "model": "VARCHAR",
-        "latency_ms": "DOUBLE",
+        "latency_ms": "VARCHAR",
         "status_code": "DOUBLE",
         "prod_lens.accepted": "VARCHAR",
         "accepted_lines": "DOUBLE",
@@ -135,7 +134,7 @@ _SEED_ID_FIELDS = [
     "metadata.developer_id",
     "metadata.repo",
     'attributes."llm.model_name"',
-    "CAST(attributes.latency_ms AS VARCHAR)",
+    "attributes.latency_ms",
 ]
 
 # Shared validation of candidate rows: the first failing rule names the dead letter.
@@ -149,7 +148,6 @@ SELECT *,
         WHEN least(tokens_in, tokens_out, cache_read_tokens, cache_write_tokens) < 0 THEN 'invalid_tokens'
         WHEN greatest(tokens_in, tokens_out, cache_read_tokens, cache_write_tokens) > MAX_TOKENS
             THEN 'invalid_tokens'
-        WHEN NOT pl_slug_ok(repo) THEN 'invalid_repo'
     END AS check_reason
 FROM ({candidates})
 """.replace("MAX_TOKENS", str(MAX_TOKENS))
@@ -203,7 +201,7 @@ SELECT ln, kind,
     coalesce(out_t, 0) AS tokens_out,
     coalesce(pl_tok(u.cache_read_input_tokens), 0) AS cache_read_tokens,
     coalesce(pl_tok(u.cache_creation_input_tokens), 0) AS cache_write_tokens,
-    pl_fin(a.latency_ms) AS latency_ms,
+    pl_dbl(a.latency_ms) AS latency_ms,
     try_cast(pl_fin(a.status_code) AS INTEGER) AS status_code,
     coalesce(pl_fin(a.status_code) >= 400, false) AS is_error,
     pl_bool(a."prod_lens.accepted") AS accepted_flag,

@@ -4,8 +4,9 @@
     BENCH_QUICK=1 .venv/bin/python bench/bench_normalize.py   # CI: small files, no 1 GB case
 
 Each case runs in a fresh child process (so peak RSS is that case's own, from getrusage) with DuckDB
-threads=1. Prints a table: lines, rows, dead letters, wall and CPU seconds, rows/s on both, MB/s, peak
-RSS. On a shared machine the CPU-time figure is the one-core throughput; wall time includes waiting.
+threads=1: a small warm-up object, then the case three times (the 1 GB case once); the fastest run is
+reported. Prints a table: lines, rows, dead letters, wall and CPU seconds, rows/s on both, MB/s, peak RSS.
+On a shared machine the CPU-time figure is the one-core throughput; wall time includes waiting.
 """
 
 from __future__ import annotations
@@ -93,19 +94,31 @@ def gen_claude(path: Path, lines: int) -> int:
     return lines
 
 
-def child(case: str, path: str, key: str) -> None:
+def child(case: str, path: str, key: str, repeats: str) -> None:
+    """One case in this process: a warm-up object first (imports, DuckDB extensions and the price table load
+    once per Lambda container, not per object), then the case `repeats` times; the fastest run is reported."""
     from prodlens.models import SourceObject
     from prodlens.normalize import Limits, normalize_object
 
     with tempfile.TemporaryDirectory() as work:
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        start = time.perf_counter()
-        output = normalize_object(SourceObject(key, Path(path), {"repo": "acme/app"}), Path(work), Limits(threads=1))
-        elapsed = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    result = {"case": case, "seconds": elapsed, "cpu": cpu, "peak_rss_mb": after.ru_maxrss / 1024}
-    print(json.dumps({**result, **output.counts.as_dict()}))
+        warm = Path(work) / "warm.jsonl"
+        gen_seed(warm, 100)
+        normalize_object(SourceObject("traces/bench/warm.jsonl", warm, {}), Path(work) / "warm", Limits(threads=1))
+    runs = []
+    for _ in range(int(repeats)):
+        with tempfile.TemporaryDirectory() as work:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            start = time.perf_counter()
+            output = normalize_object(
+                SourceObject(key, Path(path), {"repo": "acme/app"}), Path(work), Limits(threads=1)
+            )
+            elapsed = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        runs.append({"case": case, "seconds": elapsed, "cpu": cpu, **output.counts.as_dict()})
+    best = min(runs, key=lambda r: r["cpu"])
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({**best, "runs": len(runs), "peak_rss_mb": peak_rss_mb}))
 
 
 def orjson_loop_rate(path: Path) -> float:
@@ -123,9 +136,12 @@ def orjson_loop_rate(path: Path) -> float:
     return seen / (time.process_time() - start)
 
 
-def run_case(case: str, path: Path, key: str, lines: int) -> dict:
+def run_case(case: str, path: Path, key: str, lines: int, repeats: int = 3) -> dict:
     result = subprocess.run(
-        [sys.executable, __file__, "--child", case, str(path), key], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--child", case, str(path), key, str(repeats)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     data = json.loads(result.stdout.strip().splitlines()[-1])
     data["lines"] = lines
@@ -156,7 +172,7 @@ def main() -> None:
         if not quick:
             big = root / "big.jsonl"
             lines = gen_seed(big, 0, target_bytes=1_000_000_000)
-            cases.append(run_case("seed jsonl 1 GB", big, "traces/bench/big.jsonl", lines))
+            cases.append(run_case("seed jsonl 1 GB", big, "traces/bench/big.jsonl", lines, repeats=1))
     header = (
         f"{'case':<22} {'lines':>9} {'rows':>9} {'dead':>6} {'wall s':>7} {'cpu s':>6} "
         f"{'rows/s wall':>12} {'rows/s cpu':>11} {'MB/s':>6} {'peak RSS MB':>12}"
@@ -178,6 +194,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(*sys.argv[2:5])
+        child(*sys.argv[2:6])
     else:
         main()

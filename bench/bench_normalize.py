@@ -27,9 +27,18 @@ MODELS = ["anthropic/claude-3-5-sonnet-20241022", "claude-sonnet-4-5-20250929", 
 
 
 def gen_seed(
-    path: Path, lines: int, *, bad_every: int = 500, target_bytes: int | None = None, repos: int = 8, days: int = 14
+    path: Path,
+    lines: int,
+    *,
+    bad_every: int = 500,
+    target_bytes: int | None = None,
+    repos: int = 8,
+    days: int = 14,
+    chronological: bool = False,
 ) -> int:
-    """Realistic prototype seed lines (8 repos x 14 days = 112 partitions, 4 models); one bad line every `bad_every`."""
+    """Realistic prototype seed lines (8 repos x 14 days = 112 partitions, 4 models); one bad line every `bad_every`.
+
+    Times are random within the days, or increasing through the file when `chronological` (a proxy's log)."""
     rng = random.Random(7)
     written = count = 0
     with path.open("w") as out:
@@ -38,7 +47,10 @@ def gen_seed(
             if count % bad_every == 0:
                 line = '{"timestamp": "2025-10-12T19:00:00Z", "usage": {"input_tokens": 1'  # truncated JSON
             else:
-                day, sec = rng.randrange(days), rng.randrange(86400)
+                if chronological:
+                    day, sec = divmod(count * days * 86400 // (lines + 1), 86400)
+                else:
+                    day, sec = rng.randrange(days), rng.randrange(86400)
                 tin, tout = rng.randrange(50, 5000), rng.randrange(10, 2000)
                 line = json.dumps(
                     {
@@ -162,6 +174,9 @@ def main() -> None:
         one = root / "seed_one_partition.jsonl"
         lines = gen_seed(one, n, repos=1, days=1)
         cases.append(run_case(f"seed {n // 1000}k 1 partition", one, "traces/bench/one.jsonl", lines))
+        log = root / "seed_chronological.jsonl"
+        lines = gen_seed(log, n, repos=1, days=14, chronological=True)
+        cases.append(run_case(f"seed {n // 1000}k 14 days, in order", log, "traces/bench/log.jsonl", lines))
         claude = root / "claude.jsonl"
         lines = gen_claude(claude, n)
         cases.append(run_case(f"claude jsonl {n // 1000}k", claude, "traces/claude/bench/s.jsonl", lines))
@@ -174,14 +189,14 @@ def main() -> None:
             lines = gen_seed(big, 0, target_bytes=1_000_000_000)
             cases.append(run_case("seed jsonl 1 GB", big, "traces/bench/big.jsonl", lines, repeats=1))
     header = (
-        f"{'case':<22} {'lines':>9} {'rows':>9} {'dead':>6} {'wall s':>7} {'cpu s':>6} "
+        f"{'case':<28} {'lines':>9} {'rows':>9} {'dead':>6} {'wall s':>7} {'cpu s':>6} "
         f"{'rows/s wall':>12} {'rows/s cpu':>11} {'MB/s':>6} {'peak RSS MB':>12}"
     )
     print(header)
     print("-" * len(header))
     for c in cases:
         print(
-            f"{c['case']:<22} {c['lines']:>9} {c['rows']:>9} {c['dead_letters']:>6} {c['seconds']:>7.2f} "
+            f"{c['case']:<28} {c['lines']:>9} {c['rows']:>9} {c['dead_letters']:>6} {c['seconds']:>7.2f} "
             f"{c['cpu']:>6.2f} {c['read'] / c['seconds']:>12,.0f} {c['read'] / c['cpu']:>11,.0f} "
             f"{c['mb'] / c['seconds']:>6.1f} {c['peak_rss_mb']:>12.0f}"
         )

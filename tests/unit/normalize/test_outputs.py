@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import shutil
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -15,6 +17,7 @@ from prodlens.lake import object_key, source_id
 from prodlens.normalize import normalize_paths
 from prodlens.normalize.fields import claude_identity, parse_timestamp, repo_slug, strip_text
 from prodlens.normalize.pricing import rates_for
+from prodlens.normalize.writer import write_table
 from prodlens.schema import DEAD_LETTERS, GITHUB_COMMITS, TRACES
 
 from tests.unit.normalize.normalize_helpers import FIXTURES, dead_letters, read_table, traces
@@ -70,6 +73,53 @@ def test_partitions_follow_event_date_and_repo(normalize, write):
         ("2025-10-13", "b/y", 1),
         ("2025-10-13", "unknown", 1),
     ]
+
+
+def test_a_chronological_log_and_the_same_lines_shuffled_give_the_same_partitions(normalize, write):
+    # Given a log in time order (each partition one run of lines: written by line range) and the same lines
+    # shuffled (partitions interleaved: written by DuckDB's PARTITION_BY), with a dead letter
+    lines = [
+        json.dumps(
+            {
+                "timestamp": f"2025-10-{12 + i // 20}T{i % 20:02d}:00:00Z",
+                "usage": {"input_tokens": i, "output_tokens": 1},
+                "metadata": {"repo": "a/x" if i % 20 < 12 else "b/y", "session_id": f"s{i}"},
+            }
+        )
+        for i in range(60)
+    ]
+    lines[30] = "not json"
+    shuffled = lines[:]
+    random.Random(3).shuffle(shuffled)
+    outputs = [
+        normalize(write(name, "\n".join(content) + "\n"), key="traces/t/log.jsonl")
+        for name, content in (("ordered.jsonl", lines), ("shuffled.jsonl", shuffled))
+    ]
+
+    def by_partition(output):
+        files = sorted((tuple(f.partition.values()), f.rows) for f in output.files if f.table == "traces")
+        return files, traces(output, "record_id")
+
+    assert by_partition(outputs[0]) == by_partition(outputs[1])
+    assert [o.counts.as_dict() for o in outputs] == [{"read": 60, "rows": 59, "dead_letters": 1, "skipped": 0}] * 2
+    assert [f[0] for f in by_partition(outputs[0])[0]] == [
+        ("2025-10-12", "a/x"), ("2025-10-12", "b/y"), ("2025-10-13", "a/x"), ("2025-10-13", "b/y"),
+        ("2025-10-14", "a/x"), ("2025-10-14", "b/y"),
+    ]  # fmt: skip
+
+
+def test_write_table_refuses_line_ranges_that_do_not_hold_their_partition(tmp_path):
+    con = duckdb.connect()
+    nulls = ", ".join(f'NULL::{kind} AS "{name}"' for name, kind in TRACES.duckdb_columns().items())
+    con.execute(
+        f"CREATE TABLE rel AS SELECT * REPLACE ('r' || i AS record_id), '2025-10-1' || (i // 2) AS event_date,"
+        f" 'a/x' AS repo, i AS ln FROM range(4) t(i), (SELECT {nulls})"
+    )
+    groups = [("2025-10-10", "a/x", 2), ("2025-10-11", "a/x", 2)]
+    files = write_table(con, TRACES, "rel", tmp_path / "ok", "o", (), groups, ("ln", [(0, 1), (2, 3)]))
+    assert [(f.partition["event_date"], f.rows) for f in files] == [("2025-10-10", 2), ("2025-10-11", 2)]
+    with pytest.raises(RuntimeError, match="wrote 3 rows, expected 2"):
+        write_table(con, TRACES, "rel", tmp_path / "bad", "o", (), groups, ("ln", [(0, 2), (3, 3)]))
 
 
 @pytest.mark.parametrize(

@@ -302,15 +302,17 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
                        + p.cache_write_tokens * r.r_write) / 1e6 END AS cost_usd,
             CASE WHEN p.source_cost IS NOT NULL THEN 'source' WHEN r.model IS NOT NULL THEN 'priced'
                  ELSE 'unpriced' END AS cost_source,
-            CAST(CAST(p.ts AS DATE) AS VARCHAR) AS event_date, p.repo
+            CAST(CAST(p.ts AS DATE) AS VARCHAR) AS event_date, p.repo, p.ln
         FROM parsed p LEFT JOIN rates r ON r.model = p.model AND r.day = CAST(p.ts AS DATE)
         WHERE p.kind = 'row' AND p.check_reason IS NULL
         {dedup}
         """
     )
-    # partition sizes from the summary unless duplicates were dropped
-    groups = None if dedup else summary.partitions
-    files = write_table(con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER if dedup else (), groups)
+    if dedup:  # partition sizes after the duplicates are dropped
+        files = write_table(con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
+    else:
+        ranges = ("ln", summary.line_ranges) if summary.line_ranges else None
+        files = write_table(con, TRACES, "out_traces", run.workdir, run.name, (), summary.partitions, ranges)
     rows = sum(f.rows for f in files)
     run.counts.read += summary.read
     run.counts.rows += rows
@@ -324,7 +326,7 @@ class _ParsedSummary:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         groups = con.execute(
             "SELECT kind, check_reason IS NULL, CAST(CAST(ts AS DATE) AS VARCHAR), repo, model, source_cost IS NULL,"
-            " count(*) FROM parsed GROUP BY ALL"
+            " min(ln), max(ln), count(*) FROM parsed GROUP BY ALL"
         ).fetchall()
         self.lines = sum(g[-1] for g in groups)  # rows of `parsed`: lines, or non-blank lines (NDJSON reader)
         self.read = sum(g[-1] for g in groups if g[0] != "blank")
@@ -332,15 +334,22 @@ class _ParsedSummary:
         self.dead = sum(g[-1] for g in groups if g[0] == "dead" or (g[0] == "row" and not g[1]))
         good = [g for g in groups if g[0] == "row" and g[1]]
         self.rows = sum(g[-1] for g in good)
-        partitions: dict[tuple[str, str], int] = {}
-        for _, _, day, repo, _, _, n in good:
-            partitions[(day, repo)] = partitions.get((day, repo), 0) + n
-        self.partitions = [(day, repo, n) for (day, repo), n in sorted(partitions.items())]
+        partitions: dict[tuple[str, str], list[int]] = {}
+        for _, _, day, repo, _, _, low, high, n in good:
+            low_, high_, n_ = partitions.get((day, repo), (low, high, 0))
+            partitions[(day, repo)] = [min(low, low_), max(high, high_), n + n_]
+        self.partitions = [(day, repo, n) for (day, repo), (_, _, n) in sorted(partitions.items())]
+        # Line ranges of the partitions, when no two overlap (a chronological log of one repo): each partition
+        # can then be written from its own range of `parsed` (see write_table).
+        bounds = [(low, high) for _, (low, high, _) in sorted(partitions.items())]
+        ordered = sorted(bounds)
+        disjoint = all(a[1] < b[0] for a, b in itertools.pairwise(ordered))
+        self.line_ranges = bounds if disjoint and len(bounds) > 1 else None
         self.invalid_repos = sorted({repo for _, repo, _ in self.partitions if not is_repo_slug(repo)})
         self.to_price = sorted(
             {
                 (model, date.fromisoformat(day))
-                for _, _, day, _, model, unpriced, _ in good
+                for _, _, day, _, model, unpriced, _, _, _ in good
                 if unpriced and model is not None
             }
         )

@@ -325,7 +325,7 @@ class _ParsedSummary:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         groups = con.execute(
-            "SELECT kind, check_reason IS NULL, CAST(CAST(ts AS DATE) AS VARCHAR), repo, model, source_cost IS NULL,"
+            "SELECT kind, check_reason IS NULL, CAST(ts AS DATE), repo, model, source_cost IS NULL,"
             " min(ln), max(ln), count(*) FROM parsed GROUP BY ALL"
         ).fetchall()
         self.lines = sum(g[-1] for g in groups)  # rows of `parsed`: lines, or non-blank lines (NDJSON reader)
@@ -336,8 +336,8 @@ class _ParsedSummary:
         self.rows = sum(g[-1] for g in good)
         partitions: dict[tuple[str, str], list[int]] = {}
         for _, _, day, repo, _, _, low, high, n in good:
-            low_, high_, n_ = partitions.get((day, repo), (low, high, 0))
-            partitions[(day, repo)] = [min(low, low_), max(high, high_), n + n_]
+            low_, high_, n_ = partitions.get((day.isoformat(), repo), (low, high, 0))
+            partitions[(day.isoformat(), repo)] = [min(low, low_), max(high, high_), n + n_]
         self.partitions = [(day, repo, n) for (day, repo), (_, _, n) in sorted(partitions.items())]
         # Line ranges of the partitions, when no two overlap (a chronological log of one repo): each partition
         # can then be written from its own range of `parsed` (see write_table).
@@ -347,11 +347,7 @@ class _ParsedSummary:
         self.line_ranges = bounds if disjoint and len(bounds) > 1 else None
         self.invalid_repos = sorted({repo for _, repo, _ in self.partitions if not is_repo_slug(repo)})
         self.to_price = sorted(
-            {
-                (model, date.fromisoformat(day))
-                for _, _, day, _, model, unpriced, _, _, _ in good
-                if unpriced and model is not None
-            }
+            {(model, day) for _, _, day, _, model, unpriced, _, _, _ in good if unpriced and model is not None}
         )
 
 

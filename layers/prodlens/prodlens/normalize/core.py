@@ -267,7 +267,8 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
                 {"repos": summary.invalid_repos},
             )
             summary = _ParsedSummary(con)
-        if not summary.dead or _jsonl_dead_letters(run, path, summary.lines if row_numbered else None):
+        expected_lines = summary.lines if row_numbered else None
+        if not summary.dead or _jsonl_dead_letters(run, source_format, path, expected_lines):
             break
         # Row numbers are not line numbers (the object has blank lines): read it again line by line.
         run.reset_dead_letters()
@@ -331,7 +332,7 @@ class _ParsedSummary:
         self.lines = sum(g[-1] for g in groups)  # rows of `parsed`: lines, or non-blank lines (NDJSON reader)
         self.read = sum(g[-1] for g in groups if g[0] != "blank")
         self.skipped = sum(g[-1] for g in groups if g[0] == "skip")
-        self.dead = sum(g[-1] for g in groups if g[0] == "dead" or (g[0] == "row" and not g[1]))
+        self.dead = sum(g[-1] for g in groups if not g[1])
         good = [g for g in groups if g[0] == "row" and g[1]]
         self.rows = sum(g[-1] for g in good)
         partitions: dict[tuple[str, str], list[int]] = {}
@@ -379,16 +380,13 @@ def _price_table(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, date]]) 
         con.executemany("INSERT INTO rates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
 
 
-def _jsonl_dead_letters(run: _Run, path: Path, expected_lines: int | None) -> bool:
+def _jsonl_dead_letters(run: _Run, source_format: str, path: Path, expected_lines: int | None) -> bool:
     """Dead letters of a JSONL object, with the raw line (text fields stripped when it is valid JSON).
 
     With expected_lines set, `ln` is a row number of the NDJSON reader: it is a line number only when the file
     has that many lines. Returns False (dead letters to be discarded) when it has not."""
     con = run.con
-    cursor = con.execute(
-        "SELECT ln, coalesce(reason, check_reason) AS reason, detail, ts_raw, repo FROM parsed"
-        " WHERE kind = 'dead' OR check_reason IS NOT NULL ORDER BY ln"
-    )
+    cursor = con.execute("SELECT ln, check_reason, ts_raw, repo FROM parsed WHERE check_reason IS NOT NULL ORDER BY ln")
 
     def dead_rows() -> Iterator[tuple]:
         while batch := cursor.fetchmany(run.limits.chunk_rows):
@@ -398,9 +396,7 @@ def _jsonl_dead_letters(run: _Run, path: Path, expected_lines: int | None) -> bo
     # so an object of millions of bad lines stays within memory.
     rows, numbers = itertools.tee(dead_rows())
     reader = jsonl.NumberedLines(path)
-    for (ln, reason, detail, ts_raw, repo), (_, raw_line) in zip(
-        rows, reader.lines_at(row[0] for row in numbers), strict=True
-    ):
+    for (ln, reason, ts_raw, repo), (_, raw_line) in zip(rows, reader.lines_at(row[0] for row in numbers), strict=True):
         if ln == 1:
             raw_line = _strip_bom(raw_line)
         line = raw_line.decode("utf-8", "replace")
@@ -409,7 +405,9 @@ def _jsonl_dead_letters(run: _Run, path: Path, expected_lines: int | None) -> bo
         if reason == "invalid_record" and not _parse(raw_line)[0]:
             valid_utf8 = "\ufffd" not in line or b"\xef\xbf\xbd" in raw_line
             reason, detail = "invalid_json", "line is not valid " + ("JSON" if valid_utf8 else "UTF-8")
-        run.dead_letter(ln, reason, detail or jsonl.detail_for(reason, ts_raw, repo), dead_letter_raw(line))
+        else:
+            detail = jsonl.detail_for(source_format, reason, ts_raw, repo)
+        run.dead_letter(ln, reason, detail, dead_letter_raw(line))
     return expected_lines is None or reader.total == expected_lines
 
 

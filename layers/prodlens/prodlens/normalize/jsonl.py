@@ -138,10 +138,12 @@ _SEED_ID_FIELDS = [
 ]
 
 # Shared validation of candidate rows: the first failing rule names the dead letter.
+# (`ts_raw` is kept only where a dead letter's detail quotes it.)
 _VALIDATE = """
 CREATE OR REPLACE TEMP TABLE parsed AS
-SELECT *,
+SELECT * REPLACE (CASE WHEN kind = 'row' AND NOT pl_ts_ok(ts) THEN ts_raw END AS ts_raw),
     CASE
+        WHEN kind = 'dead' THEN 'invalid_record'
         WHEN kind <> 'row' THEN NULL
         WHEN ts_raw IS NULL OR ts_raw = '' THEN 'missing_timestamp'
         WHEN NOT pl_ts_ok(ts) THEN 'invalid_timestamp'
@@ -186,8 +188,6 @@ c AS (
     FROM j
 )
 SELECT ln, kind,
-    CASE WHEN kind = 'dead' THEN 'invalid_record' END AS reason,
-    CASE WHEN kind = 'dead' THEN 'not a seed record: needs a JSON object with usage{{...}}' END AS detail,
     record_id,
     CASE WHEN (starts_with(md.session_id, 'session-') OR starts_with(md.session_id, 'session_'))
         AND length(md.session_id) > 8 THEN substr(md.session_id, 9) ELSE md.session_id END AS session_id,
@@ -254,8 +254,6 @@ c AS (
     FROM j
 )
 SELECT ln, kind,
-    CASE WHEN kind = 'dead' THEN 'invalid_record' END AS reason,
-    CASE WHEN kind = 'dead' THEN 'not a Claude Code transcript line' END AS detail,
     CASE WHEN message.id IS NOT NULL AND requestId IS NOT NULL
          THEN md5('claude_code|' || message.id || '|' || requestId)
          ELSE {content_hash_sql(_CLAUDE_ID_FIELDS)} END AS record_id,
@@ -417,7 +415,15 @@ def _slug_or_raw(value: str | None) -> str | None:
     return (text.lower() if text.isascii() else text) or None
 
 
-def detail_for(reason: str, ts_raw: str | None, repo: str | None) -> str:
+_NOT_A_RECORD = {
+    "seed": "not a seed record: needs a JSON object with usage{...}",
+    "claude_code": "not a Claude Code transcript line",
+}
+
+
+def detail_for(source_format: str, reason: str, ts_raw: str | None, repo: str | None) -> str:
+    if reason == "invalid_record":
+        return _NOT_A_RECORD[source_format]
     if reason == "missing_timestamp":
         return "no timestamp"
     if reason == "invalid_timestamp":

@@ -33,6 +33,7 @@ def connect(spill_dir: Path, threads: int = 2, memory_limit: str = "1GB") -> duc
     con.execute("SET memory_limit = ?", [memory_limit])
     con.execute("SET temp_directory = ?", [str(spill_dir)])
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # on by default; a Lambda has no terminal to draw it on
     return con
 
 

@@ -13,7 +13,7 @@ import duckdb
 
 from prodlens.aggregate import queries
 from prodlens.aggregate.engine import PartitionFile, connect, load_table, write_parquet
-from prodlens.lake import escape_partition_value
+from prodlens.lake import object_key
 from prodlens.models import TableFile
 from prodlens.schema import (
     COMMITS,
@@ -31,8 +31,7 @@ OUTPUT_NAME = "data"  # every derived partition is one object: <table>/<partitio
 
 
 def _out(out_dir: Path, table: str, partition: dict[str, str]) -> Path:
-    parts = [f"{k}={escape_partition_value(v)}" for k, v in partition.items()]
-    return out_dir.joinpath(table, *parts, f"{OUTPUT_NAME}.parquet")
+    return out_dir / object_key(table, partition, OUTPUT_NAME)
 
 
 def _write_days(

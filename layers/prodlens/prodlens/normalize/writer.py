@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from prodlens.duck import ident, literal, typed_select
-from prodlens.lake import escape_partition_value
+from prodlens.lake import partition_prefix
 from prodlens.models import TableFile
 from prodlens.schema import Table
 
@@ -52,13 +52,13 @@ def write_table(
         ).fetchall()
     if not groups:
         return []
-    if len(groups) == 1 or ranges is not None:  # one COPY per partition
-        column, bounds = ranges or ("", [(0, 0)])
+    if len(groups) == 1 or ranges is not None:  # one plain COPY per partition
+        column, bounds = ranges or ("", [None])
         files = []
-        for (*values, n), (low, high) in zip(groups, bounds, strict=True):
+        for (*values, n), bound in zip(groups, bounds, strict=True):
             partition = dict(zip(keys, (str(v) for v in values), strict=True))
-            target = _partition_folder(base, partition) / f"{name}_0.parquet"
-            where = f" WHERE {ident(column)} BETWEEN {int(low)} AND {int(high)}" if ranges else ""
+            target = _partition_folder(out_dir, table, partition) / f"{name}_0.parquet"
+            where = f" WHERE {ident(column)} BETWEEN {int(bound[0])} AND {int(bound[1])}" if bound else ""
             (written,) = con.execute(
                 f"COPY (SELECT {select} FROM {ident(relation)}{where}{order}) TO {literal(target)} (FORMAT PARQUET)"
             ).fetchone()  # type: ignore[misc]
@@ -74,14 +74,15 @@ def write_table(
     files = []
     for *values, n in groups:
         partition = dict(zip(keys, (str(v) for v in values), strict=True))
-        found = sorted(_partition_folder(base, partition).glob(f"{name}_*.parquet"))
+        found = sorted(_partition_folder(out_dir, table, partition).glob(f"{name}_*.parquet"))
         if len(found) != 1:
             raise RuntimeError(f"expected one file for partition {partition}, found {len(found)}")
         files.append(TableFile(table.name, partition, found[0], int(n)))
     return files
 
 
-def _partition_folder(base: Path, partition: dict[str, str]) -> Path:
-    folder = base.joinpath(*(f"{k}={escape_partition_value(v)}" for k, v in partition.items()))
+def _partition_folder(out_dir: Path, table: Table, partition: dict[str, str]) -> Path:
+    """The partition's folder under out_dir, laid out as its lake prefix (Hive-escaped values)."""
+    folder = out_dir / partition_prefix(table.name, partition)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

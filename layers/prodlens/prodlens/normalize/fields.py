@@ -337,16 +337,22 @@ def repo_slug(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise RecordError("invalid_repo", f"repo of type {type(value).__name__}")
-    # Only spaces are trimmed (as SQL trim() does in jsonl.py), and only ASCII is lower-cased: str.lower()
-    # folds some look-alikes into ASCII (KELVIN SIGN U+212A -> "k"), which would turn a spoofed slug into a
-    # real repo's. Any other non-ASCII character then fails the part pattern below.
-    text = value.strip(" ")
-    slug = text.lower() if text.isascii() else text
-    if not slug:
+    slug = normalize_repo(value)
+    if slug is None:
         return None
     if not is_repo_slug(slug):
         raise RecordError("invalid_repo", f"repo {value[:128]!r} is not an owner/name slug")
     return slug
+
+
+def normalize_repo(value: str) -> str | None:
+    """A repo value trimmed and lower-cased, not yet validated; None when empty (pl_slug in jsonl.py in SQL).
+
+    Only spaces are trimmed (as SQL trim() does), and only ASCII is lower-cased: str.lower() folds some
+    look-alikes into ASCII (KELVIN SIGN U+212A -> "k"), which would turn a spoofed slug into a real repo's.
+    Any other non-ASCII character then fails is_repo_slug."""
+    text = value.strip(" ")
+    return (text.lower() if text.isascii() else text) or None
 
 
 def is_repo_slug(slug: str) -> bool:

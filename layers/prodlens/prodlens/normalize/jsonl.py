@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from prodlens.duck import literal
-from prodlens.normalize.fields import MAX_TOKENS, MAX_YEAR, MIN_YEAR
+from prodlens.normalize.fields import MAX_TOKENS, MAX_YEAR, MIN_YEAR, normalize_repo
 
 MIB = 1024 * 1024
 
@@ -363,7 +363,8 @@ def run(
     non-JSON marker, so each becomes its own dead letter. Raises duckdb.InvalidInputException or
     duckdb.OutOfMemoryException when the object cannot be read within the limits."""
     con.execute(MACROS)
-    params = {"meta_repo": _slug_or_raw(meta_repo), "meta_developer": meta_developer or None}
+    # the object's repo metadata, normalised like a record's own; its validity is checked with theirs
+    params = {"meta_repo": normalize_repo(meta_repo or ""), "meta_developer": meta_developer or None}
 
     def parse(fast: bool, typed_metadata: bool, source: Path = path) -> None:
         if source_format == "seed":
@@ -404,15 +405,6 @@ def _replace_invalid_utf8(path: Path, target: Path) -> None:
             except UnicodeDecodeError:
                 line = _NOT_UTF8 + (b"\n" if line.endswith(b"\n") else b"")
             dst.write(line)
-
-
-def _slug_or_raw(value: str | None) -> str | None:
-    """The object's repo metadata trimmed (spaces) and, when ASCII, lower-cased, as pl_slug does; validity is
-    checked per row (invalid_repo) like a record's own."""
-    if not value:
-        return None
-    text = value.strip(" ")
-    return (text.lower() if text.isascii() else text) or None
 
 
 _NOT_A_RECORD = {

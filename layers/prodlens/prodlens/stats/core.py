@@ -6,7 +6,7 @@ calls in a loop; the p-values come from `special` (no scipy).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,23 +56,25 @@ def _unit_columns(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scaled / norm, constant
 
 
-def correlation_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _pearson_columns(x: np.ndarray, y: np.ndarray, exact: Callable[[np.ndarray, np.ndarray], float]) -> np.ndarray:
     """Pearson r of every column of x (n, p) against every column of y (n, q): shape (p, q).
 
     NaN where either column is constant (exact equality, as scipy), clipped to [-1, 1]. Entries within
-    NEAR_ONE of +-1 are recomputed pair by pair with scipy.stats.pearsonr's exact arithmetic: there
-    the p-value of tiny samples reacts to single ulps of r.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    NEAR_ONE of +-1 are recomputed pair by pair with `exact` (scipy's own arithmetic): there the p-value of
+    tiny samples reacts to single ulps of r."""
     ux, cx = _unit_columns(x)
     uy, cy = _unit_columns(y)
     r = np.clip(ux.T @ uy, -1.0, 1.0)
     r[cx, :] = np.nan
     r[:, cy] = np.nan
     for i, j in zip(*np.nonzero(np.abs(r) > 1.0 - NEAR_ONE), strict=True):
-        r[i, j] = pearson_r_exact(x[:, i], y[:, j])
+        r[i, j] = exact(x[:, i], y[:, j])
     return r
+
+
+def correlation_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson r of every column of x against every column of y; near +-1 as scipy.stats.pearsonr."""
+    return _pearson_columns(np.asarray(x, dtype=float), np.asarray(y, dtype=float), pearson_r_exact)
 
 
 def pearson_r_exact(x: np.ndarray, y: np.ndarray) -> float:
@@ -91,16 +93,11 @@ def spearman_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Entries within NEAR_ONE of +-1 are recomputed with np.corrcoef of the ranks, as scipy.stats.spearmanr.
     """
-    rx = rankdata_columns(x)
-    ry = rankdata_columns(y)
-    ux, cx = _unit_columns(rx)
-    uy, cy = _unit_columns(ry)
-    rho = np.clip(ux.T @ uy, -1.0, 1.0)
-    rho[cx, :] = np.nan
-    rho[:, cy] = np.nan
-    for i, j in zip(*np.nonzero(np.abs(rho) > 1.0 - NEAR_ONE), strict=True):
-        rho[i, j] = float(np.corrcoef(np.column_stack([rx[:, i], ry[:, j]]), rowvar=False)[1, 0])
-    return rho
+    return _pearson_columns(rankdata_columns(x), rankdata_columns(y), _corrcoef_pair)
+
+
+def _corrcoef_pair(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.corrcoef(np.column_stack([x, y]), rowvar=False)[1, 0])
 
 
 def lagged_pair(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,13 @@
 """Statistics engine: lagged correlations with p-values, BH correction and effect sizes (numpy only, no scipy)."""
 
+from prodlens.stats.adjusted import AdjustedSeries
 from prodlens.stats.core import bh_adjust, lagged_correlations, rankdata_columns
-from prodlens.stats.correlate import DEFAULT_LAGS, DEFAULT_PAIRS, POOLED, correlate, input_version
+from prodlens.stats.correlate import DEFAULT_LAGS, DEFAULT_PAIRS, POOLED, adjusted_series, correlate, input_version
 from prodlens.stats.special import betainc, correlation_pvalue, fisher_ci, pearson_pvalue
 
 __all__ = [
+    "AdjustedSeries",
+    "adjusted_series",
     "DEFAULT_LAGS",
     "DEFAULT_PAIRS",
     "POOLED",

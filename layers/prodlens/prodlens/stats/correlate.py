@@ -10,11 +10,13 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from prodlens.stats.adjusted import AdjustedSeries, adjust_series, adjusted_lagged, holiday_mask, team_off_days
 from prodlens.stats.core import bh_adjust, lagged_correlations
 from prodlens.stats.special import correlation_pvalue, fisher_ci, pearson_pvalue
 
@@ -88,6 +90,54 @@ def _none_if_nan(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """One repo (or `*`, all repos pooled): its metric vectors by day in each table."""
+
+    repo: str
+    x_days: dict[date, np.ndarray]
+    y_days: dict[date, np.ndarray]
+    x_width: int
+    y_width: int
+
+    def series(self, window: tuple[date, date] | None) -> tuple[date, date, np.ndarray, np.ndarray]:
+        """(start, end, x, y): every day of the window (default: first to last day with a row), 0 if none."""
+        if window is not None:
+            start, end = window
+        else:
+            all_days = list(self.x_days) + list(self.y_days)
+            start, end = min(all_days), max(all_days)
+        days = (end - start).days + 1
+        x = _series(self.x_days, start, days, self.x_width)
+        return start, end, x, _series(self.y_days, start, days, self.y_width)
+
+
+def _scopes(
+    session_daily: Rows,
+    github_daily: Rows,
+    x_metrics: Sequence[str],
+    y_metrics: Sequence[str],
+    window: tuple[date, date] | None,
+) -> list[_Scope]:
+    """`*` (all repos pooled by summing daily values) first, then each repo, sorted; [] without rows."""
+    sessions = _daily_by_repo(as_rows(session_daily), x_metrics, window)
+    github = _daily_by_repo(as_rows(github_daily), y_metrics, window)
+    repos = sorted(set(sessions) | set(github))
+    if not repos:
+        return []
+
+    def pooled(tables: dict[str, dict[date, np.ndarray]], width: int) -> dict[date, np.ndarray]:
+        total: dict[date, np.ndarray] = {}
+        for by_day in tables.values():
+            for day, vector in by_day.items():
+                total[day] = total.get(day, np.zeros(width)) + vector
+        return total
+
+    p, q = len(x_metrics), len(y_metrics)
+    scopes = [_Scope(POOLED, pooled(sessions, p), pooled(github, q), p, q)]
+    return scopes + [_Scope(repo, sessions.get(repo, {}), github.get(repo, {}), p, q) for repo in repos]
+
+
 def correlate(
     session_daily: Rows,
     github_daily: Rows,
@@ -95,6 +145,7 @@ def correlate(
     pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
     lags: Iterable[int] = DEFAULT_LAGS,
     window: tuple[date, date] | None = None,
+    holidays: Iterable[date] = (),
     input_version: str,
     computed_at: datetime,
 ) -> list[dict[str, Any]]:
@@ -113,12 +164,18 @@ def correlate(
         (start, end) inclusive; rows outside are ignored. Default per repo: the first to the last
         event_date with a row for that repo in either table; for `*` the same over all repos.
         With an explicit window, repos with no row inside it are omitted.
+    holidays
+        days off for the whole team, in addition to those found from the data (stats.adjusted).
 
     Rules: every calendar day of the window is a point, 0 where a table has no row (null metrics
     count as 0); n = days - |k|; n < 3 or a constant lagged series gives null r/rho/p; the Fisher-z
     95 % CI is null when n < 4; p-values are two-sided (as scipy.stats.pearsonr / spearmanr); the
     BH-adjusted p is computed per (repo, method) family over that repo's non-null p-values;
     low_sample = n < 6. Rows are ordered `*` first, then repos sorted, then pairs, then lags.
+
+    The adjusted columns (adj_r, adj_ci_low, adj_ci_high, adj_p, n_eff, adj_p_adj) come from
+    stats.adjusted on the days both tables cover (the first to the last day with a row in each);
+    they are null when those days are too few; adj_p_adj is BH over the repo's adj_p.
     """
     lags = tuple(int(k) for k in lags)
     pairs = tuple((str(x), str(y)) for x, y in pairs)
@@ -129,43 +186,33 @@ def correlate(
     if window is not None:
         window = (to_date(window[0]), to_date(window[1]))
 
-    sessions = _daily_by_repo(as_rows(session_daily), x_metrics, window)
-    github = _daily_by_repo(as_rows(github_daily), y_metrics, window)
-    repos = sorted(set(sessions) | set(github))
-    if not repos:
+    scopes = _scopes(session_daily, github_daily, x_metrics, y_metrics, window)
+    if not scopes:
         return []
-
-    def pooled(tables: dict[str, dict[date, np.ndarray]], width: int) -> dict[date, np.ndarray]:
-        total: dict[date, np.ndarray] = {}
-        for by_day in tables.values():
-            for day, vector in by_day.items():
-                total[day] = total.get(day, np.zeros(width)) + vector
-        return total
-
-    scopes = [(POOLED, pooled(sessions, len(x_metrics)), pooled(github, len(y_metrics)))]
-    scopes += [(repo, sessions.get(repo, {}), github.get(repo, {})) for repo in repos]
+    off_days = _OffDays(scopes[0].x_days, scopes[0].y_days, holidays)
 
     blocks = []
-    for repo, x_days, y_days in scopes:
-        if window is not None:
-            start, end = window
-        else:
-            all_days = list(x_days) + list(y_days)
-            start, end = min(all_days), max(all_days)
-        days = (end - start).days + 1
-        x = _series(x_days, start, days, len(x_metrics))
-        y = _series(y_days, start, days, len(y_metrics))
+    for scope in scopes:
+        start, end, x, y = scope.series(window)
         stats = lagged_correlations(x, y, lags, with_p=False)
+        series = _adjusted_series(scope, x, y, start, off_days)
+        adjusted = adjusted_lagged(series, lags) if series is not None else None
         # (lags, p, q) -> (pairs, lags): one row per pair and lag, pairs outermost
         pick = (slice(None), x_index, y_index)
+
+        def flat(values: np.ndarray, pick=pick) -> np.ndarray:
+            return values[pick].T.reshape(-1)
+
+        adj = {name: flat(getattr(adjusted, name)) for name in ADJUSTED_FIELDS} if adjusted else None
         blocks.append(
             (
-                repo,
+                scope.repo,
                 start,
                 end,
-                stats.n[pick].T.reshape(-1),
-                stats.pearson_r[pick].T.reshape(-1),
-                stats.spearman_rho[pick].T.reshape(-1),
+                flat(stats.n),
+                flat(stats.pearson_r),
+                flat(stats.spearman_rho),
+                adj,
             )
         )
 
@@ -179,11 +226,14 @@ def correlate(
 
     rows: list[dict[str, Any]] = []
     offset = 0
-    for repo, start, end, n, _, _ in blocks:
+    for repo, start, end, n, _, _, adj in blocks:
         size = len(n)
         part = slice(offset, offset + size)
         pearson_adj = bh_adjust(pearson_p[part])
         spearman_adj = bh_adjust(spearman_p[part])
+        if adj is None:
+            adj = {name: np.full(size, np.nan) for name in ADJUSTED_FIELDS}
+        adj_p_adj = bh_adjust(adj["p"])
         for j in range(size):
             i = offset + j
             pair = pairs[j // len(lags)]
@@ -205,12 +255,89 @@ def correlate(
                     "pearson_p_adj": _none_if_nan(pearson_adj[j]),
                     "spearman_p_adj": _none_if_nan(spearman_adj[j]),
                     "low_sample": int(n[j]) < LOW_SAMPLE_BELOW,
+                    "adj_r": _none_if_nan(adj["r"][j]),
+                    "adj_ci_low": _none_if_nan(adj["ci_low"][j]),
+                    "adj_ci_high": _none_if_nan(adj["ci_high"][j]),
+                    "adj_p": _none_if_nan(adj["p"][j]),
+                    "n_eff": _none_if_nan(adj["n_eff"][j]),
+                    "adj_p_adj": _none_if_nan(adj_p_adj[j]),
                     "input_version": input_version,
                     "computed_at": computed_at,
                 }
             )
         offset += size
     return rows
+
+
+ADJUSTED_FIELDS = ("r", "ci_low", "ci_high", "p", "n_eff")
+
+
+class _OffDays:
+    """Non-working weekdays of the whole team: configured holidays, and days the pooled data shows stopped.
+
+    Found from the pooled first x metric and first y metric (AI requests and commits by default), once.
+    """
+
+    def __init__(self, x_days: dict[date, np.ndarray], y_days: dict[date, np.ndarray], holidays: Iterable[date]):
+        self.holidays = {to_date(day) for day in holidays}
+        self.found: set[date] = set()
+        all_days = list(x_days) + list(y_days)
+        if not all_days:
+            return
+        start, end = min(all_days), max(all_days)
+        days = (end - start).days + 1
+        activity = []
+        for by_day in (x_days, y_days):
+            first_metric = np.zeros(days)
+            for day, vector in by_day.items():
+                first_metric[(day - start).days] = vector[0]
+            activity.append(first_metric)
+        mask = team_off_days(activity, start)
+        self.found = {start + timedelta(days=int(i)) for i in np.flatnonzero(mask)}
+
+    def mask(self, start: date, days: int) -> np.ndarray:
+        return holiday_mask(self.holidays | self.found, start, days)
+
+
+def overlap(x_days: Iterable[date], y_days: Iterable[date]) -> tuple[date, date] | None:
+    """The days both tables cover: from the later of their first days to the earlier of their last days."""
+    x_days, y_days = list(x_days), list(y_days)
+    if not x_days or not y_days:
+        return None
+    start, end = max(min(x_days), min(y_days)), min(max(x_days), max(y_days))
+    return (start, end) if start <= end else None
+
+
+def _adjusted_series(scope: _Scope, x: np.ndarray, y: np.ndarray, start: date, off_days: _OffDays):
+    """The scope's series adjusted for the calendar, on the days both tables cover (None if too few)."""
+    both = overlap(scope.x_days, scope.y_days)
+    if both is None:
+        return None
+    first, last = (both[0] - start).days, (both[1] - start).days  # rows were already cut to the window
+    days = last - first + 1
+    return adjust_series(x[first : last + 1], y[first : last + 1], both[0], off_days.mask(both[0], days))
+
+
+def adjusted_series(
+    session_daily: Rows,
+    github_daily: Rows,
+    repo: str,
+    x_metric: str,
+    y_metric: str,
+    *,
+    window: tuple[date, date] | None = None,
+    holidays: Iterable[date] = (),
+) -> AdjustedSeries | None:
+    """The two adjusted daily series behind a correlations row (for charts): exactly what `correlate` used."""
+    if window is not None:
+        window = (to_date(window[0]), to_date(window[1]))
+    scopes = _scopes(session_daily, github_daily, (x_metric,), (y_metric,), window)
+    scope = next((s for s in scopes if s.repo == repo), None)
+    if scope is None:
+        return None
+    off_days = _OffDays(scopes[0].x_days, scopes[0].y_days, holidays)
+    start, _, x, y = scope.series(window)
+    return _adjusted_series(scope, x, y, start, off_days)
 
 
 def _canonical(value: Any) -> Any:

@@ -1,9 +1,11 @@
-"""Writes demo/input/: six weeks of synthetic activity for two repos, in every raw-zone format.
+"""Writes demo/input/: sixteen weeks of synthetic activity for two repos, in every raw-zone format.
 
 The shapes are the real ones (copied from the reference samples: the prototype's JSONL, LiteLLM's
 StandardLoggingPayload, OTLP/JSON with OpenInference attributes, a Claude Code transcript, GitHub REST
-pages); the values are generated, with a built-in lag-1 link from AI requests to next-day commits in
-acme/api so the demo report has something to find. Deterministic: run it again, get the same bytes.
+pages); the values are generated. Both repos share the calendar: a weekday rhythm, a company holiday, AI
+adoption and delivery that grow over the window. Only acme/api has a real link: its commits follow the
+previous day's AI requests, so an honest report finds a next-day link there and none in acme/web (whose raw
+correlations are still "significant": the calendar). Deterministic: run it again, get the same bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "input"
 START = date(2026, 9, 1)
-DAYS = 42
+DAYS = 112
+HOLIDAYS = (date(2026, 11, 26),)  # the whole team is off: almost no AI use, no commits
 REPOS = ("acme/api", "acme/web")
 DEVELOPERS = ("alice@acme.dev", "bob@acme.dev", "carol@acme.dev", "dan@acme.dev")
 MODELS = ("claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "gpt-4o-2024-08-06")
@@ -39,19 +42,22 @@ def _write(relative: str, text: str, metadata: dict[str, str] | None = None) -> 
         path.with_name(path.name + ".meta.json").write_text(json.dumps(metadata, indent=2) + "\n")
 
 
+def _calendar_factor(day: date, weekend: float) -> float:
+    """Activity relative to a working weekday: `weekend` on Saturdays and Sundays, almost none on holidays."""
+    if day in HOLIDAYS:
+        return 0.03
+    return weekend if day.weekday() >= 5 else 1.0
+
+
 def daily_requests() -> dict[str, list[int]]:
     """AI requests per repo and day: a weekday rhythm, a rising adoption trend and noise."""
-    series = {}
-    for repo in REPOS:
-        base = 28 if repo == "acme/api" else 16
-        series[repo] = [
-            max(
-                0,
-                int(base * (1 + d / DAYS) * (0.35 if (START + timedelta(d)).weekday() >= 5 else 1.0) + rng.gauss(0, 4)),
-            )
-            for d in range(DAYS)
-        ]
-    return series
+    return {repo: [max(0, int(_usual_requests(repo, d) + rng.gauss(0, 4))) for d in range(DAYS)] for repo in REPOS}
+
+
+def _usual_requests(repo: str, d: int) -> float:
+    """The expected AI requests of day d (daily_requests without its noise)."""
+    base = 28 if repo == "acme/api" else 16
+    return base * (1 + d / DAYS) * _calendar_factor(START + timedelta(d), 0.35)
 
 
 def seed_lines(repo: str, requests: list[int]) -> str:
@@ -318,8 +324,10 @@ def github_pages(repo: str, requests: list[int]) -> None:
         day = datetime.combine(START + timedelta(d), datetime.min.time(), UTC)
         weekend = (START + timedelta(d)).weekday() >= 5
         previous = requests[d - 1] if d else requests[0]
-        link = 0.22 if repo == "acme/api" else 0.05  # yesterday's AI requests -> today's commits
-        for c in range(max(0, int(link * previous + rng.gauss(3 if not weekend else 0.5, 1.5)))):
+        usual = 6.0 * (1 + 0.6 * d / DAYS) * _calendar_factor(START + timedelta(d), 0.15)
+        # acme/api: yesterday's AI requests beyond their usual level -> today's commits; acme/web: no link
+        link = 0.25 * (previous - _usual_requests(repo, d - 1)) if repo == "acme/api" and d else 0.0
+        for c in range(max(0, int(usual + link + rng.gauss(0, 1.5)))):
             ts = day + timedelta(hours=9, seconds=rng.randint(0, 9 * 3600))
             sha = _uid(repo, "commit", d, c)[:40]
             author = rng.choice(DEVELOPERS).split("@")[0]
@@ -347,7 +355,7 @@ def github_pages(repo: str, requests: list[int]) -> None:
                     "parents": [{"sha": _uid(repo, "parent", d, c)[:40]}],
                 }
             )
-        if not weekend:
+        if not weekend and day.date() not in HOLIDAYS:
             for _ in range(rng.randint(1, 3)):
                 pr_number += 1
                 created = day + timedelta(hours=10, minutes=rng.randint(0, 400))

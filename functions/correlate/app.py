@@ -15,5 +15,12 @@ from prodlens.services.correlate import run_correlate
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    adapters = lake_adapters(get_settings())
-    return run_correlate(adapters.lake, adapters.state, now=datetime.now(UTC), force=bool(event.get("force")))
+    settings = get_settings()
+    adapters = lake_adapters(settings)
+    return run_correlate(
+        adapters.lake,
+        adapters.state,
+        now=datetime.now(UTC),
+        force=bool(event.get("force")),
+        holidays=settings.holidays,
+    )

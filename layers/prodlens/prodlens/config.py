@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 from prodlens.errors import ConfigurationError
@@ -19,6 +20,7 @@ class Settings:
     state_table: str
     glue_database: str
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
+    holidays: tuple[date, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -31,7 +33,22 @@ class Settings:
             raise ConfigurationError(f"MAX_OBJECT_BYTES is not an integer: {env.get('MAX_OBJECT_BYTES')!r}") from e
         if max_bytes <= 0:
             raise ConfigurationError("MAX_OBJECT_BYTES must be positive")
-        return cls(env["RAW_BUCKET"], env["LAKE_BUCKET"], env["STATE_TABLE"], env["GLUE_DATABASE"], max_bytes)
+        holidays = parse_holidays(env.get("HOLIDAYS", ""))
+        return cls(env["RAW_BUCKET"], env["LAKE_BUCKET"], env["STATE_TABLE"], env["GLUE_DATABASE"], max_bytes, holidays)
+
+
+def parse_holidays(text: str) -> tuple[date, ...]:
+    """Company holidays from 'YYYY-MM-DD,YYYY-MM-DD' (blank: none), sorted and distinct."""
+    days = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            days.add(date.fromisoformat(part))
+        except ValueError as e:
+            raise ConfigurationError(f"HOLIDAYS holds {part!r}, not a YYYY-MM-DD day") from e
+    return tuple(sorted(days))
 
 
 @lru_cache(maxsize=1)

@@ -207,7 +207,8 @@ CORRELATIONS = Table(
         ("computed_at", "timestamp"),
     ),
     (),
-    "One row per (repo, x_metric, y_metric, lag_days): lagged association with p-values and BH correction.",
+    "One row per (repo, x_metric, y_metric, lag_days): lagged association, raw and calendar-adjusted, with p-values "
+    "and BH correction.",
 )
 
 TABLES: dict[str, Table] = {

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ CACHE_PK, CACHE_SK = "cache#correlations", "latest"
 INPUT_TABLES = (DAILY_SESSION_METRICS.name, DAILY_GITHUB_METRICS.name)
 
 
-def _fingerprint(store: ObjectStore) -> tuple[str, list[str]]:
+def _fingerprint(store: ObjectStore, holidays: Sequence[date]) -> tuple[str, list[str]]:
     keys, digest = [], hashlib.sha256()
+    digest.update(("holidays=" + ",".join(day.isoformat() for day in holidays) + "\n").encode())
     for table in INPUT_TABLES:
         for obj in sorted(store.list(f"{table}/"), key=lambda o: o.key):
             keys.append(obj.key)
@@ -37,10 +39,12 @@ def _fingerprint(store: ObjectStore) -> tuple[str, list[str]]:
     return digest.hexdigest(), keys
 
 
-def run_correlate(store: ObjectStore, state: StateStore, *, now: datetime, force: bool = False) -> dict[str, Any]:
-    """Recompute `correlations` when the daily tables changed; returns a summary."""
+def run_correlate(
+    store: ObjectStore, state: StateStore, *, now: datetime, force: bool = False, holidays: Sequence[date] = ()
+) -> dict[str, Any]:
+    """Recompute `correlations` when the daily tables (or the configured holidays) changed; returns a summary."""
     cached = state.get_item(CACHE_PK, CACHE_SK) or {}
-    fingerprint, keys = _fingerprint(store)
+    fingerprint, keys = _fingerprint(store, holidays)
     if not force and cached.get("fingerprint") == fingerprint:
         metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
         return {"status": "cached", "input_version": cached.get("input_version"), "rows": cached.get("rows", 0)}
@@ -54,13 +58,15 @@ def run_correlate(store: ObjectStore, state: StateStore, *, now: datetime, force
         engine = LocalEngine(workdir, threads=1)
         session_rows = engine.query_dicts(f"SELECT * FROM {DAILY_SESSION_METRICS.name}", dialect="duckdb")
         github_rows = engine.query_dicts(f"SELECT * FROM {DAILY_GITHUB_METRICS.name}", dialect="duckdb")
-        version = input_version(session_rows, github_rows)
+        version = input_version(session_rows, github_rows, holidays)
         if not force and cached.get("input_version") == version:
             state.put_item(CACHE_PK, CACHE_SK, {**cached, "fingerprint": fingerprint})
             metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
             return {"status": "unchanged", "input_version": version, "rows": cached.get("rows", 0)}
 
-        rows = correlate(session_rows, github_rows, input_version=version, computed_at=now.replace(tzinfo=None))
+        rows = correlate(
+            session_rows, github_rows, holidays=holidays, input_version=version, computed_at=now.replace(tzinfo=None)
+        )
         out = workdir / "out" / "correlations.parquet"
         write_rows(CORRELATIONS, rows, out)
         store.upload(out, CORRELATIONS_KEY)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 
@@ -75,7 +76,10 @@ def calendar_design(start: date, days: int, off_days: np.ndarray | None = None) 
     levels[np.arange(days), block] = 1.0
     weekday = (np.arange(days) + start.weekday()) % 7
     dow = (weekday[:, None] == np.arange(1, 7)[None, :]).astype(float)
-    columns = [levels, dow]
+    # The weekly rhythm may drift (a growing team's weekends grow less than its weekdays): each weekday's
+    # effect also gets a linear trend over the window.
+    drift = np.linspace(-1.0, 1.0, days)[:, None] if days > 1 else np.zeros((days, 1))
+    columns = [levels, dow, dow * drift]
     if off_days is not None:
         off_weekday = np.asarray(off_days, dtype=bool) & (weekday < 5)
         if off_weekday.any():
@@ -92,10 +96,14 @@ def residualize(values: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.
     return values - basis @ (basis.T @ values), basis
 
 
+@lru_cache(maxsize=8)
+def _distance(days: int) -> np.ndarray:
+    return np.abs(np.arange(days)[:, None] - np.arange(days)[None, :])
+
+
 def _ar1_covariance(phi: float, days: int) -> np.ndarray:
     """Correlation matrix of a stationary AR(1) series: phi ** |i - j|."""
-    distance = np.abs(np.arange(days)[:, None] - np.arange(days)[None, :])
-    return np.power(phi, distance) if phi else np.eye(days)
+    return (float(phi) ** np.arange(days))[_distance(days)]
 
 
 def _project_out(cov: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -112,7 +120,17 @@ def _lag1(values: np.ndarray) -> np.ndarray:
     return np.where(denom > 0, lagged / np.where(denom > 0, denom, 1.0), 0.0)
 
 
-def residual_ar1(residuals: np.ndarray, basis: np.ndarray) -> np.ndarray:
+def expected_lag1(basis: np.ndarray) -> np.ndarray:
+    """For each phi of PHI_GRID, the expected lag-1 autocorrelation of least-squares residuals of AR(1) noise."""
+    days = len(basis)
+    expected = []
+    for phi in PHI_GRID:
+        cov = _project_out(_ar1_covariance(phi, days), basis)
+        expected.append(np.trace(cov, offset=1) / np.trace(cov))
+    return np.maximum.accumulate(np.array(expected))  # monotone for np.interp
+
+
+def residual_ar1(residuals: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """The AR(1) coefficient of each column's noise, corrected for what the calendar fit took out.
 
     Least-squares residuals of an AR(1) noise are less autocorrelated than the noise (fitting weekly levels
@@ -120,12 +138,6 @@ def residual_ar1(residuals: np.ndarray, basis: np.ndarray) -> np.ndarray:
     E[sum e_t e_t+1] / E[sum e_t^2] under M Sigma(phi) M, is computed exactly; the observed one is inverted
     on it (linear interpolation), clipped to the grid [PHI_MIN, PHI_MAX].
     """
-    days = len(residuals)
-    expected = []
-    for phi in PHI_GRID:
-        cov = _project_out(_ar1_covariance(phi, days), basis)
-        expected.append(np.trace(cov, offset=1) / np.trace(cov))
-    expected = np.maximum.accumulate(np.array(expected))  # monotone for np.interp
     return np.interp(_lag1(residuals), expected, PHI_GRID)
 
 
@@ -134,14 +146,16 @@ def _centered(cov: np.ndarray) -> np.ndarray:
     return cov - cov.mean(axis=0)[None, :] - cov.mean(axis=1)[:, None] + cov.mean()
 
 
-def null_variance(cov_x: np.ndarray, cov_y: np.ndarray) -> float:
-    """Var(r) of two independent Gaussian series with these covariances, to first order.
+def null_variances(covs_x: Sequence[np.ndarray], covs_y: Sequence[np.ndarray]) -> np.ndarray:
+    """Var(r) for each pair of independent Gaussian series with these covariances, to first order: (p, q).
 
     r = x'C y / (|Cx| |Cy|); under independence E[(x'Cy)^2] = tr(C Sx C Sy) and E|Cx|^2 = tr(C Sx):
     var(r) ~= tr(A B) / (tr A tr B) with A = C Sx C, B = C Sy C (1 / (n - 1) for white noise).
     """
-    a, b = _centered(cov_x), _centered(cov_y)
-    return float(np.einsum("ij,ij->", a, b) / (np.trace(a) * np.trace(b)))
+    a = np.stack([_centered(c) for c in covs_x])
+    b = np.stack([_centered(c) for c in covs_y])
+    traces = np.einsum("kii->k", a)[:, None] * np.einsum("kii->k", b)[None, :]
+    return np.einsum("aij,bij->ab", a, b) / traces
 
 
 @dataclass(frozen=True)
@@ -205,21 +219,19 @@ def adjusted_lagged(adjusted: AdjustedSeries, lags: Iterable[int]) -> AdjustedSt
     """adj_r, its CI, adj_p and n_eff for every (x column, y column, lag) of an adjusted pair of series.
 
     Lag k pairs x(d) with y(d + k). Each adjusted column's noise is modelled as AR(1) (residual_ar1); its
-    residual covariance is M Sigma(phi) M. n_eff = 1 + 1 / var(r) with var(r) from null_variance on the lagged
+    residual covariance is M Sigma(phi) M. n_eff = 1 + 1 / var(r) with var(r) from null_variances on the lagged
     days: white noise without a calendar gives n_eff = n; white noise with a calendar of rank m gives
     n - m + 1, the degrees of freedom of a partial correlation; autocorrelated noise gives fewer.
     A constant adjusted column gives NaN.
     """
     lags = tuple(int(k) for k in lags)
     x, y = adjusted.x, adjusted.y
-    days = adjusted.days
-    shape = (len(lags), x.shape[1], y.shape[1])
+    days, p = adjusted.days, x.shape[1]
+    shape = (len(lags), p, y.shape[1])
     r = np.full(shape, np.nan)
     n_eff = np.full(shape, np.nan)
-    phis = residual_ar1(np.hstack([x, y]), adjusted.basis)
+    phis = residual_ar1(np.hstack([x, y]), expected_lag1(adjusted.basis))
     covs = {phi: _project_out(_ar1_covariance(phi, days), adjusted.basis) for phi in np.unique(phis)}
-    cov_x = [covs[phi] for phi in phis[: x.shape[1]]]
-    cov_y = [covs[phi] for phi in phis[x.shape[1] :]]
     for i, lag in enumerate(lags):
         xs, ys = lagged_pair(x, y, lag)
         n = len(xs)
@@ -227,14 +239,15 @@ def adjusted_lagged(adjusted: AdjustedSeries, lags: Iterable[int]) -> AdjustedSt
             continue
         r[i] = correlation_matrix(xs, ys)
         head, tail = slice(0, n), slice(days - n, days)
-        for a, cx in enumerate(cov_x):
-            for b, cy in enumerate(cov_y):
-                if np.isfinite(r[i, a, b]):
-                    variance = null_variance(cx[head, head], cy[tail, tail])
-                    n_eff[i, a, b] = np.clip(1.0 + 1.0 / variance, 2.0, n) if variance > 0 else np.nan
-    p = correlation_pvalue(r, n_eff)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = null_variances(
+                [covs[phi][head, head] for phi in phis[:p]], [covs[phi][tail, tail] for phi in phis[p:]]
+            )
+            n_eff[i] = np.where(variance > 0, np.clip(1.0 + 1.0 / variance, 2.0, n), np.nan)
+    n_eff = np.where(np.isnan(r), np.nan, n_eff)
+    p_value = correlation_pvalue(r, n_eff)
     low, high = fisher_ci(r, n_eff)
-    return AdjustedStats(lags, r, low, high, p, n_eff)
+    return AdjustedStats(lags, r, low, high, p_value, n_eff)
 
 
 def team_off_days(activity: Sequence[np.ndarray], start: date) -> np.ndarray:

@@ -189,7 +189,7 @@ def correlate(
     scopes = _scopes(session_daily, github_daily, x_metrics, y_metrics, window)
     if not scopes:
         return []
-    off_days = _OffDays(scopes[0].x_days, scopes[0].y_days, holidays)
+    off_days = _OffDays.from_rows(session_daily, github_daily, window, holidays)
 
     blocks = []
     for scope in scopes:
@@ -270,13 +270,25 @@ def correlate(
 
 
 ADJUSTED_FIELDS = ("r", "ci_low", "ci_high", "p", "n_eff")
+OFF_DAY_METRICS = ("request_count", "commit_count")
 
 
 class _OffDays:
     """Non-working weekdays of the whole team: configured holidays, and days the pooled data shows stopped.
 
-    Found from the pooled first x metric and first y metric (AI requests and commits by default), once.
+    Found once from the pooled AI requests and commits (OFF_DAY_METRICS), whatever pairs are computed, so that
+    every row and chart uses the same calendar.
     """
+
+    @classmethod
+    def from_rows(
+        cls, session_daily: Rows, github_daily: Rows, window: tuple[date, date] | None, holidays: Iterable[date]
+    ) -> _OffDays:
+        x_metric, y_metric = OFF_DAY_METRICS
+        scopes = _scopes(session_daily, github_daily, (x_metric,), (y_metric,), window)
+        if not scopes:
+            return cls({}, {}, holidays)
+        return cls(scopes[0].x_days, scopes[0].y_days, holidays)
 
     def __init__(self, x_days: dict[date, np.ndarray], y_days: dict[date, np.ndarray], holidays: Iterable[date]):
         self.holidays = {to_date(day) for day in holidays}
@@ -335,7 +347,7 @@ def adjusted_series(
     scope = next((s for s in scopes if s.repo == repo), None)
     if scope is None:
         return None
-    off_days = _OffDays(scopes[0].x_days, scopes[0].y_days, holidays)
+    off_days = _OffDays.from_rows(session_daily, github_daily, window, holidays)
     start, _, x, y = scope.series(window)
     return _adjusted_series(scope, x, y, start, off_days)
 
@@ -361,13 +373,17 @@ def _canonical(value: Any) -> Any:
     return repr(number)
 
 
-def input_version(session_rows: Rows, github_rows: Rows) -> str:
-    """sha256 hex of the daily rows: independent of row and key order and of int/float spelling.
+def input_version(session_rows: Rows, github_rows: Rows, holidays: Iterable[date] = ()) -> str:
+    """sha256 hex of the daily rows (and the configured holidays): independent of row and key order and of
+    int/float spelling.
 
     Every column of every row is included (so any change of the daily tables changes the version).
     `event_date` is normalised to 'YYYY-MM-DD'; NaN and None are the same (null).
     """
     digest = hashlib.sha256()
+    holidays = sorted({to_date(day) for day in holidays})
+    if holidays:  # no holidays: the same version as before there were any
+        digest.update(("holidays " + ",".join(day.isoformat() for day in holidays) + "\n").encode())
     for label, rows in (("daily_session_metrics", session_rows), ("daily_github_metrics", github_rows)):
         lines = []
         for row in as_rows(rows):

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 from importlib import resources
 from string import Template
 
-from prodlens.report.model import Association, DailyPoint, Report
-from prodlens.report.text import NOT_SIGNIFICANT_LABEL, _effects_lines, fmt_num, fmt_p, repo_label
+from prodlens.report.model import (
+    APPENDIX_TITLE,
+    X_PHRASES,
+    Y_PHRASES,
+    Association,
+    DailyPoint,
+    Report,
+    ScopeCharts,
+    Verdict,
+    fmt_num,
+    fmt_p,
+    repo_label,
+)
+from prodlens.report.text import NOT_SIGNIFICANT_LABEL, _effects_lines
 
 REQUEST_COLOR = "#0969da"
 COMMIT_COLOR = "#1a7f37"
@@ -19,6 +32,9 @@ HEAT_BANDS = (  # (upper bound of adjusted p, fill, label)
     (1.01, "#eaeef2", "adjusted p ≥ 0.10 (not significant)"),
 )
 NO_VALUE_FILL = "#ffffff"
+LINK_COLOR = "#1a7f37"
+CI_COLOR = "#59636e"
+VERDICT_CLASS = {"link": "v-link", "no_evidence": "v-none", "too_little_data": "v-little"}
 
 
 def _e(value: object) -> str:
@@ -112,7 +128,7 @@ def heat_map(scope: str, associations: list[Association]) -> str:
     label_w, cw, ch, top = 250, 58, 22, 36
     width = label_w + cw * len(lags) + 10
     height = top + ch * len(pairs) + 10
-    title = f"Adjusted p by lag and metric pair: {repo_label(scope)}"
+    title = f"Raw p after Benjamini–Hochberg by lag and metric pair: {repo_label(scope)}"
     parts = [
         f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{_e(title)}">',
         f"<title>{_e(title)}</title>",
@@ -157,7 +173,7 @@ def _association_rows(items: list[Association], significant: bool) -> str:
         if a.pearson_ci_low is not None and a.pearson_ci_high is not None:
             ci = f" [{fmt_num(a.pearson_ci_low)}, {fmt_num(a.pearson_ci_high)}]"
         note = (
-            f'<span class="sentence">{_e(a.sentence)}</span>'
+            f'<span class="sentence">descriptive: {_e(a.sentence)}</span>'
             if significant and a.sentence
             else f'<span class="ns">{_e(NOT_SIGNIFICANT_LABEL)}</span>'
         )
@@ -168,17 +184,175 @@ def _association_rows(items: list[Association], significant: bool) -> str:
             f'<td class="num">{_e(fmt_num(a.pearson_r, signed=True) + ci)}</td>'
             f'<td class="num">{_e(fmt_num(a.spearman_rho, signed=True))}</td>'
             f'<td class="num">{_e(fmt_p(a.pearson_p_adj))}</td><td class="num">{_e(fmt_p(a.spearman_p_adj))}</td>'
+            f'<td class="num">{_e(fmt_num(a.adj_r, signed=True))} ({_e(fmt_p(a.adj_p_adj))})</td>'
             f"<td>{note}</td></tr>"
         )
     head = (
         "<tr><th>repo</th><th>AI metric → delivery metric</th><th>lag (days)</th><th>n</th><th>Pearson r [95% CI]</th>"
-        "<th>Spearman rho</th><th>adjusted p (Pearson)</th><th>adjusted p (Spearman)</th><th>reading</th></tr>"
+        "<th>Spearman rho</th><th>BH-adjusted p (Pearson)</th><th>BH-adjusted p (Spearman)</th>"
+        "<th>calendar-adjusted r (p after BH)</th><th>reading</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def verdict_block(v: Verdict) -> str:
+    """One coloured block per scope: label, verdict headline, the sentence and the raw-vs-adjusted note."""
+    note = f'<p class="note">Raw vs adjusted: {_e(v.note)}</p>' if v.note else ""
+    return (
+        f'<div class="verdict {VERDICT_CLASS[v.verdict]}" data-verdict="{_e(v.verdict)}">'
+        f'<p class="vhead"><strong>{_e(v.label)}</strong>: {_e(v.headline)}</p>'
+        f'<p class="vsentence">{_e(v.detail)}</p>{note}</div>'
+    )
+
+
+def _pair_words(x_metric: str, y_metric: str) -> str:
+    return f"{X_PHRASES.get(x_metric, x_metric)} → {Y_PHRASES.get(y_metric, y_metric)}"
+
+
+def lag_profile_chart(chart: ScopeCharts) -> str:
+    """Adjusted r by lag with 95% CI error bars, a zero line, and a ring on lags with adjusted p < 0.05 after BH."""
+    width, height, left, right, top, bottom = 460, 250, 50, 20, 30, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    points = chart.profile
+    lags = [p.lag_days for p in points] or list(range(8))
+    lo_lag, hi_lag = min(lags), max(lags)
+    span = max(hi_lag - lo_lag, 1)
+    values = [v for p in points for v in (p.adj_r, p.adj_ci_low, p.adj_ci_high) if v is not None]
+    top_v = min(1.0, max(0.2, *values) if values else 1.0)
+    low_v = max(-1.0, min(-0.2, *values) if values else -1.0)
+    top_v, low_v = math.ceil(top_v * 5) / 5, math.floor(low_v * 5) / 5
+
+    def x_of(lag: int) -> float:
+        return left + 20 + (plot_w - 40) * (lag - lo_lag) / span
+
+    def y_of(value: float) -> float:
+        return top + plot_h * (top_v - value) / (top_v - low_v)
+
+    title = f"Adjusted r by lag, {_pair_words(chart.x_metric, chart.y_metric)}: {repo_label(chart.repo)}"
+    parts = [
+        f'<svg class="lag-profile" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
+        f'<text x="{left}" y="14">adjusted r (95% CI) of {_e(chart.x_metric)} → {_e(chart.y_metric)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#d0d7de"/>',
+    ]
+    tick = low_v
+    while tick <= top_v + 1e-9:
+        y = y_of(tick)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#eaeef2"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:+.1f}</text>'
+        )
+        tick = round(tick + 0.2, 10)
+    zero = y_of(0.0)
+    parts.append(
+        f'<line class="zero" x1="{left}" y1="{zero:.1f}" x2="{left + plot_w}" y2="{zero:.1f}" '
+        'stroke="#1f2328" stroke-width="1"/>'
+    )
+    for lag in range(lo_lag, hi_lag + 1):
+        parts.append(f'<text x="{x_of(lag):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{_e(lag)}</text>')
+    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">lag (days after AI use)</text>')
+    for p in points:
+        x = x_of(p.lag_days)
+        if p.adj_r is None:
+            parts.append(f'<text x="{x:.1f}" y="{zero - 4:.1f}" text-anchor="middle">–</text>')
+            continue
+        tip = (
+            f"lag {p.lag_days}: adjusted r {fmt_num(p.adj_r, signed=True)} "
+            f"[{fmt_num(p.adj_ci_low)}, {fmt_num(p.adj_ci_high)}], {fmt_num(p.n_eff, 0)} effective days, "
+            f"adjusted p after BH {fmt_p(p.adj_p_adj)}"
+        )
+        color = LINK_COLOR if p.significant else CI_COLOR
+        if p.adj_ci_low is not None and p.adj_ci_high is not None:
+            y1, y2 = y_of(max(p.adj_ci_low, low_v)), y_of(min(p.adj_ci_high, top_v))
+            parts.append(
+                f'<g class="ci-bar" stroke="{color}" stroke-width="1.5">'
+                f'<line x1="{x:.1f}" y1="{y1:.1f}" x2="{x:.1f}" y2="{y2:.1f}"/>'
+                f'<line x1="{x - 6:.1f}" y1="{y1:.1f}" x2="{x + 6:.1f}" y2="{y1:.1f}"/>'
+                f'<line x1="{x - 6:.1f}" y1="{y2:.1f}" x2="{x + 6:.1f}" y2="{y2:.1f}"/></g>'
+            )
+        y = y_of(p.adj_r)
+        parts.append(
+            f'<circle class="r-point" cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{color}"><title>{_e(tip)}</title></circle>'
+        )
+        if p.significant:
+            parts.append(
+                f'<circle class="sig-marker" cx="{x:.1f}" cy="{y:.1f}" r="8" fill="none" stroke="{LINK_COLOR}" '
+                f'stroke-width="2"/><text x="{x + 11:.1f}" y="{y - 6:.1f}" '
+                f'style="fill:{LINK_COLOR};font-weight:600">p&lt;.05</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _standardized(values: list[float]) -> list[float]:
+    n = len(values)
+    if n == 0:
+        return []
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / n)
+    return [(v - mean) / sd if sd > 0 else 0.0 for v in values]
+
+
+def adjusted_series_chart(chart: ScopeCharts) -> str:
+    """The two calendar-adjusted series (standardized), the delivery series shifted back by the strongest lag."""
+    series = chart.series
+    if series is None:
+        return '<p class="meta">No adjusted series: fewer than 21 days both tables cover.</p>'
+    lag = chart.lag_days or 0
+    x = _standardized(series.x)
+    y = _standardized(series.y)
+    days = len(x)
+    width, left, right, top, plot_h = 900, 50, 20, 30, 170
+    height = top + plot_h + 40
+    plot_w = width - left - right
+    step = plot_w / max(days - 1, 1)
+    peak = max([abs(v) for v in x + y] + [1.0])
+    limit = math.ceil(peak)
+
+    def y_of(value: float) -> float:
+        return top + plot_h / 2 - (plot_h / 2) * value / limit
+
+    x_name, y_name = X_PHRASES.get(chart.x_metric, chart.x_metric), Y_PHRASES.get(chart.y_metric, chart.y_metric)
+    title = f"Calendar-adjusted daily {x_name} and {y_name}: {repo_label(chart.repo)}"
+    shifted = f", {y_name} drawn {lag} day{'s' if lag != 1 else ''} earlier (lag {lag})" if lag else " (lag 0)"
+    parts = [
+        f'<svg class="adjusted-series" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
+        f'<text x="{left}" y="14">what the calendar does not explain, in standard deviations{_e(shifted)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#d0d7de"/>',
+        f'<line class="zero" x1="{left}" y1="{y_of(0):.1f}" x2="{left + plot_w}" y2="{y_of(0):.1f}" stroke="#8c959f"/>',
+        f'<text x="{left - 6}" y="{y_of(limit) + 10:.1f}" text-anchor="end">+{limit}</text>'
+        f'<text x="{left - 6}" y="{y_of(0) + 4:.1f}" text-anchor="end">0</text>'
+        f'<text x="{left - 6}" y="{y_of(-limit):.1f}" text-anchor="end">-{limit}</text>',
+    ]
+    x_coords = " ".join(f"{left + i * step:.1f},{y_of(v):.1f}" for i, v in enumerate(x))
+    # y(d + lag) is drawn at day d, so the pairs the lagged r correlates sit on the same vertical
+    y_coords = " ".join(f"{left + (i - lag) * step:.1f},{y_of(v):.1f}" for i, v in enumerate(y) if i >= lag)
+    parts.append(
+        f'<polyline class="series-x" points="{x_coords}" fill="none" stroke="{REQUEST_COLOR}" stroke-width="1.4">'
+        f"<title>{_e(x_name)} (adjusted)</title></polyline>"
+        f'<polyline class="series-y" points="{y_coords}" fill="none" stroke="{COMMIT_COLOR}" stroke-width="1.4">'
+        f"<title>{_e(y_name)} (adjusted, lag {lag})</title></polyline>"
+    )
+    label_y = top + plot_h + 16
+    parts.append(f'<text x="{left}" y="{label_y}">{_e(series.start)}</text>')
+    parts.append(f'<text x="{left + plot_w}" y="{label_y}" text-anchor="end">{_e(series.day(days - 1))}</text>')
+    parts.append("</svg>")
+    legend = (
+        '<p class="legend">'
+        f'<span><span class="swatch" style="background:{REQUEST_COLOR}"></span>{_e(x_name)} (adjusted)</span>'
+        f'<span><span class="swatch" style="background:{COMMIT_COLOR}"></span>{_e(y_name)} (adjusted'
+        f"{_e(f', {lag} days later' if lag else '')})</span></p>"
+    )
+    return "".join(parts) + legend
+
+
 def render_html(report: Report) -> str:
-    """A single self-contained page (inline CSS and SVG, every string escaped, no external links)."""
+    """A single self-contained page (inline CSS and SVG, every string escaped, no external links).
+
+    Verdicts first, then per repo the adjusted lag profile and adjusted series, the daily data, effect sizes,
+    the method, and last the appendix of unadjusted correlations.
+    """
     c = report.counts
     body = ["<h1>ProdLens report</h1>"]
     if report.window_start is not None:
@@ -194,38 +368,31 @@ def render_html(report: Report) -> str:
         f"{c['github_daily_rows']} daily GitHub rows, "
         f"{c['repos']} repos; {c['correlation_rows']} correlation rows ({c['tests']} tests)</p>"
     )
-    body.append(f"<h2>Significant associations (Benjamini–Hochberg adjusted p &lt; {_e(report.alpha)})</h2>")
-    if report.significant:
-        body.append(_association_rows(report.significant, significant=True))
+    body.append('<h2 id="verdicts">Verdicts (adjusted for the weekly rhythm, holidays and trends)</h2>')
+    body.append('<section class="verdicts">')
+    if report.verdicts:
+        body.extend(verdict_block(v) for v in report.verdicts)
     else:
-        body.append(f"<p>None: no association reaches adjusted p &lt; {_e(report.alpha)}.</p>")
-    body.append(f"<h2>Strongest other associations ({_e(NOT_SIGNIFICANT_LABEL)})</h2>")
-    if report.not_significant:
-        body.append(_association_rows(report.not_significant, significant=False))
-    else:
-        body.append("<p>(none)</p>")
+        body.append("<p>No correlations rows: run correlate first.</p>")
+    body.append("</section>")
+
+    if report.charts:
+        body.append("<h2>Adjusted association by repo</h2>")
+        body.append(
+            '<p class="meta">Left: adjusted r at each lag with its 95% confidence interval (ringed where the '
+            "adjusted p after Benjamini–Hochberg is below 0.05). Below: the two daily series after removing the "
+            "calendar, standardized.</p>"
+        )
+    for scope, chart in report.charts.items():
+        body.append(f'<div class="scope"><h3>{_e(repo_label(scope))}</h3>')
+        body.append(lag_profile_chart(chart))
+        body.append(adjusted_series_chart(chart))
+        body.append("</div>")
 
     body.append("<h2>Daily AI use against delivery</h2>")
     for scope, points in report.daily.items():
         body.append(f"<h3>{_e(repo_label(scope))}</h3>")
         body.append(daily_chart(scope, points))
-
-    body.append("<h2>Adjusted p by lag and metric</h2>")
-    legend = "".join(
-        f'<span><span class="swatch" style="background:{fill}"></span>{_e(label)}</span>'
-        for _, fill, label in HEAT_BANDS
-    )
-    body.append(
-        f'<p class="legend">{legend}<span><span class="swatch" style="background:{NO_VALUE_FILL}"></span>'
-        'no test</span></p><p class="meta">Each cell shows the smaller of the two adjusted p-values '
-        "(Pearson, Spearman).</p>"
-    )
-    by_repo: dict[str, list[Association]] = {}
-    for a in report.associations:
-        by_repo.setdefault(a.repo, []).append(a)
-    for scope, items in by_repo.items():
-        body.append(f"<h3>{_e(repo_label(scope))}</h3>")
-        body.append(heat_map(scope, items))
 
     effect_lines = _effects_lines(report.effects)
     if effect_lines:
@@ -233,4 +400,33 @@ def render_html(report: Report) -> str:
         body.extend(f"<li>{_e(line.strip())}</li>" for line in effect_lines)
         body.append("</ul>")
     body.append(f'<p class="method">{_e(report.method)}</p>')
+
+    body.append(f'<section class="appendix"><h2 id="appendix">{_e(APPENDIX_TITLE)}</h2>')
+    body.append(f"<h3>Raw associations with Benjamini–Hochberg adjusted p &lt; {_e(report.alpha)}</h3>")
+    if report.significant:
+        body.append(_association_rows(report.significant, significant=True))
+    else:
+        body.append(f"<p>None: no raw association reaches adjusted p &lt; {_e(report.alpha)}.</p>")
+    body.append(f"<h3>Strongest other raw associations ({_e(NOT_SIGNIFICANT_LABEL)})</h3>")
+    if report.not_significant:
+        body.append(_association_rows(report.not_significant, significant=False))
+    else:
+        body.append("<p>(none)</p>")
+    body.append("<h3>Raw adjusted p by lag and metric</h3>")
+    legend = "".join(
+        f'<span><span class="swatch" style="background:{fill}"></span>{_e(label)}</span>'
+        for _, fill, label in HEAT_BANDS
+    )
+    body.append(
+        f'<p class="legend">{legend}<span><span class="swatch" style="background:{NO_VALUE_FILL}"></span>'
+        'no test</span></p><p class="meta">Each cell shows the smaller of the two raw p-values after '
+        "Benjamini–Hochberg (Pearson, Spearman), without the calendar adjustment.</p>"
+    )
+    by_repo: dict[str, list[Association]] = {}
+    for a in report.associations:
+        by_repo.setdefault(a.repo, []).append(a)
+    for scope, items in by_repo.items():
+        body.append(f"<h4>{_e(repo_label(scope))}</h4>")
+        body.append(heat_map(scope, items))
+    body.append("</section>")
     return _template().substitute(title=_e("ProdLens report"), body="\n".join(body))

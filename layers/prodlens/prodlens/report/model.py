@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from prodlens.stats.correlate import POOLED, Rows, as_rows, metric_value, to_date
+import numpy as np
+
+from prodlens.stats.correlate import POOLED, Rows, adjusted_series, as_rows, metric_value, overlap, to_date
 
 ALPHA = 0.05
 TOP_NOT_SIGNIFICANT = 10
+# Verdict rules: below these the verdict is "too little data".
+MIN_OVERLAP_DAYS = 56  # 8 weeks of days both daily tables cover
+MIN_N_EFF = 30  # effective independent days of the repo's best-covered row
+DEFAULT_PAIR = ("request_count", "commit_count")
+LINK = "link"
+NO_EVIDENCE = "no_evidence"
+TOO_LITTLE_DATA = "too_little_data"
+VERDICT_HEADLINES = {
+    LINK: "evidence of a link",
+    NO_EVIDENCE: "no evidence after adjusting for the weekly rhythm and trends",
+    TOO_LITTLE_DATA: "too little data",
+}
+APPENDIX_TITLE = (
+    "Appendix: unadjusted correlations (descriptive; they mostly measure the weekly rhythm and shared trends)"
+)
 
 X_PHRASES = {
     "request_count": "AI requests",
@@ -26,10 +44,34 @@ Y_PHRASES = {
 }
 
 METHOD = (
-    "Method: Pearson r and Spearman rho between daily totals (days without data count as 0), the delivery "
-    "metric taken 0-7 days after AI use; two-sided p-values; Benjamini-Hochberg adjustment per repo and "
-    "method; 95% CI by Fisher z; significant means adjusted p < 0.05. An association is not proof of cause."
+    "Method: the verdicts use the adjusted association. Daily totals (days without data count as 0) are put on "
+    "a log(1+x) scale and the calendar is removed by least squares: day of week, non-working days (holidays, "
+    "days the whole team stopped) and one level per calendar week (trends, ramps, steps). Adjusted r is the "
+    "Pearson r of what is left, the delivery metric taken 0-7 days after AI use; its 95% CI and two-sided p use "
+    "an effective number of independent days from an AR(1) model of the remaining autocorrelation; "
+    "Benjamini-Hochberg adjustment per repo. Verdict: too little data under 8 weeks of days both tables cover, "
+    "without adjusted values or under 30 effective days; evidence of a link when some adjusted p after "
+    "Benjamini-Hochberg is below 0.05; otherwise no evidence. The raw Pearson and Spearman values in the "
+    "appendix are descriptive. An association is not proof of cause."
 ).replace("Benjamini-Hochberg", "Benjamini–Hochberg")
+
+
+def fmt_num(value: float | None, digits: int = 2, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def fmt_p(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value < 0.001:
+        return f"{value:.1e}"
+    return f"{value:.3f}"
+
+
+def repo_label(repo: str) -> str:
+    return "all repos (pooled)" if repo == POOLED else repo
 
 
 def _phrase(metric: str, phrases: dict[str, str]) -> str:
@@ -62,7 +104,7 @@ def describe(repo: str, x_metric: str, y_metric: str, lag_days: int, positive: b
 
 @dataclass(frozen=True)
 class Association:
-    """One correlations row as the report shows it."""
+    """One correlations row as the report shows it: the raw (descriptive) and the adjusted columns."""
 
     repo: str
     x_metric: str
@@ -80,15 +122,27 @@ class Association:
     low_sample: bool
     significant: bool
     sentence: str | None
+    adj_r: float | None = None
+    adj_ci_low: float | None = None
+    adj_ci_high: float | None = None
+    adj_p: float | None = None
+    n_eff: float | None = None
+    adj_p_adj: float | None = None
+    window_start: date | None = None
+    window_end: date | None = None
 
     @property
     def best_p_adj(self) -> float | None:
-        """The smaller adjusted p of the two methods (None if neither was computed)."""
+        """The smaller raw adjusted p of the two methods (None if neither was computed)."""
         values = [p for p in (self.pearson_p_adj, self.spearman_p_adj) if p is not None]
         return min(values) if values else None
 
+    @property
+    def adj_significant(self) -> bool:
+        return self.adj_p_adj is not None and self.adj_p_adj < ALPHA
+
     @classmethod
-    def from_row(cls, row: dict[str, Any], alpha: float = ALPHA) -> Association:
+    def from_row(cls, row: Mapping[str, Any], alpha: float = ALPHA) -> Association:
         r = _finite(row.get("pearson_r"))
         rho = _finite(row.get("spearman_rho"))
         p_adj = _finite(row.get("pearson_p_adj"))
@@ -104,6 +158,7 @@ class Association:
             )
         n = int(row.get("n") or 0)
         low_sample = row.get("low_sample")
+        start, end = row.get("window_start"), row.get("window_end")
         return cls(
             repo=str(row["repo"]),
             x_metric=str(row["x_metric"]),
@@ -121,6 +176,14 @@ class Association:
             low_sample=bool(low_sample) if low_sample is not None else n < 6,
             significant=significant,
             sentence=sentence,
+            adj_r=_finite(row.get("adj_r")),
+            adj_ci_low=_finite(row.get("adj_ci_low")),
+            adj_ci_high=_finite(row.get("adj_ci_high")),
+            adj_p=_finite(row.get("adj_p")),
+            n_eff=_finite(row.get("n_eff")),
+            adj_p_adj=_finite(row.get("adj_p_adj")),
+            window_start=to_date(start) if start is not None else None,
+            window_end=to_date(end) if end is not None else None,
         )
 
 
@@ -132,9 +195,79 @@ class DailyPoint:
     merged_pr_count: float
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one scope (a repo, or `*`): link / no_evidence / too_little_data, in one sentence."""
+
+    repo: str
+    label: str
+    verdict: str
+    sentence: str  # the whole verdict, "label: headline — detail"
+    detail: str  # the sentence without "label: headline"
+    x_metric: str | None
+    y_metric: str | None
+    lag_days: int | None
+    adj_r: float | None
+    adj_ci_low: float | None
+    adj_ci_high: float | None
+    adj_p: float | None
+    adj_p_adj: float | None
+    n_eff: float | None
+    overlap_days: int | None
+    note: str | None
+
+    @property
+    def headline(self) -> str:
+        return VERDICT_HEADLINES[self.verdict]
+
+
+@dataclass(frozen=True)
+class LagPoint:
+    """Adjusted r at one lag, with its 95% CI, for the lag-profile chart."""
+
+    lag_days: int
+    adj_r: float | None
+    adj_ci_low: float | None
+    adj_ci_high: float | None
+    adj_p_adj: float | None
+    n_eff: float | None
+
+    @property
+    def significant(self) -> bool:
+        return self.adj_p_adj is not None and self.adj_p_adj < ALPHA
+
+
+@dataclass(frozen=True)
+class AdjustedView:
+    """The two calendar-adjusted daily series (log scale residuals) behind a scope's chart pair."""
+
+    start: date
+    x: list[float]
+    y: list[float]
+
+    @property
+    def days(self) -> int:
+        return len(self.x)
+
+    def day(self, index: int) -> date:
+        return self.start + timedelta(days=index)
+
+
+@dataclass(frozen=True)
+class ScopeCharts:
+    """What the per-repo charts show: the lag profile of one metric pair and its adjusted series."""
+
+    repo: str
+    x_metric: str
+    y_metric: str
+    lag_days: int | None  # the strongest lag of the pair (None without adjusted values)
+    profile: list[LagPoint]
+    series: AdjustedView | None
+
+
 @dataclass
 class Report:
-    """Everything a renderer needs; `render_json` serializes it as is."""
+    """Everything a renderer needs; `render_json` serializes it (verdicts first)."""
 
     since: date | None
     until: date | None
@@ -150,6 +283,8 @@ class Report:
     correlation_versions: list[str] = field(default_factory=list)
     alpha: float = ALPHA
     method: str = METHOD
+    verdicts: list[Verdict] = field(default_factory=list)
+    charts: dict[str, ScopeCharts] = field(default_factory=dict)
 
     @property
     def days(self) -> int:
@@ -162,6 +297,222 @@ def _sort_key(a: Association) -> tuple:
     best = a.best_p_adj
     strength = max(abs(a.pearson_r or 0.0), abs(a.spearman_rho or 0.0))
     return (best if best is not None else 2.0, -strength, a.repo, a.x_metric, a.y_metric, a.lag_days)
+
+
+def strongest_adjusted(items: Iterable[Association]) -> Association | None:
+    """The row with the smallest adj_p_adj (ties: the larger |adj_r|, then the smaller lag); None if none."""
+    candidates = [a for a in items if a.adj_p_adj is not None and a.adj_r is not None]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda a: (a.adj_p_adj, -abs(a.adj_r or 0.0), a.lag_days, a.x_metric, a.y_metric))
+
+
+def strongest_raw(items: Iterable[Association]) -> Association | None:
+    """The row with the smallest raw adjusted p (either method; ties: the larger |r|); None if none."""
+    candidates = [a for a in items if a.best_p_adj is not None]
+    return min(candidates, key=_sort_key) if candidates else None
+
+
+class DailyIndex:
+    """Per scope (each repo and `*`), per table: day -> metric -> summed value, from the daily rows."""
+
+    def __init__(self, session_rows: Sequence[Mapping[str, Any]], github_rows: Sequence[Mapping[str, Any]]):
+        self.tables: list[dict[str, dict[date, dict[str, float]]]] = []
+        for rows in (session_rows, github_rows):
+            table: dict[str, dict[date, dict[str, float]]] = {}
+            for row in rows:
+                day = to_date(row["event_date"])
+                for scope in (str(row["repo"]), POOLED):
+                    values = table.setdefault(scope, {}).setdefault(day, {})
+                    for name, value in row.items():
+                        if name in ("event_date", "repo") or isinstance(value, str | bool) or value is None:
+                            continue
+                        try:
+                            values[name] = values.get(name, 0.0) + metric_value(value)
+                        except (TypeError, ValueError):
+                            continue
+            self.tables.append(table)
+
+    def overlap(self, scope: str, window: tuple[date, date] | None) -> tuple[date, date] | None:
+        """The days both tables cover for the scope (inside the rows' window, when known)."""
+        x_days, y_days = (self.tables[i].get(scope, {}).keys() for i in (0, 1))
+        if window is not None:
+            x_days = [d for d in x_days if window[0] <= d <= window[1]]
+            y_days = [d for d in y_days if window[0] <= d <= window[1]]
+        return overlap(x_days, y_days)
+
+    def series(self, scope: str, table: int, metric: str, start: date, end: date) -> np.ndarray:
+        by_day = self.tables[table].get(scope, {})
+        days = (end - start).days + 1
+        return np.array([by_day.get(start + timedelta(days=i), {}).get(metric, 0.0) for i in range(days)])
+
+
+def _window(items: Sequence[Association]) -> tuple[date, date] | None:
+    starts = [a.window_start for a in items if a.window_start is not None]
+    ends = [a.window_end for a in items if a.window_end is not None]
+    return (min(starts), max(ends)) if starts and ends else None
+
+
+def _lag_words(lag: int) -> str:
+    return f"lag {lag} day" + ("" if abs(lag) == 1 else "s")
+
+
+def _adjusted_p_words(p: float | None) -> str:
+    if p is None:
+        return "adjusted p n/a"
+    return "adjusted p < 0.001" if p < 0.001 else f"adjusted p = {p:.3f}"
+
+
+def _adjusted_figures(a: Association) -> str:
+    return (
+        f"adjusted r = {fmt_num(a.adj_r, signed=True)} [{fmt_num(a.adj_ci_low)}, {fmt_num(a.adj_ci_high)}], "
+        f"{_lag_words(a.lag_days)}, {a.n_eff or 0:.0f} effective days; "
+        f"{_adjusted_p_words(a.adj_p_adj)} after Benjamini–Hochberg"
+    )
+
+
+def _weekend_low(x: np.ndarray, y: np.ndarray, start: date) -> bool:
+    """Both series' weekend-day mean is below half their weekday mean."""
+    weekend = (np.arange(len(x)) + start.weekday()) % 7 >= 5
+    if weekend.all() or not weekend.any():
+        return False
+    return all(0 < v[~weekend].mean() and v[weekend].mean() < 0.5 * v[~weekend].mean() for v in (x, y))
+
+
+def _trend(values: np.ndarray) -> int:
+    """+1 / -1 when the second half's mean is more than 25% above / below the first half's, else 0."""
+    half = len(values) // 2
+    if half < 1:
+        return 0
+    first, second = values[:half].mean(), values[len(values) - half :].mean()
+    if first <= 0 and second <= 0:
+        return 0
+    if second > 1.25 * first:
+        return 1
+    if second < first / 1.25:
+        return -1
+    return 0
+
+
+def disagreement_note(
+    verdict: str, items: Sequence[Association], days: DailyIndex | None, scope: str, span: tuple[date, date] | None
+) -> str | None:
+    """One line on why the raw and the adjusted answers differ (None when they agree)."""
+    raw = strongest_raw(items)
+    raw_flagged = raw is not None and raw.significant
+    if verdict == LINK and not raw_flagged:
+        return "the raw correlation misses it because the weekly rhythm hides day-to-day variation"
+    if not raw_flagged or raw is None:
+        return None
+    value = raw.pearson_r if raw.pearson_r is not None else raw.spearman_rho
+    name = "r" if raw.pearson_r is not None else "rho"
+    what = f"the raw {name} = {fmt_num(value, signed=True)} at lag {raw.lag_days}"
+    if verdict == TOO_LITTLE_DATA:
+        return f"{what} is not weighed: too little data to tell it apart from the weekly rhythm and trends"
+    if verdict != NO_EVIDENCE:
+        return None
+    weekend = trend_x = trend_y = 0
+    if days is not None and span is not None:
+        x = days.series(scope, 0, raw.x_metric, *span)
+        y = days.series(scope, 1, raw.y_metric, *span)
+        weekend = _weekend_low(x, y, span[0])
+        trend_x, trend_y = _trend(x), _trend(y)
+    if weekend:
+        return f"{what} is the weekly rhythm: both drop on weekends"
+    if raw.lag_days % 7 == 0:
+        return f"{what} is the weekly rhythm: it pairs the same weekdays"
+    if trend_x != 0 and trend_x == trend_y:
+        verb = "grow" if trend_x > 0 else "shrink"
+        return (
+            f"{what} is a shared trend: both {verb} over the window (AI adoption and team growth), "
+            "which the adjustment removes"
+        )
+    return f"{what} does not survive removing the calendar and the autocorrelation of daily counts"
+
+
+def judge(
+    scope: str,
+    items: Sequence[Association],
+    overlap_days: int | None,
+    days: DailyIndex | None = None,
+    span: tuple[date, date] | None = None,
+) -> Verdict:
+    """The verdict for one scope from its correlations rows (rules in METHOD)."""
+    label = repo_label(scope)
+    best = strongest_adjusted(items)
+    n_effs = [a.n_eff for a in items if a.n_eff is not None and a.adj_r is not None]
+    if overlap_days is None:
+        window = _window(items)
+        overlap_days = (window[1] - window[0]).days + 1 if window else None
+    reason = None
+    if overlap_days is not None and overlap_days < MIN_OVERLAP_DAYS:
+        reason = f"{overlap_days} days of overlapping AI-use and delivery data ({MIN_OVERLAP_DAYS // 7} weeks needed)"
+    elif best is None:
+        reason = "no adjusted association could be computed (fewer than 21 days both tables cover)"
+    elif max(n_effs, default=0.0) < MIN_N_EFF:
+        reason = (
+            f"at most {max(n_effs, default=0.0):.0f} effective independent days "
+            f"({MIN_N_EFF} needed; daily counts are autocorrelated)"
+        )
+    if reason is not None:
+        verdict = TOO_LITTLE_DATA
+        detail = reason
+    elif best is not None and best.adj_significant:
+        verdict = LINK
+        positive = (best.adj_r or 0.0) >= 0
+        link = describe(scope, best.x_metric, best.y_metric, best.lag_days, positive)
+        detail = f"{link} ({_adjusted_figures(best)})"
+    else:
+        verdict = NO_EVIDENCE
+        assert best is not None
+        detail = f"strongest: {best.x_metric} → {best.y_metric}, {_adjusted_figures(best)}"
+    separator = " — " if verdict == LINK else ": " if verdict == TOO_LITTLE_DATA else " ("
+    sentence = f"{label}: {VERDICT_HEADLINES[verdict]}{separator}{detail}" + (")" if verdict == NO_EVIDENCE else "")
+    return Verdict(
+        repo=scope,
+        label=label,
+        verdict=verdict,
+        sentence=sentence,
+        detail=detail,
+        x_metric=best.x_metric if best else None,
+        y_metric=best.y_metric if best else None,
+        lag_days=best.lag_days if best else None,
+        adj_r=best.adj_r if best else None,
+        adj_ci_low=best.adj_ci_low if best else None,
+        adj_ci_high=best.adj_ci_high if best else None,
+        adj_p=best.adj_p if best else None,
+        adj_p_adj=best.adj_p_adj if best else None,
+        n_eff=best.n_eff if best else None,
+        overlap_days=overlap_days,
+        note=disagreement_note(verdict, items, days, scope, span),
+    )
+
+
+def _charts(
+    scope: str,
+    items: Sequence[Association],
+    session_rows: Sequence[Mapping[str, Any]],
+    github_rows: Sequence[Mapping[str, Any]],
+    holidays: Iterable[date],
+) -> ScopeCharts:
+    best = strongest_adjusted(items)
+    x_metric, y_metric = (best.x_metric, best.y_metric) if best else DEFAULT_PAIR
+    profile = sorted(
+        (
+            LagPoint(a.lag_days, a.adj_r, a.adj_ci_low, a.adj_ci_high, a.adj_p_adj, a.n_eff)
+            for a in items
+            if (a.x_metric, a.y_metric) == (x_metric, y_metric)
+        ),
+        key=lambda p: p.lag_days,
+    )
+    series = None
+    if session_rows and github_rows:
+        adjusted = adjusted_series(session_rows, github_rows, scope, x_metric, y_metric, holidays=tuple(holidays))
+        if adjusted is not None:
+            series = AdjustedView(
+                adjusted.start, [float(v) for v in adjusted.x[:, 0]], [float(v) for v in adjusted.y[:, 0]]
+            )
+    return ScopeCharts(scope, x_metric, y_metric, best.lag_days if best else None, profile, series)
 
 
 def _daily_series(session_rows: list, github_rows: list, repos: list[str], pooled: bool) -> dict[str, list[DailyPoint]]:
@@ -198,14 +549,17 @@ def build_report(
     since: date | str | None = None,
     until: date | str | None = None,
     repo: str | None = None,
+    holidays: Iterable[date] = (),
 ) -> Report:
     """Assemble the report.
 
-    `since`/`until` (inclusive) narrow the daily rows (charts, counts, window); `repo` narrows the daily
+    `since`/`until` (inclusive) narrow the daily rows (daily charts, counts, window); `repo` narrows the daily
     rows and the correlations to that repo (the pooled `*` rows are then left out). The correlations are
-    otherwise shown as passed -- their own windows are in the rows. Significant = BH-adjusted p < 0.05
-    for Pearson or Spearman; they come first, ordered by adjusted p. `effects` is shown as given
-    (see stats.effects.compute_effects).
+    otherwise shown as passed -- their own windows are in the rows. Verdicts (one per scope of the
+    correlations, `*` first) come from the adjusted columns; the overlap of the two daily tables and the
+    adjusted series of the charts come from all daily rows passed (as `correlate` saw them, with `holidays`).
+    The raw lists: significant = BH-adjusted raw p < 0.05 for Pearson or Spearman, ordered by adjusted p
+    (descriptive, the report's appendix). `effects` is shown as given (see stats.effects.compute_effects).
     """
     since_d = to_date(since) if since is not None else None
     until_d = to_date(until) if until is not None else None
@@ -218,8 +572,10 @@ def build_report(
             return False
         return repo is None or str(row["repo"]) == repo
 
-    sessions = [row for row in as_rows(session_daily) if keep(row)]
-    github = [row for row in as_rows(github_daily) if keep(row)]
+    all_sessions = as_rows(session_daily)
+    all_github = as_rows(github_daily)
+    sessions = [row for row in all_sessions if keep(row)]
+    github = [row for row in all_github if keep(row)]
     rows = [row for row in correlations if repo is None or str(row["repo"]) == repo]
     associations = [Association.from_row(row) for row in rows]
     ordered = sorted(associations, key=_sort_key)
@@ -236,6 +592,22 @@ def build_report(
         "tests": sum((a.pearson_p is not None) + (a.spearman_p is not None) for a in associations),
         "significant": len(significant),
     }
+    by_scope: dict[str, list[Association]] = {}
+    for a in associations:
+        by_scope.setdefault(a.repo, []).append(a)
+    scopes = sorted(by_scope, key=lambda scope: (scope != POOLED, scope))
+    days_index = DailyIndex(all_sessions, all_github)
+    verdicts = []
+    charts = {}
+    for scope in scopes:
+        items = by_scope[scope]
+        span = days_index.overlap(scope, _window(items))
+        overlap_days = (span[1] - span[0]).days + 1 if span else None
+        if span is None and (all_sessions or all_github):
+            overlap_days = 0
+        verdicts.append(judge(scope, items, overlap_days, days_index, span))
+        charts[scope] = _charts(scope, items, all_sessions, all_github, holidays)
+    counts["verdicts_link"] = sum(v.verdict == LINK for v in verdicts)
     versions = sorted({str(row.get("input_version")) for row in rows if row.get("input_version")})
     return Report(
         since=since_d,
@@ -250,4 +622,6 @@ def build_report(
         daily=_daily_series(sessions, github, repos, pooled=repo is None),
         effects=dict(effects or {}),
         correlation_versions=versions,
+        verdicts=verdicts,
+        charts=charts,
     )

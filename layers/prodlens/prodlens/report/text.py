@@ -8,33 +8,25 @@ import math
 from datetime import date, datetime
 from typing import Any
 
-from prodlens.report.model import Association, Report
-from prodlens.stats.correlate import POOLED
+from prodlens.report.model import (
+    APPENDIX_TITLE,
+    Association,
+    Report,
+    Verdict,
+    fmt_num,
+    fmt_p,
+    repo_label,
+)
 
 MAX_SIGNIFICANT_SHOWN = 25
 NOT_SIGNIFICANT_LABEL = "not significant after Benjamini–Hochberg correction"
+VERDICT_MARKS = {"link": "[LINK]", "no_evidence": "[NO EVIDENCE]", "too_little_data": "[TOO LITTLE DATA]"}
 
-
-def fmt_num(value: float | None, digits: int = 2, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def fmt_p(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if value < 0.001:
-        return f"{value:.1e}"
-    return f"{value:.3f}"
+__all__ = ["fmt_num", "fmt_p", "repo_label", "render_json", "render_text", "report_dict"]
 
 
 def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f}%"
-
-
-def repo_label(repo: str) -> str:
-    return "all repos (pooled)" if repo == POOLED else repo
 
 
 def association_line(a: Association) -> str:
@@ -47,6 +39,8 @@ def association_line(a: Association) -> str:
         f"r={fmt_num(a.pearson_r, signed=True)}{ci}, rho={fmt_num(a.spearman_rho, signed=True)}, "
         f"adjusted p: Pearson {fmt_p(a.pearson_p_adj)}, Spearman {fmt_p(a.spearman_p_adj)}"
     )
+    if a.adj_r is not None:
+        line += f"; calendar-adjusted r={fmt_num(a.adj_r, signed=True)}, p after BH {fmt_p(a.adj_p_adj)}"
     if a.low_sample:
         line += f" (low sample, n={a.n})"
     return line
@@ -96,8 +90,20 @@ def _effects_lines(effects: dict[str, Any]) -> list[str]:
     return lines
 
 
+def verdict_lines(verdicts: list[Verdict]) -> list[str]:
+    """The headline: one verdict per scope, with the raw-vs-adjusted note under it."""
+    out = ["Verdicts (adjusted for the weekly rhythm, holidays and trends)"]
+    if not verdicts:
+        out.append("  (no correlations rows: run correlate first)")
+    for v in verdicts:
+        out.append(f"  {VERDICT_MARKS[v.verdict]} {v.sentence}")
+        if v.note:
+            out.append(f"      raw vs adjusted: {v.note}")
+    return out
+
+
 def render_text(report: Report) -> str:
-    """The terminal report: header, significant associations first, the strongest of the rest, effects, method."""
+    """The terminal report: header, verdicts, effects, method, then the appendix of raw correlations."""
     out: list[str] = ["ProdLens report", "=" * 15]
     if report.window_start is not None:
         out.append(f"Window: {report.window_start} .. {report.window_end} ({report.days} days)")
@@ -116,29 +122,12 @@ def render_text(report: Report) -> str:
         f"{c['repos']} repos; {c['correlation_rows']} correlation rows ({c['tests']} tests)"
     )
     out.append("")
-
-    alpha = report.alpha
-    out.append(f"Significant associations (Benjamini–Hochberg adjusted p < {alpha}): {len(report.significant)}")
-    families = len({a.repo for a in report.associations})
-    if families > 1:
+    out.extend(verdict_lines(report.verdicts))
+    if len({v.repo for v in report.verdicts}) > 2:
         out.append(
-            f"  (The correction is per repo and method; across {families} repos a few chance findings are expected,"
-            " so weigh a lone finding in one repo accordingly.)"
+            "  (The correction is per repo; across many repos a few chance findings are expected, so weigh a lone"
+            " link in one repo accordingly.)"
         )
-    if not report.significant:
-        out.append(f"  None: no association reaches adjusted p < {alpha}.")
-    for a in report.significant[:MAX_SIGNIFICANT_SHOWN]:
-        out.append("  " + association_line(a))
-        out.append(f"    -> {a.sentence}")
-    if len(report.significant) > MAX_SIGNIFICANT_SHOWN:
-        out.append(f"  ... and {len(report.significant) - MAX_SIGNIFICANT_SHOWN} more (see --format json)")
-    out.append("")
-
-    out.append(f"Strongest other associations, {NOT_SIGNIFICANT_LABEL}:")
-    if not report.not_significant:
-        out.append("  (none)")
-    for a in report.not_significant:
-        out.append(f"  {association_line(a)}; {NOT_SIGNIFICANT_LABEL}")
     out.append("")
 
     effect_lines = _effects_lines(report.effects)
@@ -147,6 +136,25 @@ def render_text(report: Report) -> str:
         out.extend(effect_lines)
         out.append("")
     out.append(report.method)
+    out.append("")
+
+    alpha = report.alpha
+    out.append(APPENDIX_TITLE)
+    out.append("-" * len(APPENDIX_TITLE))
+    out.append(f"Raw associations with Benjamini–Hochberg adjusted p < {alpha}: {len(report.significant)}")
+    if not report.significant:
+        out.append(f"  None: no raw association reaches adjusted p < {alpha}.")
+    for a in report.significant[:MAX_SIGNIFICANT_SHOWN]:
+        out.append("  " + association_line(a))
+        out.append(f"    -> descriptive: {a.sentence}")
+    if len(report.significant) > MAX_SIGNIFICANT_SHOWN:
+        out.append(f"  ... and {len(report.significant) - MAX_SIGNIFICANT_SHOWN} more (see --format json)")
+    out.append("")
+    out.append(f"Strongest other raw associations, {NOT_SIGNIFICANT_LABEL}:")
+    if not report.not_significant:
+        out.append("  (none)")
+    for a in report.not_significant:
+        out.append(f"  {association_line(a)}; {NOT_SIGNIFICANT_LABEL}")
     return "\n".join(out) + "\n"
 
 
@@ -162,15 +170,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _association_dict(a: Association) -> dict[str, Any]:
+    item = dataclasses.asdict(a)
+    item["best_p_adj"] = a.best_p_adj
+    return item
+
+
 def report_dict(report: Report) -> dict[str, Any]:
-    data = dataclasses.asdict(report)
+    """Verdicts first; the raw lists sit under `unadjusted_associations` (the appendix)."""
+    data: dict[str, Any] = {"verdicts": [{**dataclasses.asdict(v), "headline": v.headline} for v in report.verdicts]}
+    for key in ("since", "until", "repo_filter", "window_start", "window_end"):
+        data[key] = getattr(report, key)
     data["days"] = report.days
-    for key in ("significant", "not_significant", "associations"):
-        for item, a in zip(data[key], getattr(report, key), strict=True):
-            item["best_p_adj"] = a.best_p_adj
+    data["counts"] = report.counts
+    data["method"] = report.method
+    data["alpha"] = report.alpha
+    data["charts"] = {scope: dataclasses.asdict(chart) for scope, chart in report.charts.items()}
+    data["effects"] = report.effects
+    data["associations"] = [_association_dict(a) for a in report.associations]
+    data["unadjusted_associations"] = {
+        "appendix": "unadjusted",
+        "title": APPENDIX_TITLE,
+        "significant": [_association_dict(a) for a in report.significant],
+        "not_significant": [_association_dict(a) for a in report.not_significant],
+    }
+    data["correlation_versions"] = report.correlation_versions
+    data["daily"] = {scope: [dataclasses.asdict(p) for p in points] for scope, points in report.daily.items()}
     return _jsonable(data)
 
 
 def render_json(report: Report) -> str:
-    """The whole report model as JSON (dates ISO, NaN as null)."""
+    """The report model as JSON, verdicts first (dates ISO, NaN as null)."""
     return json.dumps(report_dict(report), indent=2, sort_keys=False, allow_nan=False)

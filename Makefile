@@ -10,13 +10,14 @@ STAMP := $(VENV)/.installed
 DEMO_LAKE ?= demo-lake
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-fast faults bench lint validate build size checks clean
+.PHONY: help venv demo test test-fast faults bench calibrate lint validate build size checks clean
 
 help:
 	@echo "make demo      run the pipeline on the bundled sample data (embedded stack) and print the report"
 	@echo "make test      the whole test suite (unit, integration, end to end, faults)"
 	@echo "make faults    the fault and bad-input suite alone"
-	@echo "make bench     throughput, memory and incremental-cost benchmarks"
+	@echo "make bench     throughput, memory and incremental-cost benchmarks (and a quick calibration row)"
+	@echo "make calibrate the adjusted association's calibration by simulation: false flags, links found, CI coverage"
 	@echo "make validate  sam validate --lint, cfn-lint on the transformed template, checkov"
 	@echo "make build     sam build (python3.13, arm64)"
 	@echo "make size      unzipped function + layer sizes against Lambda's 250 MB, and the ELF architecture check"
@@ -43,6 +44,10 @@ faults: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@echo "== bench/calibrate.py (quick)"; CALIBRATE_QUICK=1 $(BIN)/python bench/calibrate.py
+
+calibrate: $(STAMP)
+	$(BIN)/python bench/calibrate.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check layers functions tests bench scripts

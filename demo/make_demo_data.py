@@ -326,7 +326,7 @@ def github_pages(repo: str, requests: list[int]) -> None:
         previous = requests[d - 1] if d else requests[0]
         usual = 6.0 * (1 + 0.6 * d / DAYS) * _calendar_factor(START + timedelta(d), 0.15)
         # acme/api: yesterday's AI requests beyond their usual level -> today's commits; acme/web: no link
-        link = 0.25 * (previous - _usual_requests(repo, d - 1)) if repo == "acme/api" and d else 0.0
+        link = 0.4 * (previous - _usual_requests(repo, d - 1)) if repo == "acme/api" and d else 0.0
         for c in range(max(0, int(usual + link + rng.gauss(0, 1.5)))):
             ts = day + timedelta(hours=9, seconds=rng.randint(0, 9 * 3600))
             sha = _uid(repo, "commit", d, c)[:40]

@@ -8,7 +8,7 @@ that remains. docs/metrics.md ("Adjusted association") gives the formulas and re
 1. scale: z = log(1 + value), so that weekday ratios, ramps and steps (multiplicative on counts) are additive
    and small counts are not dominated by their largest days;
 2. calendar: ordinary least squares on one level per calendar week (ramps, step changes, slow drift), day of
-   week (the weekly rhythm) and one indicator for non-working weekdays (holidays: from config, and days on
+   week (the weekly rhythm, allowed to drift linearly) and one indicator for non-working weekdays (holidays: from config, and days on
    which the team as a whole stopped, found from the pooled data); the residuals are the adjusted series;
 3. association: adj_r = Pearson r of the adjusted x(d) against the adjusted y(d + k);
 4. autocorrelation: Bartlett's variance of a cross-correlation between two autocorrelated series gives an
@@ -67,7 +67,8 @@ def week_blocks(start: date, days: int) -> np.ndarray:
 def calendar_design(start: date, days: int, off_days: np.ndarray | None = None) -> np.ndarray:
     """The calendar's regressors for `days` consecutive days from `start`: shape (days, columns).
 
-    One level per calendar week (no separate intercept), Tuesday..Sunday against Monday, and a non-working
+    One level per calendar week (no separate intercept), Tuesday..Sunday against Monday (each also times a
+    linear trend over the window), and a non-working
     weekday indicator when `off_days` (bool per day) marks any weekday. Columns that are all zero are dropped;
     remaining collinearity is handled by the rank-revealing projection in `residualize`.
     """

@@ -96,15 +96,36 @@ def test_second_run_with_the_same_input_changes_nothing(demo_lake, tmp_path):
     assert summary["correlate"]["status"] == "cached"
 
 
-def test_report_prints_significant_lagged_associations_with_adjusted_p(demo_lake):
+def test_report_opens_with_the_verdicts_the_demo_data_was_built_for(demo_lake):
+    # Given the demo: a next-day link from AI requests to commits in acme/api only, both repos sharing the calendar
     lake, _ = demo_lake
     text = _prodlens("report", "--lake", str(lake)).stdout
-    assert "Benjamini" in text
-    assert "acme/api: request_count -> commit_count, lag 1d" in text
-    assert "on days after more AI requests, acme/api gets more commits" in text
+    report = json.loads(_prodlens("report", "--lake", str(lake), "--format", "json").stdout)
+    verdicts = {v["repo"]: v for v in report["verdicts"]}
+    # Then acme/api shows a positive link at lag 1 and acme/web none, although its raw correlations are "significant"
+    assert verdicts["acme/api"]["verdict"] == "link"
+    assert verdicts["acme/api"]["lag_days"] == 1 and verdicts["acme/api"]["adj_r"] > 0
+    assert verdicts["acme/web"]["verdict"] == "no_evidence"
+    assert any(a["repo"] == "acme/web" and a["pearson_p_adj"] is not None and a["pearson_p_adj"] < 0.05
+               for a in report["associations"])
+    # And the verdicts come before the unadjusted appendix
+    assert text.index("acme/api: evidence of a link") < text.index("Appendix: unadjusted")
 
 
-def test_named_query_runs_on_the_local_lake(demo_lake):
+def test_named_queries_run_on_the_local_lake_and_agree_with_the_report(demo_lake):
     lake, _ = demo_lake
-    rows = _query(lake, (REPO / "layers/prodlens/prodlens/sql/significant_correlations.sql").read_text())
-    assert rows and all(min(float(r["pearson_p_adj"] or 1), float(r["spearman_p_adj"] or 1)) < 0.05 for r in rows)
+    raw = _query(lake, (REPO / "layers/prodlens/prodlens/sql/significant_correlations.sql").read_text())
+    assert raw and all(min(float(r["pearson_p_adj"] or 1), float(r["spearman_p_adj"] or 1)) < 0.05 for r in raw)
+    adjusted = _query(lake, (REPO / "layers/prodlens/prodlens/sql/adjusted_associations.sql").read_text())
+    assert adjusted and all(float(r["adj_p_adj"]) < 0.05 for r in adjusted)
+    # The verdicts query gives the report's verdict and strongest row for every scope
+    rows = _query(lake, (REPO / "layers/prodlens/prodlens/sql/verdicts.sql").read_text())
+    report = json.loads(_prodlens("report", "--lake", str(lake), "--format", "json").stdout)
+    expected = {v["repo"]: v for v in report["verdicts"]}
+    assert {r["repo"] for r in rows} == set(expected)
+    for row in rows:
+        verdict = expected[row["repo"]]
+        assert row["verdict"] == verdict["verdict"], row["repo"]
+        assert (row["x_metric"], row["y_metric"], int(row["lag_days"])) == (
+            verdict["x_metric"], verdict["y_metric"], verdict["lag_days"])
+        assert float(row["adj_r"]) == pytest.approx(verdict["adj_r"], abs=1e-12)

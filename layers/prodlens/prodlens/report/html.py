@@ -338,11 +338,12 @@ def adjusted_series_chart(chart: ScopeCharts) -> str:
     parts.append(f'<text x="{left}" y="{label_y}">{_e(series.start)}</text>')
     parts.append(f'<text x="{left + plot_w}" y="{label_y}" text-anchor="end">{_e(series.day(days - 1))}</text>')
     parts.append("</svg>")
+    later = f", {lag} day{'s' if lag != 1 else ''} later" if lag else ""
     legend = (
         '<p class="legend">'
         f'<span><span class="swatch" style="background:{REQUEST_COLOR}"></span>{_e(x_name)} (adjusted)</span>'
         f'<span><span class="swatch" style="background:{COMMIT_COLOR}"></span>{_e(y_name)} (adjusted'
-        f"{_e(f', {lag} days later' if lag else '')})</span></p>"
+        f"{_e(later)})</span></p>"
     )
     return "".join(parts) + legend
 
@@ -379,8 +380,8 @@ def render_html(report: Report) -> str:
     if report.charts:
         body.append("<h2>Adjusted association by repo</h2>")
         body.append(
-            '<p class="meta">Left: adjusted r at each lag with its 95% confidence interval (ringed where the '
-            "adjusted p after Benjamini–Hochberg is below 0.05). Below: the two daily series after removing the "
+            '<p class="meta">First: adjusted r at each lag with its 95% confidence interval (ringed where the '
+            "adjusted p after Benjamini–Hochberg is below 0.05). Then: the two daily series after removing the "
             "calendar, standardized.</p>"
         )
     for scope, chart in report.charts.items():

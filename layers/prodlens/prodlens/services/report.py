@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from prodlens.config import parse_holidays
 from prodlens.duck import literal
 from prodlens.lake_engine import LocalEngine
 from prodlens.report import build_report, render_html, render_json, render_text
@@ -32,7 +34,11 @@ def local_report(
     narrowed_session = [r for r in session if _within(r, since, until, repo)]
     narrowed_github = [r for r in github if _within(r, since, until, repo)]
     effects = effects_from_summary(trace_summary, narrowed_session, narrowed_github)
-    report = build_report(correlations, session, github, effects, since=since, until=until, repo=repo)
+    # The adjusted series of the charts use the same holidays as correlate (HOLIDAYS, as the Lambdas read it).
+    holidays = parse_holidays(os.environ.get("HOLIDAYS", ""))
+    report = build_report(
+        correlations, session, github, effects, since=since, until=until, repo=repo, holidays=holidays
+    )
     return _RENDERERS[fmt](report)
 
 

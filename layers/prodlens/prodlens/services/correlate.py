@@ -71,7 +71,8 @@ def run_correlate(
         write_rows(CORRELATIONS, rows, out)
         store.upload(out, CORRELATIONS_KEY)
         # The shareable page: figures from the daily tables (trace-level effect sizes are in `prodlens report`).
-        report = build_report(rows, session_rows, github_rows, compute_effects([], session_rows, github_rows))
+        effects = compute_effects([], session_rows, github_rows)
+        report = build_report(rows, session_rows, github_rows, effects, holidays=holidays)
         store.put_bytes(REPORT_KEY, render_html(report).encode("utf-8"), content_type="text/html; charset=utf-8")
 
     state.put_item(

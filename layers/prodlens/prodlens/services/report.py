@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
-from prodlens.config import parse_holidays
 from prodlens.duck import literal
 from prodlens.lake_engine import LocalEngine
 from prodlens.report import build_report, render_html, render_json, render_text
@@ -15,8 +15,15 @@ _RENDERERS = {"text": render_text, "json": render_json, "html": render_html}
 
 
 def local_report(
-    lake_dir: Path, *, fmt: str = "text", since: str | None = None, until: str | None = None, repo: str | None = None
+    lake_dir: Path,
+    *,
+    fmt: str = "text",
+    since: str | None = None,
+    until: str | None = None,
+    repo: str | None = None,
+    holidays: Sequence[date] = (),
 ) -> str:
+    """The report over a lake directory; `holidays` must be those correlate was given (the local stack: none)."""
     engine = LocalEngine(lake_dir)
     conditions = []
     if since:
@@ -34,8 +41,6 @@ def local_report(
     narrowed_session = [r for r in session if _within(r, since, until, repo)]
     narrowed_github = [r for r in github if _within(r, since, until, repo)]
     effects = effects_from_summary(trace_summary, narrowed_session, narrowed_github)
-    # The adjusted series of the charts use the same holidays as correlate (HOLIDAYS, as the Lambdas read it).
-    holidays = parse_holidays(os.environ.get("HOLIDAYS", ""))
     report = build_report(
         correlations, session, github, effects, since=since, until=until, repo=repo, holidays=holidays
     )

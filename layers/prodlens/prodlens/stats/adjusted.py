@@ -8,8 +8,9 @@ that remains. docs/metrics.md ("Adjusted association") gives the formulas and re
 1. scale: z = log(1 + value), so that weekday ratios, ramps and steps (multiplicative on counts) are additive
    and small counts are not dominated by their largest days;
 2. calendar: ordinary least squares on one level per calendar week (ramps, step changes, slow drift), day of
-   week (the weekly rhythm, allowed to drift linearly) and one indicator for non-working weekdays (holidays: from config, and days on
-   which the team as a whole stopped, found from the pooled data); the residuals are the adjusted series;
+   week (the weekly rhythm, allowed to drift linearly) and one indicator for non-working weekdays (holidays:
+   from config, and days on which the team as a whole stopped, found from the pooled data); the residuals are
+   the adjusted series;
 3. association: adj_r = Pearson r of the adjusted x(d) against the adjusted y(d + k);
 4. autocorrelation: Bartlett's variance of a cross-correlation between two autocorrelated series gives an
    effective number of independent days, n_eff = n_free / (1 + 2 sum_j w_j rho_x(j) rho_y(j)) with Bartlett's
@@ -240,6 +241,8 @@ def adjusted_lagged(adjusted: AdjustedSeries, lags: Iterable[int]) -> AdjustedSt
             continue
         r[i] = correlation_matrix(xs, ys)
         head, tail = slice(0, n), slice(days - n, days)
+        if lag < 0:  # x(d) with y(d + lag): x's last n days and y's first n days
+            head, tail = tail, head
         with np.errstate(divide="ignore", invalid="ignore"):
             variance = null_variances(
                 [covs[phi][head, head] for phi in phis[:p]], [covs[phi][tail, tail] for phi in phis[p:]]

@@ -2,7 +2,7 @@
 
 Every query reads temp tables that prodlens.aggregate.engine.load_table built from local Parquet files,
 one column per column of the table's current definition plus its partition columns. Definitions follow
-docs/metrics.md (and CONTRACT.md §3) exactly; output types are cast to the schema by the writer.
+docs/metrics.md exactly; output types are cast to the schema by the writer.
 """
 
 # daily_session_metrics: one row per (event_date, repo) with at least one trace.

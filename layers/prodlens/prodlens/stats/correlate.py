@@ -1,6 +1,6 @@
 """The `correlations` table: lagged Pearson/Spearman of daily AI use against daily delivery, per repo.
 
-Contract (shared/CONTRACT.md §3, correlations): one row per (repo, x_metric, y_metric, lag_days), for
+Contract (docs/metrics.md, correlations): one row per (repo, x_metric, y_metric, lag_days), for
 every repo and for `*` (all repos pooled by summing daily values).
 """
 

@@ -15,11 +15,11 @@ from prodlens.report.model import (
     NO_EVIDENCE,
     TOO_LITTLE_DATA,
     Association,
-    DailyIndex,
     disagreement_note,
     judge,
     strongest_adjusted,
 )
+from prodlens.stats.correlate import daily_scopes
 from prodlens.stats.effects import compute_effects
 
 COMPUTED_AT = datetime(2026, 4, 1, tzinfo=UTC)
@@ -225,12 +225,13 @@ def test_strongest_adjusted_row_smallest_p_then_largest_abs_r():
 def _daily(x_of, y_of, days=DAYS):
     sessions = [{"event_date": START + timedelta(i), "repo": "r", "request_count": x_of(i)} for i in range(days)]
     github = [{"event_date": START + timedelta(i), "repo": "r", "commit_count": y_of(i)} for i in range(days)]
-    return DailyIndex(sessions, github)
+    _pooled, scope = daily_scopes(sessions, github, ("request_count",), ("commit_count",))
+    return scope
 
 
 def _note(raw_lag, x_of, y_of, verdict=NO_EVIDENCE, raw_p=0.001):
     items = [Association.from_row(_row("r", *RC, raw_lag, 90, 0.6, 0.5, raw_p, raw_p, (0.05, -0.1, 0.2, 0.5, 90, 0.6)))]
-    return disagreement_note(verdict, items, _daily(x_of, y_of), "r", (START, END))
+    return disagreement_note(verdict, items, _daily(x_of, y_of), (START, END))
 
 
 def test_note_blames_weekends_when_both_series_drop_on_weekends():

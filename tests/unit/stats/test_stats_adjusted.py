@@ -27,7 +27,7 @@ from prodlens.stats.adjusted import (
     to_scale,
     week_blocks,
 )
-from prodlens.stats.correlate import adjusted_series
+from prodlens.stats.correlate import adjusted_pair, daily_scopes, non_working_days
 from scipy import stats
 
 COMPUTED_AT = datetime(2026, 4, 1, 6, 30, tzinfo=UTC)
@@ -486,6 +486,13 @@ def test_correlate_raw_columns_are_the_zero_filled_pearson_of_the_whole_window(t
         assert {c: a[c] for c in raw} == {c: b[c] for c in raw}
 
 
+def _chart_series(sessions, github, repo, holidays=()):
+    """The request_count -> commit_count adjusted series a report chart draws for `repo`."""
+    scope = next(s for s in daily_scopes(sessions, github, ("request_count",), ("commit_count",)) if s.repo == repo)
+    off_days = non_working_days(sessions, github, holidays=holidays)
+    return adjusted_pair(scope, "request_count", "commit_count", off_days)
+
+
 def test_correlate_adjusted_columns_are_null_with_under_21_overlapping_days():
     # Given GitHub rows from day 0 and sessions only from day 40 of 60: 20 overlapping days
     rng = np.random.default_rng(4)
@@ -502,7 +509,7 @@ def test_correlate_adjusted_columns_are_null_with_under_21_overlapping_days():
         assert row["pearson_r"] is not None and row["pearson_p"] is not None
         for column in ("adj_r", "adj_ci_low", "adj_ci_high", "adj_p", "n_eff", "adj_p_adj"):
             assert row[column] is None
-    assert adjusted_series(sessions, github, "acme/api", "request_count", "commit_count") is None
+    assert _chart_series(sessions, github, "acme/api") is None
 
     # and four weeks of overlap make them defined
     sessions, github = _rows("acme/api", MONDAY, x, y, x_from=32)
@@ -519,7 +526,7 @@ def test_correlate_adjusts_on_the_overlap_of_the_two_tables_only():
 
     # When
     rows = _repo_rows(_run(sessions, github), "acme/api")
-    series = adjusted_series(sessions, github, "acme/api", "request_count", "commit_count")
+    series = _chart_series(sessions, github, "acme/api")
 
     # Then the adjusted columns are those of the 54 overlapping days (the zero-filled head plays no part)
     start = MONDAY + timedelta(days=late)
@@ -563,7 +570,7 @@ def test_configured_holidays_change_the_adjusted_result_for_a_holiday_the_data_c
         assert b["adj_r"] == pytest.approx(expected.r[k, 0, 0], abs=1e-12)
         assert a["adj_r"] != pytest.approx(b["adj_r"], abs=1e-6)
         assert a["pearson_r"] == b["pearson_r"]
-    series = adjusted_series(sessions, github, "acme/api", "request_count", "commit_count", holidays=[day])
+    series = _chart_series(sessions, github, "acme/api", holidays=[day])
     assert series.x[holiday, 0] == pytest.approx(0.0, abs=1e-9)
 
 

@@ -1,4 +1,4 @@
-"""The correlations contract (docs/metrics.md, correlations): columns, series, windows, n, nulls, BH families, input_version."""
+"""The correlations contract (docs/metrics.md): columns, series, windows, n, nulls, BH families, input_version."""
 
 from __future__ import annotations
 

@@ -10,7 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from prodlens.stats.correlate import POOLED, Rows, adjusted_series, as_rows, metric_value, overlap, to_date
+from prodlens.stats.correlate import (
+    POOLED,
+    Rows,
+    Scope,
+    adjusted_pair,
+    as_rows,
+    daily_scopes,
+    metric_value,
+    non_working_days,
+    to_date,
+)
 
 ALPHA = 0.05
 TOP_NOT_SIGNIFICANT = 10
@@ -313,40 +323,6 @@ def strongest_raw(items: Iterable[Association]) -> Association | None:
     return min(candidates, key=_sort_key) if candidates else None
 
 
-class DailyIndex:
-    """Per scope (each repo and `*`), per table: day -> metric -> summed value, from the daily rows."""
-
-    def __init__(self, session_rows: Sequence[Mapping[str, Any]], github_rows: Sequence[Mapping[str, Any]]):
-        self.tables: list[dict[str, dict[date, dict[str, float]]]] = []
-        for rows in (session_rows, github_rows):
-            table: dict[str, dict[date, dict[str, float]]] = {}
-            for row in rows:
-                day = to_date(row["event_date"])
-                for scope in (str(row["repo"]), POOLED):
-                    values = table.setdefault(scope, {}).setdefault(day, {})
-                    for name, value in row.items():
-                        if name in ("event_date", "repo") or isinstance(value, str | bool) or value is None:
-                            continue
-                        try:
-                            values[name] = values.get(name, 0.0) + metric_value(value)
-                        except (TypeError, ValueError):
-                            continue
-            self.tables.append(table)
-
-    def overlap(self, scope: str, window: tuple[date, date] | None) -> tuple[date, date] | None:
-        """The days both tables cover for the scope (inside the rows' window, when known)."""
-        x_days, y_days = (self.tables[i].get(scope, {}).keys() for i in (0, 1))
-        if window is not None:
-            x_days = [d for d in x_days if window[0] <= d <= window[1]]
-            y_days = [d for d in y_days if window[0] <= d <= window[1]]
-        return overlap(x_days, y_days)
-
-    def series(self, scope: str, table: int, metric: str, start: date, end: date) -> np.ndarray:
-        by_day = self.tables[table].get(scope, {})
-        days = (end - start).days + 1
-        return np.array([by_day.get(start + timedelta(days=i), {}).get(metric, 0.0) for i in range(days)])
-
-
 def _window(items: Sequence[Association]) -> tuple[date, date] | None:
     starts = [a.window_start for a in items if a.window_start is not None]
     ends = [a.window_end for a in items if a.window_end is not None]
@@ -395,7 +371,7 @@ def _trend(values: np.ndarray) -> int:
 
 
 def disagreement_note(
-    verdict: str, items: Sequence[Association], days: DailyIndex | None, scope: str, span: tuple[date, date] | None
+    verdict: str, items: Sequence[Association], scope: Scope | None, span: tuple[date, date] | None
 ) -> str | None:
     """One line on why the raw and the adjusted answers differ (None when they agree)."""
     raw = strongest_raw(items)
@@ -412,9 +388,10 @@ def disagreement_note(
     if verdict != NO_EVIDENCE:
         return None
     weekend = trend_x = trend_y = 0
-    if days is not None and span is not None:
-        x = days.series(scope, 0, raw.x_metric, *span)
-        y = days.series(scope, 1, raw.y_metric, *span)
+    if scope is not None and span is not None:
+        _, _, xs, ys = scope.series(span)
+        x = xs[:, scope.x_metrics.index(raw.x_metric)]
+        y = ys[:, scope.y_metrics.index(raw.y_metric)]
         weekend = _weekend_low(x, y, span[0])
         trend_x, trend_y = _trend(x), _trend(y)
     if weekend:
@@ -434,7 +411,7 @@ def judge(
     scope: str,
     items: Sequence[Association],
     overlap_days: int | None,
-    days: DailyIndex | None = None,
+    daily: Scope | None = None,
     span: tuple[date, date] | None = None,
 ) -> Verdict:
     """The verdict for one scope from its correlations rows (rules in METHOD)."""
@@ -484,17 +461,11 @@ def judge(
         adj_p_adj=best.adj_p_adj if best else None,
         n_eff=best.n_eff if best else None,
         overlap_days=overlap_days,
-        note=disagreement_note(verdict, items, days, scope, span),
+        note=disagreement_note(verdict, items, daily, span),
     )
 
 
-def _charts(
-    scope: str,
-    items: Sequence[Association],
-    session_rows: Sequence[Mapping[str, Any]],
-    github_rows: Sequence[Mapping[str, Any]],
-    holidays: Iterable[date],
-) -> ScopeCharts:
+def _charts(scope: str, items: Sequence[Association], daily: Scope | None, off_days: frozenset[date]) -> ScopeCharts:
     best = strongest_adjusted(items)
     x_metric, y_metric = (best.x_metric, best.y_metric) if best else DEFAULT_PAIR
     profile = sorted(
@@ -506,8 +477,8 @@ def _charts(
         key=lambda p: p.lag_days,
     )
     series = None
-    if session_rows and github_rows:
-        adjusted = adjusted_series(session_rows, github_rows, scope, x_metric, y_metric, holidays=tuple(holidays))
+    if daily is not None:
+        adjusted = adjusted_pair(daily, x_metric, y_metric, off_days)
         if adjusted is not None:
             series = AdjustedView(
                 adjusted.start, [float(v) for v in adjusted.x[:, 0]], [float(v) for v in adjusted.y[:, 0]]
@@ -596,17 +567,22 @@ def build_report(
     for a in associations:
         by_scope.setdefault(a.repo, []).append(a)
     scopes = sorted(by_scope, key=lambda scope: (scope != POOLED, scope))
-    days_index = DailyIndex(all_sessions, all_github)
+    # Every scope's daily series and the team's non-working days, once, as `correlate` built them.
+    x_metrics = sorted({a.x_metric for a in associations} | {DEFAULT_PAIR[0]})
+    y_metrics = sorted({a.y_metric for a in associations} | {DEFAULT_PAIR[1]})
+    daily_by_scope = {s.repo: s for s in daily_scopes(all_sessions, all_github, x_metrics, y_metrics)}
+    off_days = non_working_days(all_sessions, all_github, holidays=holidays)
     verdicts = []
     charts = {}
     for scope in scopes:
         items = by_scope[scope]
-        span = days_index.overlap(scope, _window(items))
+        daily = daily_by_scope.get(scope)
+        span = daily.overlap(_window(items)) if daily is not None else None
         overlap_days = (span[1] - span[0]).days + 1 if span else None
         if span is None and (all_sessions or all_github):
             overlap_days = 0
-        verdicts.append(judge(scope, items, overlap_days, days_index, span))
-        charts[scope] = _charts(scope, items, all_sessions, all_github, holidays)
+        verdicts.append(judge(scope, items, overlap_days, daily, span))
+        charts[scope] = _charts(scope, items, daily, off_days)
     counts["verdicts_link"] = sum(v.verdict == LINK for v in verdicts)
     versions = sorted({str(row.get("input_version")) for row in rows if row.get("input_version")})
     return Report(

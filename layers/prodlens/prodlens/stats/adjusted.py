@@ -12,10 +12,10 @@ that remains. docs/metrics.md ("Adjusted association") gives the formulas and re
    from config, and days on which the team as a whole stopped, found from the pooled data); the residuals are
    the adjusted series;
 3. association: adj_r = Pearson r of the adjusted x(d) against the adjusted y(d + k);
-4. autocorrelation: Bartlett's variance of a cross-correlation between two autocorrelated series gives an
-   effective number of independent days, n_eff = n_free / (1 + 2 sum_j w_j rho_x(j) rho_y(j)) with Bartlett's
-   taper w_j = 1 - j / (J + 1); adj_p is the t test of adj_r on n_eff - 2 degrees of freedom, the CI is
-   Fisher's z with n_eff - 3.
+4. autocorrelation: each adjusted series' noise is modelled as AR(1), its coefficient corrected for what the
+   calendar fit took out; the first-order variance of r between two independent series with those residual
+   covariances gives an effective number of independent days, n_eff = 1 + 1 / var(r); adj_p is the t test of
+   adj_r on n_eff - 2 degrees of freedom, the CI is Fisher's z with n_eff - 3.
 
 numpy only: the Lambda ships no scipy; tests check each step against scipy and statsmodels-style formulas.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
@@ -69,9 +69,9 @@ def calendar_design(start: date, days: int, off_days: np.ndarray | None = None) 
     """The calendar's regressors for `days` consecutive days from `start`: shape (days, columns).
 
     One level per calendar week (no separate intercept), Tuesday..Sunday against Monday (each also times a
-    linear trend over the window), and a non-working
-    weekday indicator when `off_days` (bool per day) marks any weekday. Columns that are all zero are dropped;
-    remaining collinearity is handled by the rank-revealing projection in `residualize`.
+    linear trend over the window), and a non-working weekday indicator when `off_days` (bool per day) marks
+    any weekday. Columns that are all zero are dropped; remaining collinearity is handled by the
+    rank-revealing basis in `residualize`.
     """
     block = week_blocks(start, days)
     levels = np.zeros((days, int(block.max()) + 1 if days else 0))
@@ -90,12 +90,21 @@ def calendar_design(start: date, days: int, off_days: np.ndarray | None = None) 
     return design[:, design.any(axis=0)]
 
 
-def residualize(values: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Residuals of each column of `values` after least squares on `design`, and an orthonormal basis of it."""
+def _orthonormal_basis(design: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the design's column space (rank-revealing SVD)."""
     u, s, _ = np.linalg.svd(design, full_matrices=False)
     tol = s.max(initial=0.0) * max(design.shape) * np.finfo(float).eps
-    basis = u[:, s > tol]
-    return values - basis @ (basis.T @ values), basis
+    return u[:, s > tol]
+
+
+def _residuals(values: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    return values - basis @ (basis.T @ values)
+
+
+def residualize(values: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals of each column of `values` after least squares on `design`, and an orthonormal basis of it."""
+    basis = _orthonormal_basis(design)
+    return _residuals(values, basis), basis
 
 
 @lru_cache(maxsize=8)
@@ -138,26 +147,54 @@ def residual_ar1(residuals: np.ndarray, expected: np.ndarray) -> np.ndarray:
     Least-squares residuals of an AR(1) noise are less autocorrelated than the noise (fitting weekly levels
     removes its slow part). For each phi on a grid the expected lag-1 autocorrelation of the residuals,
     E[sum e_t e_t+1] / E[sum e_t^2] under M Sigma(phi) M, is computed exactly; the observed one is inverted
-    on it (linear interpolation), clipped to the grid [PHI_MIN, PHI_MAX].
+    on it (linear interpolation), clipped to the ends of PHI_GRID.
     """
     return np.interp(_lag1(residuals), expected, PHI_GRID)
 
 
-def _centered(cov: np.ndarray) -> np.ndarray:
-    """C cov C with C = I - 11'/n: the covariance after subtracting the series' own mean."""
-    return cov - cov.mean(axis=0)[None, :] - cov.mean(axis=1)[:, None] + cov.mean()
-
-
 def null_variances(covs_x: Sequence[np.ndarray], covs_y: Sequence[np.ndarray]) -> np.ndarray:
-    """Var(r) for each pair of independent Gaussian series with these covariances, to first order: (p, q).
+    """Var(r) for each pair of independent Gaussian series with these (symmetric) covariances, to first order.
 
-    r = x'C y / (|Cx| |Cy|); under independence E[(x'Cy)^2] = tr(C Sx C Sy) and E|Cx|^2 = tr(C Sx):
-    var(r) ~= tr(A B) / (tr A tr B) with A = C Sx C, B = C Sy C (1 / (n - 1) for white noise).
+    r = x'C y / (|Cx| |Cy|) with C = I - 11'/n; under independence E[(x'Cy)^2] = tr(C Sx C Sy) and
+    E|Cx|^2 = tr(C Sx), so var(r) ~= tr(C Sx C Sy) / (tr(C Sx) tr(C Sy)) (1 / (n - 1) for white noise).
+    Expanded so that no centered copy is made: tr(C A C B) = tr(AB) - 2 (A1).(B1) / n + (1'A1)(1'B1) / n^2
+    and tr(CA) = tr(A) - 1'A1 / n. Shape (len(covs_x), len(covs_y)).
     """
-    a = np.stack([_centered(c) for c in covs_x])
-    b = np.stack([_centered(c) for c in covs_y])
-    traces = np.einsum("kii->k", a)[:, None] * np.einsum("kii->k", b)[None, :]
-    return np.einsum("aij,bij->ab", a, b) / traces
+    a, b = np.stack(covs_x), np.stack(covs_y)
+    n = a.shape[1]
+    a_rows, b_rows = a.sum(axis=2), b.sum(axis=2)  # A1, B1
+    a_total, b_total = a_rows.sum(axis=1), b_rows.sum(axis=1)  # 1'A1, 1'B1
+    cross = np.einsum("aij,bij->ab", a, b) - 2.0 * (a_rows @ b_rows.T) / n + np.outer(a_total, b_total) / n**2
+    traces = np.einsum("kii->k", a) - a_total / n, np.einsum("kii->k", b) - b_total / n
+    return cross / np.outer(*traces)
+
+
+@dataclass(frozen=True)
+class CalendarFit:
+    """What every series on the same days shares: the calendar design's orthonormal basis and, per PHI_GRID
+    value, the expected lag-1 autocorrelation of its residuals under AR(1) noise (see residual_ar1)."""
+
+    basis: np.ndarray
+    lag1_grid: np.ndarray
+
+
+def calendar_fit(start: date, days: int, off_days: np.ndarray | None = None) -> CalendarFit:
+    """The calendar fit of `days` days from `start`; computed once per distinct (start, days, off days).
+
+    Repos covering the same days share one calendar, so the SVD and the PHI_GRID projections are not
+    repeated for each of them.
+    """
+    off_key = None if off_days is None else np.asarray(off_days, dtype=bool).tobytes()
+    return _calendar_fit(start, days, off_key)
+
+
+@lru_cache(maxsize=16)
+def _calendar_fit(start: date, days: int, off_key: bytes | None) -> CalendarFit:
+    off_days = None if off_key is None else np.frombuffer(off_key, dtype=bool)
+    basis = _orthonormal_basis(calendar_design(start, days, off_days))
+    grid = expected_lag1(basis)
+    basis.flags.writeable = grid.flags.writeable = False  # shared by every caller of the cache
+    return CalendarFit(basis, grid)
 
 
 @dataclass(frozen=True)
@@ -167,18 +204,19 @@ class AdjustedSeries:
     start: date
     x: np.ndarray  # (days, p)
     y: np.ndarray  # (days, q)
-    basis: np.ndarray  # orthonormal basis of the calendar design (days, rank)
+    fit: CalendarFit
 
     @property
     def days(self) -> int:
         return len(self.x)
 
     @property
-    def rank(self) -> int:
-        return self.basis.shape[1]
+    def basis(self) -> np.ndarray:
+        return self.fit.basis
 
-    def day(self, index: int) -> date:
-        return self.start + timedelta(days=index)
+    @property
+    def rank(self) -> int:
+        return self.fit.basis.shape[1]
 
 
 @dataclass(frozen=True)
@@ -205,16 +243,16 @@ def adjust_series(
     days = len(x)
     if days < MIN_ADJUSTED_DAYS:
         return None
-    design = calendar_design(start, days, off_days)
-    values = np.hstack([to_scale(x), to_scale(y)])
-    residuals, basis = residualize(values, design)
-    if days - basis.shape[1] < MIN_FREE_DAYS:
+    fit = calendar_fit(start, days, off_days)
+    if days - fit.basis.shape[1] < MIN_FREE_DAYS:
         return None
+    values = np.hstack([to_scale(x), to_scale(y)])
+    residuals = _residuals(values, fit.basis)
     # Round-off residue of a series the calendar explains fully would read as a correlation: make it exact.
     scale = np.maximum(np.abs(values).max(axis=0), 1.0)
     residuals[:, np.abs(residuals).max(axis=0) <= 1e-9 * scale] = 0.0
     p = x.shape[1]
-    return AdjustedSeries(start, residuals[:, :p], residuals[:, p:], basis)
+    return AdjustedSeries(start, residuals[:, :p], residuals[:, p:], fit)
 
 
 def adjusted_lagged(adjusted: AdjustedSeries, lags: Iterable[int]) -> AdjustedStats:
@@ -232,7 +270,7 @@ def adjusted_lagged(adjusted: AdjustedSeries, lags: Iterable[int]) -> AdjustedSt
     shape = (len(lags), p, y.shape[1])
     r = np.full(shape, np.nan)
     n_eff = np.full(shape, np.nan)
-    phis = residual_ar1(np.hstack([x, y]), expected_lag1(adjusted.basis))
+    phis = residual_ar1(np.hstack([x, y]), adjusted.fit.lag1_grid)
     covs = {phi: _project_out(_ar1_covariance(phi, days), adjusted.basis) for phi in np.unique(phis)}
     for i, lag in enumerate(lags):
         xs, ys = lagged_pair(x, y, lag)

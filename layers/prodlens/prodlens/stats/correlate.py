@@ -91,14 +91,14 @@ def _none_if_nan(value: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class _Scope:
-    """One repo (or `*`, all repos pooled): its metric vectors by day in each table."""
+class Scope:
+    """One repo (or `*`, all repos pooled): its metric vectors by day in each daily table."""
 
     repo: str
-    x_days: dict[date, np.ndarray]
-    y_days: dict[date, np.ndarray]
-    x_width: int
-    y_width: int
+    x_metrics: tuple[str, ...]
+    y_metrics: tuple[str, ...]
+    x_days: dict[date, np.ndarray]  # day -> one value per x metric (daily_session_metrics)
+    y_days: dict[date, np.ndarray]  # day -> one value per y metric (daily_github_metrics)
 
     def series(self, window: tuple[date, date] | None) -> tuple[date, date, np.ndarray, np.ndarray]:
         """(start, end, x, y): every day of the window (default: first to last day with a row), 0 if none."""
@@ -108,17 +108,25 @@ class _Scope:
             all_days = list(self.x_days) + list(self.y_days)
             start, end = min(all_days), max(all_days)
         days = (end - start).days + 1
-        x = _series(self.x_days, start, days, self.x_width)
-        return start, end, x, _series(self.y_days, start, days, self.y_width)
+        x = _series(self.x_days, start, days, len(self.x_metrics))
+        return start, end, x, _series(self.y_days, start, days, len(self.y_metrics))
+
+    def overlap(self, window: tuple[date, date] | None = None) -> tuple[date, date] | None:
+        """The days both tables cover (inside `window` when given): see `overlap`."""
+        x_days, y_days = list(self.x_days), list(self.y_days)
+        if window is not None:
+            x_days = [d for d in x_days if window[0] <= d <= window[1]]
+            y_days = [d for d in y_days if window[0] <= d <= window[1]]
+        return overlap(x_days, y_days)
 
 
-def _scopes(
+def daily_scopes(
     session_daily: Rows,
     github_daily: Rows,
     x_metrics: Sequence[str],
     y_metrics: Sequence[str],
-    window: tuple[date, date] | None,
-) -> list[_Scope]:
+    window: tuple[date, date] | None = None,
+) -> list[Scope]:
     """`*` (all repos pooled by summing daily values) first, then each repo, sorted; [] without rows."""
     sessions = _daily_by_repo(as_rows(session_daily), x_metrics, window)
     github = _daily_by_repo(as_rows(github_daily), y_metrics, window)
@@ -133,9 +141,9 @@ def _scopes(
                 total[day] = total.get(day, np.zeros(width)) + vector
         return total
 
-    p, q = len(x_metrics), len(y_metrics)
-    scopes = [_Scope(POOLED, pooled(sessions, p), pooled(github, q), p, q)]
-    return scopes + [_Scope(repo, sessions.get(repo, {}), github.get(repo, {}), p, q) for repo in repos]
+    x_metrics, y_metrics = tuple(x_metrics), tuple(y_metrics)
+    scopes = [Scope(POOLED, x_metrics, y_metrics, pooled(sessions, len(x_metrics)), pooled(github, len(y_metrics)))]
+    return scopes + [Scope(repo, x_metrics, y_metrics, sessions.get(repo, {}), github.get(repo, {})) for repo in repos]
 
 
 def correlate(
@@ -186,10 +194,10 @@ def correlate(
     if window is not None:
         window = (to_date(window[0]), to_date(window[1]))
 
-    scopes = _scopes(session_daily, github_daily, x_metrics, y_metrics, window)
+    scopes = daily_scopes(session_daily, github_daily, x_metrics, y_metrics, window)
     if not scopes:
         return []
-    off_days = _OffDays.from_rows(session_daily, github_daily, window, holidays)
+    off_days = non_working_days(session_daily, github_daily, window, holidays)
 
     blocks = []
     for scope in scopes:
@@ -273,42 +281,25 @@ ADJUSTED_FIELDS = ("r", "ci_low", "ci_high", "p", "n_eff")
 OFF_DAY_METRICS = ("request_count", "commit_count")
 
 
-class _OffDays:
+def non_working_days(
+    session_daily: Rows,
+    github_daily: Rows,
+    window: tuple[date, date] | None = None,
+    holidays: Iterable[date] = (),
+) -> frozenset[date]:
     """Non-working weekdays of the whole team: configured holidays, and days the pooled data shows stopped.
 
-    Found once from the pooled AI requests and commits (OFF_DAY_METRICS), whatever pairs are computed, so that
-    every row and chart uses the same calendar.
+    Found from the pooled AI requests and commits (OFF_DAY_METRICS), whatever pairs are computed, so that
+    every row and chart uses the same calendar (stats.adjusted.team_off_days).
     """
-
-    @classmethod
-    def from_rows(
-        cls, session_daily: Rows, github_daily: Rows, window: tuple[date, date] | None, holidays: Iterable[date]
-    ) -> _OffDays:
-        x_metric, y_metric = OFF_DAY_METRICS
-        scopes = _scopes(session_daily, github_daily, (x_metric,), (y_metric,), window)
-        if not scopes:
-            return cls({}, {}, holidays)
-        return cls(scopes[0].x_days, scopes[0].y_days, holidays)
-
-    def __init__(self, x_days: dict[date, np.ndarray], y_days: dict[date, np.ndarray], holidays: Iterable[date]):
-        self.holidays = {to_date(day) for day in holidays}
-        self.found: set[date] = set()
-        all_days = list(x_days) + list(y_days)
-        if not all_days:
-            return
-        start, end = min(all_days), max(all_days)
-        days = (end - start).days + 1
-        activity = []
-        for by_day in (x_days, y_days):
-            first_metric = np.zeros(days)
-            for day, vector in by_day.items():
-                first_metric[(day - start).days] = vector[0]
-            activity.append(first_metric)
-        mask = team_off_days(activity, start)
-        self.found = {start + timedelta(days=int(i)) for i in np.flatnonzero(mask)}
-
-    def mask(self, start: date, days: int) -> np.ndarray:
-        return holiday_mask(self.holidays | self.found, start, days)
+    days = {to_date(day) for day in holidays}
+    x_metric, y_metric = OFF_DAY_METRICS
+    scopes = daily_scopes(session_daily, github_daily, (x_metric,), (y_metric,), window)
+    if scopes:
+        start, _, x, y = scopes[0].series(None)
+        found = team_off_days([x[:, 0], y[:, 0]], start)
+        days.update(start + timedelta(days=int(i)) for i in np.flatnonzero(found))
+    return frozenset(days)
 
 
 def overlap(x_days: Iterable[date], y_days: Iterable[date]) -> tuple[date, date] | None:
@@ -320,36 +311,28 @@ def overlap(x_days: Iterable[date], y_days: Iterable[date]) -> tuple[date, date]
     return (start, end) if start <= end else None
 
 
-def _adjusted_series(scope: _Scope, x: np.ndarray, y: np.ndarray, start: date, off_days: _OffDays):
+def _adjusted_series(
+    scope: Scope, x: np.ndarray, y: np.ndarray, start: date, off_days: frozenset[date]
+) -> AdjustedSeries | None:
     """The scope's series adjusted for the calendar, on the days both tables cover (None if too few)."""
-    both = overlap(scope.x_days, scope.y_days)
+    both = scope.overlap()
     if both is None:
         return None
     first, last = (both[0] - start).days, (both[1] - start).days  # rows were already cut to the window
     days = last - first + 1
-    return adjust_series(x[first : last + 1], y[first : last + 1], both[0], off_days.mask(both[0], days))
+    return adjust_series(x[first : last + 1], y[first : last + 1], both[0], holiday_mask(off_days, both[0], days))
 
 
-def adjusted_series(
-    session_daily: Rows,
-    github_daily: Rows,
-    repo: str,
-    x_metric: str,
-    y_metric: str,
-    *,
-    window: tuple[date, date] | None = None,
-    holidays: Iterable[date] = (),
+def adjusted_pair(
+    scope: Scope, x_metric: str, y_metric: str, off_days: frozenset[date], window: tuple[date, date] | None = None
 ) -> AdjustedSeries | None:
-    """The two adjusted daily series behind a correlations row (for charts): exactly what `correlate` used."""
-    if window is not None:
-        window = (to_date(window[0]), to_date(window[1]))
-    scopes = _scopes(session_daily, github_daily, (x_metric,), (y_metric,), window)
-    scope = next((s for s in scopes if s.repo == repo), None)
-    if scope is None:
-        return None
-    off_days = _OffDays.from_rows(session_daily, github_daily, window, holidays)
+    """The two adjusted daily series behind one correlations row (for charts), exactly as `correlate` used them.
+
+    `scope` from daily_scopes (with the same window), `off_days` from non_working_days.
+    """
     start, _, x, y = scope.series(window)
-    return _adjusted_series(scope, x, y, start, off_days)
+    i, j = scope.x_metrics.index(x_metric), scope.y_metrics.index(y_metric)
+    return _adjusted_series(scope, x[:, [i]], y[:, [j]], start, off_days)
 
 
 def _canonical(value: Any) -> Any:

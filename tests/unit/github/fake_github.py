@@ -1,4 +1,4 @@
-"""A real HTTP server on loopback that behaves like the three GitHub listings ProdLens syncs.
+"""A real HTTP server on loopback that behaves like the three GitHub listings ProdLens syncs (and compare).
 
 It serves pages built from the REST shapes in tests/fixtures/github/, with Link paging, ETag /
 If-None-Match -> 304, and scripted faults (rate limits, 5xx) for chosen requests. Every request is
@@ -101,8 +101,9 @@ class RepoData:
     def __init__(self, owner: str, name: str) -> None:
         self.owner, self.name = owner, name
         self.pulls: dict[int, dict] = {}
-        self.commits: list[dict] = []
+        self.commits: list[dict] = []  # every commit on the default branch
         self.events: list[dict] = []
+        self.comparisons: dict[str, list[dict]] = {}  # "<base>...<head>" -> the commits head has and base lacks
 
     def seed(self, n_pulls: int = 7, n_commits: int = 8, n_events: int = 5) -> RepoData:
         for n in range(1, n_pulls + 1):
@@ -125,6 +126,36 @@ class RepoData:
                 )
             )
         return self
+
+    def merge_old_branch(self, label: str, *, authored: datetime, n_commits: int, merged: datetime) -> list[dict]:
+        """Merge (with a merge commit at `merged`) a branch of `n_commits` authored and committed from `authored`.
+
+        The branch commits keep their old dates, as a real merge does, so `since` after them never lists them.
+        Returns the branch commits, oldest first.
+        """
+        branch = [
+            make_commit(f"{self.owner}/{self.name}/{label}/{i}", authored=authored + timedelta(hours=i))
+            for i in range(n_commits)
+        ]
+        base = max(self.commits, key=lambda c: c["commit"]["committer"]["date"])["sha"]
+        merge = make_commit(f"{self.owner}/{self.name}/{label}/merge", authored=merged)
+        merge["parents"] = [{"sha": base}, {"sha": branch[-1]["sha"]}]
+        self.comparisons[f"{base}...{branch[-1]['sha']}"] = branch
+        self.commits.extend([*branch, merge])
+        return branch
+
+    def compare(self, spec: str) -> dict | None:
+        commits = self.comparisons.get(spec)
+        if commits is None:
+            return None
+        return {
+            "status": "ahead",
+            "ahead_by": len(commits),
+            "behind_by": 0,
+            "total_commits": len(commits),
+            "commits": commits,
+            "files": [],
+        }
 
     def listing(self, kind: str, query: dict[str, str]) -> list[dict]:
         if kind == "pulls":
@@ -218,13 +249,19 @@ class FakeGithub:
         if len(segments) < 4 or segments[0] != "repos":
             return 404, {}, b'{"message": "Not Found"}'
         repo = self.repos.get(f"{segments[1]}/{segments[2]}".lower())
-        kind = {"pulls": "pulls", "commits": "commits", "issues": "issue_events"}.get(segments[3])
+        kind = {"pulls": "pulls", "commits": "commits", "issues": "issue_events", "compare": "compare"}.get(segments[3])
         if repo is None or kind is None:
             return 404, {}, b'{"message": "Not Found"}'
         size = min(int(query.get("per_page", "30")), self.page_size)
-        rows = repo.listing(kind, query)
-        chunk = rows[(page - 1) * size : page * size]
-        body = json.dumps(chunk, indent=2).encode()
+        if kind == "compare":
+            comparison = repo.compare("/".join(segments[4:]))
+            if comparison is None:
+                return 404, {}, b'{"message": "Not Found"}'
+            rows = comparison["commits"]
+            body = json.dumps({**comparison, "commits": rows[(page - 1) * size : page * size]}, indent=2).encode()
+        else:
+            rows = repo.listing(kind, query)
+            body = json.dumps(rows[(page - 1) * size : page * size], indent=2).encode()
         etag = f'W/"{hashlib.sha256(body).hexdigest()}"'
         headers = {"Content-Type": "application/json; charset=utf-8", "ETag": etag, "X-RateLimit-Remaining": "4999"}
         last = max(1, -(-len(rows) // size))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from prodlens.github.client import GithubClient, GithubHttpError
 from prodlens.github.local import STATE_FILE, JsonFileSyncState, run_local_sync
 from prodlens.normalize.github import parse_github_page
 
-from tests.unit.github.fake_github import TOKEN, FakeGithub, Fault, _iso, make_commit, make_event
+from tests.unit.github.fake_github import START, TOKEN, FakeGithub, Fault, _iso, make_commit, make_event
 
 
 def run(github: FakeGithub, out: Path, clock, deadline: float | None = None, repo: str = "acme/api") -> dict:
@@ -323,3 +323,87 @@ def _parse(iso: str):
 
 def _iso_shift(iso: str, **delta) -> str:
     return _iso(_parse(iso) + timedelta(**delta))
+
+
+# --- merges of old branches: commits whose dates are older than the checkpoint ---------------------------------
+
+
+def _old_branch_merged_after_first_run(github: FakeGithub, n_commits: int = 4) -> list[dict]:
+    data = github.repos["acme/api"]
+    newest = max(c["commit"]["committer"]["date"] for c in data.commits)
+    merged = datetime.fromisoformat(newest) + timedelta(days=2)
+    return data.merge_old_branch("old-feature", authored=START - timedelta(days=30), n_commits=n_commits, merged=merged)
+
+
+def test_sync_stores_the_old_commits_a_merge_brings_after_the_checkpoint_exactly_once(github, clock, tmp_path):
+    # Given a first sync, then a branch authored a month earlier merged with a merge commit
+    run(github, tmp_path, clock)
+    branch = _old_branch_merged_after_first_run(github)
+    # When the fetcher runs again (its `since` is after every branch commit's date) and once more
+    second = run(github, tmp_path, clock)
+    mark = len(github.log)
+    third = run(github, tmp_path, clock)
+    # Then the listing alone does not show the branch commits, but the comparison of the merge does
+    listed = github.repos["acme/api"].listing("commits", {"since": second["endpoints"]["commits"]["checkpoint"]})
+    assert not {c["sha"] for c in branch} & {c["sha"] for c in listed}
+    assert second["endpoints"]["commits"]["merges_expanded"] == 1
+    assert second["endpoints"]["commits"]["merges_unexpanded"] == 0
+    # And every commit on the default branch is stored, the old ones exactly once
+    assert_every_commit_stored(tmp_path, github, branch)
+    old = [r for r in lake(tmp_path)["github_commits"] if r["sha"] in {c["sha"] for c in branch}]
+    assert sorted(r["event_date"] for r in old) == sorted(c["commit"]["author"]["date"][:10] for c in branch)
+    # And the comparison is paged like a listing (4 commits at 3 per page), stored under compare/
+    compare_pages = sorted((tmp_path / "github" / "acme" / "api" / "compare").glob("*.json"))
+    assert len(compare_pages) == 2
+    # And the run after is all 304s: the merge is not expanded again
+    assert [r.status for r in github.requests_since(mark)] == [304, 304, 304]
+    assert third["endpoints"]["commits"]["merges_expanded"] == 0
+
+
+def test_sync_rate_limited_comparison_resumes_at_the_merge_page_and_expands_it(github, clock, tmp_path):
+    # Given a merge of an old branch after the first sync, and its comparison rate-limited past the deadline
+    run(github, tmp_path, clock)
+    branch = _old_branch_merged_after_first_run(github)
+    reset = int(clock.time()) + 3600
+    github.faults.append(
+        Fault(
+            "/compare/" + _compare_spec(github),
+            status=403,
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        )
+    )
+    # When the fetcher runs (stopped by the limit) and again after the reset
+    first = run(github, tmp_path, clock, deadline=clock.time() + 60)
+    clock.now = reset + 1
+    second = run(github, tmp_path, clock, deadline=clock.time() + 60)
+    # Then the first run stops without moving the commits checkpoint, and the second expands the merge
+    assert first["endpoints"]["commits"]["status"] == "rate_limited"
+    assert second["endpoints"]["commits"]["status"] == "updated"
+    assert second["endpoints"]["commits"]["merges_expanded"] == 1
+    assert_every_commit_stored(tmp_path, github, branch)
+
+
+def test_sync_comparison_github_cannot_make_is_counted_and_does_not_stop_the_walk(github, clock, tmp_path):
+    # Given a merge whose first parent no longer exists on GitHub (history rewritten): compare answers 404
+    run(github, tmp_path, clock)
+    branch = _old_branch_merged_after_first_run(github)
+    github.repos["acme/api"].comparisons.clear()
+    # When the fetcher runs
+    result = run(github, tmp_path, clock)
+    # Then the walk completes and reports the merge it could not expand; the branch commits are not invented
+    commits = result["endpoints"]["commits"]
+    assert commits["status"] == "updated" and commits["merges_unexpanded"] == 1 and commits["merges_expanded"] == 0
+    stored = {r["sha"] for r in lake(tmp_path)["github_commits"]}
+    assert not stored & {c["sha"] for c in branch}
+
+
+def assert_every_commit_stored(out: Path, github: FakeGithub, branch: list[dict]) -> None:
+    """Every default-branch commit is on disk (pages overlap at the `since` boundary); `branch` exactly once."""
+    stored = Counter(r["sha"] for r in lake(out)["github_commits"])
+    assert set(stored) == {c["sha"] for c in github.repos["acme/api"].commits}
+    assert [stored[c["sha"]] for c in branch] == [1] * len(branch)
+
+
+def _compare_spec(github: FakeGithub) -> str:
+    (spec,) = github.repos["acme/api"].comparisons
+    return spec

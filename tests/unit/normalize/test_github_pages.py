@@ -84,6 +84,32 @@ def test_parse_commits_page_sets_event_date_from_author_date_in_utc():
     assert fallback["author"] == "support@github.com"
 
 
+def test_parse_compare_page_reads_the_commits_a_merge_brought_as_commit_rows():
+    # Given the comparison of a merge commit's parents: two old commits, one without an author date
+    old = fixture("commit.json")
+    old["commit"]["author"]["date"] = "2026-01-05T10:00:00Z"
+    broken = {**fixture("commit.json"), "sha": "e" * 40, "commit": {"message": "secret text", "author": {}}}
+    body = json.dumps({"status": "ahead", "total_commits": 2, "commits": [old, broken], "files": []}).encode()
+
+    # When
+    result = parse_github_page("github/acme/api/compare/m1.json", body)
+
+    # Then the commits are github_commits rows on their author day, and the bad one a dead letter at its index
+    assert (result.table, result.repo, result.read) == ("github_commits", "acme/api", 2) and balanced(result)
+    (row,) = result.rows
+    assert (row["sha"], row["event_date"]) == (old["sha"], "2026-01-05")
+    assert [(d["line_number"], d["reason"]) for d in result.dead_letters] == [(2, "missing_timestamp")]
+    assert "secret text" not in result.dead_letters[0]["raw"]
+
+
+@pytest.mark.parametrize("body", [b"[]", b'{"message": "Not Found"}', b'{"commits": {}}'])
+def test_parse_compare_page_without_a_commits_array_is_one_dead_letter(body):
+    result = parse_github_page("github/acme/api/compare/m1.json", body)
+
+    assert result.rows == [] and result.read == 1 and balanced(result)
+    assert [(d["line_number"], d["reason"]) for d in result.dead_letters] == [(0, "unexpected_shape")]
+
+
 def test_parse_issue_events_keeps_every_event_with_its_name():
     # Given a reopened and a closed event
     reopened = fixture("issue_event.json")

@@ -20,6 +20,14 @@ checkpoint, then sets the checkpoint to that newest cursor, so the run after it 
 it and picks up whatever changed meanwhile. No page is skipped; listings shifted by new activity only make
 a continued walk see some records twice.
 
+`since` filters on the committer date, so the commits a merge commit brings from an older branch keep their old
+dates and are never listed. So every merge commit the commits walk stores (two or more `parents`) is expanded:
+`/compare/<first parent>...<other parent>` lists exactly the commits the merge brought onto the default branch,
+whatever their dates, and its pages are stored under `compare/` (rows of the same commits staging table,
+deduplicated by sha downstream). A merge is expanded before the walk moves past its page, so an interrupted
+walk resumes at that page and expands it again; a comparison GitHub cannot make (404/422: a parent that no
+longer exists) is counted in `merges_unexpanded` and does not stop the walk.
+
 When the commits checkpoint moves, the next run's first URL (`since=<new checkpoint>`) differs from this
 run's; it is requested once more ("primed") so the next run can send it conditionally. Its page is stored
 only if it holds a commit this walk did not store.
@@ -42,6 +50,7 @@ from prodlens.github.client import GithubClient, GithubError, GithubHttpError, O
 ENDPOINTS = ("pulls", "commits", "issue_events")
 
 _SLUG_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 
 
 class PageSink(Protocol):
@@ -103,6 +112,8 @@ class EndpointResult:
     retry_at: float | None = None
     error: str | None = None
     resumed: bool = False
+    merges_expanded: int = 0
+    merges_unexpanded: int = 0
 
 
 @dataclass
@@ -129,9 +140,21 @@ class RepoResult:
         }
 
 
-def page_key(repo: RepoRef, endpoint: str, body: bytes) -> str:
+def page_key(repo: RepoRef, kind: str, body: bytes) -> str:
     """Raw-zone key of a page: named by its content, so the same bytes always land on the same object."""
-    return f"github/{repo.owner}/{repo.name}/{endpoint}/{hashlib.sha256(body).hexdigest()[:32]}.json"
+    return f"github/{repo.owner}/{repo.name}/{kind}/{hashlib.sha256(body).hexdigest()[:32]}.json"
+
+
+COMPARE = "compare"  # raw-zone kind of the pages that list the commits a merge brought
+
+
+def merge_parents(record: Any) -> list[str]:
+    """The parent shas of a commit listing record when it is a merge commit (two or more parents), else []."""
+    parents = _get(record, "parents")
+    if not isinstance(parents, list) or len(parents) < 2:
+        return []
+    shas = [_get(parent, "sha") for parent in parents]
+    return [sha for sha in shas if isinstance(sha, str) and _SHA.match(sha)] if all(shas) else []
 
 
 def utc_cursor(value: Any) -> str | None:
@@ -163,6 +186,7 @@ class _Endpoint:
     cursor: Callable[[Any], str | None]
     identity: Callable[[Any], str]  # JSON-safe: kept in the resume record
     since: bool = False
+    expands_merges: bool = False
 
     def first_url(self, client: GithubClient, repo: RepoRef, checkpoint: str | None) -> str:
         base = client.url(self.path.format(owner=quote(repo.owner, safe=""), name=quote(repo.name, safe="")))
@@ -189,6 +213,7 @@ _SPECS = {
         ),
         identity=lambda item: str(_get(item, "sha")),
         since=True,
+        expands_merges=True,
     ),
     "issue_events": _Endpoint(
         "issue_events",
@@ -250,6 +275,17 @@ def _array(body: bytes, url: str) -> list[Any]:
     return data
 
 
+def _compared_commits(body: bytes, url: str) -> list[Any]:
+    try:
+        data = json.loads(body)
+    except ValueError as err:
+        raise UnexpectedPage(f"{url} did not return JSON") from err
+    commits = data.get("commits") if isinstance(data, dict) else None
+    if not isinstance(commits, list):
+        raise UnexpectedPage(f"{url} did not return a comparison with a commits array")
+    return commits
+
+
 def _walk(
     client: GithubClient, repo: RepoRef, spec: _Endpoint, sink: PageSink, state: SyncState, out: EndpointResult
 ) -> None:
@@ -271,20 +307,22 @@ def _walk(
     while url:
         try:
             response = client.get(url, first_etag if first is None else None)
+            if response.status == 304:
+                out.status = "not_modified"
+                return
+            records = _array(response.body, url)
+            if records:
+                sink.put(page_key(repo, spec.name, response.body), response.body)
+                out.pages_written += 1
+                out.records += len(records)
+                if spec.expands_merges:
+                    _expand_merges(client, repo, sink, records, out)
         except GithubError:
             if first is not None:  # at least one page of this walk is stored: the next run continues here
                 state.put_resume(
                     repo.slug, spec.name, {"next_url": url, "newest": newest, "at_newest": sorted(at_newest)}
                 )
             raise
-        if response.status == 304:
-            out.status = "not_modified"
-            return
-        records = _array(response.body, url)
-        if records:
-            sink.put(page_key(repo, spec.name, response.body), response.body)
-            out.pages_written += 1
-            out.records += len(records)
         first = first or response
         reached_checkpoint = False
         for record in records:
@@ -344,5 +382,38 @@ def _prime(
         out.records += len(records)
         if response.next_url:
             return  # more than one page is new: let the next run walk it unconditionally
+        if spec.expands_merges:
+            try:
+                _expand_merges(client, repo, sink, unseen, out)
+            except GithubError:
+                return  # no ETag kept: the next run fetches this page again and expands it
     if response.etag:
         state.put_etag(repo.slug, url, response.etag, response.last_modified)
+
+
+def _expand_merges(
+    client: GithubClient, repo: RepoRef, sink: PageSink, records: list[Any], out: EndpointResult
+) -> None:
+    """Store the compare pages of every merge commit in `records`: the commits each merge brought.
+
+    Rate limits, the time budget and 5xx after retries propagate (the walk resumes at this page); a
+    comparison GitHub refuses for good (404, 422) is counted in `merges_unexpanded`.
+    """
+    for record in records:
+        parents = merge_parents(record)
+        for other in parents[1:]:
+            path = f"/repos/{quote(repo.owner, safe='')}/{quote(repo.name, safe='')}/compare/{parents[0]}...{other}"
+            url: str | None = f"{client.url(path)}?per_page=100"
+            try:
+                while url:
+                    response = client.get(url)
+                    _compared_commits(response.body, url)
+                    sink.put(page_key(repo, COMPARE, response.body), response.body)
+                    out.pages_written += 1
+                    url = response.next_url
+            except GithubHttpError as err:
+                if err.status not in (404, 422):
+                    raise
+                out.merges_unexpanded += 1
+                continue
+            out.merges_expanded += 1

@@ -14,7 +14,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,8 +294,9 @@ def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 
 @contextmanager
-def running(template_path: Path = TEMPLATE_PATH) -> Iterator[LocalStack]:
-    """A fresh moto world with the template's resources, and fake credentials that never reach AWS."""
+def running(template_path: Path = TEMPLATE_PATH, parameters: Mapping[str, str] | None = None) -> Iterator[LocalStack]:
+    """A fresh moto world with the template's resources (`parameters` override the template's defaults), and fake
+    credentials that never reach AWS."""
     fake = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -310,7 +311,7 @@ def running(template_path: Path = TEMPLATE_PATH) -> Iterator[LocalStack]:
         os.environ.pop(name, None)
     try:
         with mock_aws():
-            stack = LocalStack(Template.from_file(template_path))
+            stack = LocalStack(Template.from_file(template_path, dict(parameters or {})))
             stack.create_resources()
             yield stack
     finally:

@@ -1,9 +1,11 @@
 """GitHub raw pages -> staging rows (github_pulls, github_commits, github_issue_events) + dead letters.
 
 A page is the unmodified body of one list response, stored at
-`github/<owner>/<name>/{pulls|commits|issue_events}/<name>.json`. Every array element is read; each
+`github/<owner>/<name>/{pulls|commits|issue_events|compare}/<name>.json`. Every array element is read; each
 becomes one row or one dead letter (1-based `line_number` = position in the array). A body that is not a
-JSON array is one dead letter for the whole object (`line_number` 0, read = 1).
+JSON array is one dead letter for the whole object (`line_number` 0, read = 1). A `compare` page is the body
+of `GET /repos/{owner}/{repo}/compare/{base}...{head}` for a merge commit: an object whose `commits` array
+holds the commits the merge brought onto the default branch; they are github_commits rows like the listing's.
 
 Issue events: every event is kept with its `event` name (`reopened`, `closed`, `merged`, `labeled`, ...);
 nothing is skipped, and aggregate filters on `event = 'reopened'`. `pr_number` is `issue.number` (issues
@@ -24,7 +26,12 @@ import orjson
 
 from prodlens.normalize.fields import dead_letter_raw
 
-TABLE_BY_KIND = {"pulls": "github_pulls", "commits": "github_commits", "issue_events": "github_issue_events"}
+TABLE_BY_KIND = {
+    "pulls": "github_pulls",
+    "commits": "github_commits",
+    "compare": "github_commits",
+    "issue_events": "github_issue_events",
+}
 MAX_RAW_BYTES = 64 * 1024
 MIN_YEAR = 2000
 MAX_YEAR = 2100
@@ -148,6 +155,7 @@ _ROW = {"github_pulls": _pull_row, "github_commits": _commit_row, "github_issue_
 def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> GithubPage:
     """Parse one raw GitHub page (already decompressed). Raises ValueError only for a key outside the layout."""
     table, repo = github_key_parts(key)
+    comparison = key.split("/")[3] == "compare"
     page = GithubPage(table, repo)
     rejected_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
 
@@ -174,6 +182,13 @@ def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> 
         page.read = 1
         reject(0, "invalid_json", str(err), data)
         return page
+    if comparison:
+        commits = records.get("commits") if isinstance(records, dict) else None
+        if not isinstance(commits, list):
+            page.read = 1
+            reject(0, "unexpected_shape", "expected a comparison object with a `commits` array", data)
+            return page
+        records = commits
     if not isinstance(records, list):
         page.read = 1
         reject(0, "unexpected_shape", f"expected a JSON array, got {type(records).__name__}", data)

@@ -18,6 +18,7 @@ from prodlens.ports import DirtyPartition
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+_TRANSACTION_ITEMS = 100  # TransactWriteItems limit
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -103,16 +104,29 @@ class DynamoStateStore:
 
     # -- dirty partitions ------------------------------------------------------------------------
     def mark_dirty(self, table: str, partitions: Iterable[tuple[str, str]]) -> None:
-        for event_date, repo in sorted(set(partitions)):
+        """Touch every mark in one transaction (chunks of _TRANSACTION_ITEMS): a run reads all or none of them.
+
+        A record moved from day D1 to D2 touches both: a run that saw only D2's mark would count the record in
+        D2 while D1's stored row still counts it.
+        """
+        updates = [
+            {
+                "TableName": self.table_name,
+                "Key": _item({"pk": f"dirty#{table}", "sk": f"{event_date}#{repo}"}),
+                "UpdateExpression": "ADD version :one SET event_date = :d, repo = :r, touched_at = :t",
+                "ExpressionAttributeValues": _item({":one": 1, ":d": event_date, ":r": repo, ":t": now_iso()}),
+            }
+            for event_date, repo in sorted(set(partitions))
+        ]
+        for start in range(0, len(updates), _TRANSACTION_ITEMS):
+            chunk = updates[start : start + _TRANSACTION_ITEMS]
             try:
-                self._ddb.update_item(
-                    TableName=self.table_name,
-                    Key=_item({"pk": f"dirty#{table}", "sk": f"{event_date}#{repo}"}),
-                    UpdateExpression="ADD version :one SET event_date = :d, repo = :r, touched_at = :t",
-                    ExpressionAttributeValues=_item({":one": 1, ":d": event_date, ":r": repo, ":t": now_iso()}),
-                )
+                if len(chunk) == 1:
+                    self._ddb.update_item(**chunk[0])
+                else:
+                    self._ddb.transact_write_items(TransactItems=[{"Update": u} for u in chunk])
             except (ClientError, BotoCoreError) as e:
-                raise translate(e, f"mark dirty {table} {event_date} {repo}") from e
+                raise translate(e, f"mark dirty {table} ({len(chunk)} partitions)") from e
 
     def dirty(self, table: str) -> list[DirtyPartition]:
         return [

@@ -86,3 +86,15 @@ def _partition_folder(out_dir: Path, table: Table, partition: dict[str, str]) ->
     folder = out_dir / partition_prefix(table.name, partition)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def record_ids(path: Path, column: str) -> frozenset[str]:
+    """The distinct non-null values of `column` in one Parquet file (the records an output object holds)."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"SELECT DISTINCT {ident(column)} FROM read_parquet({literal(path)}) WHERE {ident(column)} IS NOT NULL"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(str(row[0]) for row in rows)

@@ -1,10 +1,14 @@
-"""Use case: turn one raw object into lake objects, exactly once in effect.
+"""Use case: turn one raw object into lake objects, exactly once in effect, never a record counted twice.
 
-Order of effects, chosen so a crash at any point converges on retry:
-1. write every output object (deterministic keys: a rewrite replaces, never duplicates),
-2. delete outputs an earlier version of the same source wrote but this one did not,
-3. register new partitions in Glue and mark the touched partitions dirty for aggregate,
-4. record the object as processed (its ETag), which is what makes a redelivery a no-op.
+Order of effects, chosen so a crash at any point converges on retry and a reader between any two writes sees
+each record at most once (a record moving to another partition may be missing for a moment, never doubled):
+1. record the intent: the lake keys this attempt may write, with no ETag, so that a crash leaves the next
+   attempt (whatever version of the object it reads) every key to clean up, and never a false "duplicate";
+2. delete the outputs an earlier version wrote that this one does not;
+3. write the outputs, ordered so that a record leaves its old object before it appears in its new one
+   (plan_writes; a cycle of moves is broken by deleting one object first);
+4. register new partitions in Glue and mark the touched partitions dirty for aggregate (one transaction);
+5. record the object as processed (its ETag), which is what makes a redelivery a no-op.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from typing import Any
 
 from prodlens.errors import ObjectNotFound
 from prodlens.lake import object_key, parse_partition, source_id
-from prodlens.models import SourceObject
+from prodlens.models import SourceObject, TableFile
 from prodlens.normalize import Limits, normalize_object
+from prodlens.normalize.writer import record_ids
 from prodlens.observability import logger, metrics
 from prodlens.ports import Catalog, ObjectStore, StateStore
-from prodlens.schema import TABLES
+from prodlens.schema import TABLES, TRACES
 
 INPUT_PREFIXES = ("traces/", "github/")
+# The column that names a record across versions of its source, per table whose records can move between
+# partitions on a re-upload (a trace's day follows its timestamp). Other tables: one object per source partition.
+RECORD_IDS = {TRACES.name: "record_id"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,79 @@ def _table_of(key: str) -> str:
 
 def _dirty_partition(table: str, partition: dict[str, str]) -> tuple[str, str]:
     return partition.get("event_date", ""), partition.get("repo", "")
+
+
+def plan_writes(
+    targets: dict[str, frozenset[str]], current: dict[str, frozenset[str]], stale: list[str], existing: set[str]
+) -> list[tuple[str, list[str]]]:
+    """The order of one source's lake writes: ("delete", keys) and ("put", [key]) steps.
+
+    targets: the record ids each output key will hold; current: the record ids each of the source's keys holds
+    now (absent = none); stale: keys to remove; existing: keys that exist already (overwritten before new keys
+    are created). Every put that adds a record comes after the write that takes it out of its current object,
+    so a reader between two steps sees each record at most once. Moves that form a cycle (one record from K1
+    to K2, another from K2 to K1) are broken by deleting one of the objects first: its records are missing
+    until it is rewritten, never doubled. Ids are unique within targets and within current (normalize dedups
+    each source).
+    """
+    steps: list[tuple[str, list[str]]] = [("delete", sorted(stale))] if stale else []
+    holder = {rid: lake_key for lake_key in targets for rid in current.get(lake_key, frozenset())}
+    before: dict[str, set[str]] = {}  # key -> the keys that must lose a record before it gains it
+    for lake_key, ids in targets.items():
+        arriving = ids - current.get(lake_key, frozenset())
+        before[lake_key] = {holder[rid] for rid in arriving if holder.get(rid, lake_key) != lake_key}
+    pending = sorted(targets, key=lambda k: (k not in existing, k))
+    while pending:
+        waiting = set(pending)
+        ready = next((k for k in pending if not before[k] & waiting), None)
+        if ready is not None:
+            steps.append(("put", [ready]))
+            pending.remove(ready)
+            continue
+        victim = min(set().union(*(before[k] & waiting for k in pending)))
+        steps.append(("delete", [victim]))
+        for blocked in before.values():
+            blocked.discard(victim)
+    return steps
+
+
+def _record_ids(table: str, path: Path) -> frozenset[str]:
+    column = RECORD_IDS.get(table)
+    return record_ids(path, column) if column else frozenset()
+
+
+def _publish(
+    key: str, prior: dict[str, Any] | None, targets: dict[str, TableFile], deps: NormalizeDeps, workdir: Path
+) -> list[str]:
+    """Steps 1-3 of the module docstring for one source; returns the stale keys it deleted."""
+    recorded = set((prior or {}).get("outputs", [])) | set((prior or {}).get("pending", []))
+    # The intent: the keys this attempt may write, without ETag or counts (no "duplicate", no rows yet).
+    deps.state.put_processed(
+        key, {"outputs": sorted((prior or {}).get("outputs", [])), "pending": sorted(recorded | set(targets))}
+    )
+    stale = sorted(recorded - set(targets))
+    current: dict[str, frozenset[str]] = {}
+    existing = set()
+    for lake_key in sorted(recorded):
+        table = _table_of(lake_key)
+        if table not in RECORD_IDS:
+            existing.add(lake_key)
+            continue
+        path = workdir / "current" / f"{len(current)}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            deps.lake.download(lake_key, path)
+        except ObjectNotFound:
+            continue  # never written (a crash before it), or already deleted
+        existing.add(lake_key)
+        current[lake_key] = _record_ids(table, path)
+    ids = {lake_key: _record_ids(f.table, f.path) for lake_key, f in targets.items()}
+    for action, keys in plan_writes(ids, current, stale, existing):
+        if action == "delete":
+            deps.lake.delete(keys)
+        else:
+            deps.lake.upload(targets[keys[0]].path, keys[0])
+    return stale
 
 
 def _vanished(key: str) -> dict[str, Any]:
@@ -73,15 +154,9 @@ def normalize_raw_object(key: str, deps: NormalizeDeps) -> dict[str, Any]:
         output = normalize_object(SourceObject(key, raw_path, metadata, etag), workdir / "out", deps.limits)
 
         name = source_id(key)
-        written: dict[str, str] = {}  # lake key -> table
-        for table_file in output.files:
-            lake_key = object_key(table_file.table, table_file.partition, name)
-            deps.lake.upload(table_file.path, lake_key)
-            written[lake_key] = table_file.table
-
-    stale = [k for k in (prior or {}).get("outputs", []) if k not in written]
-    if stale:
-        deps.lake.delete(stale)
+        targets = {object_key(f.table, f.partition, name): f for f in output.files}
+        stale = _publish(key, prior, targets, deps, workdir)
+        written = {lake_key: f.table for lake_key, f in targets.items()}
 
     touched: dict[str, set[tuple[str, str]]] = {}
     for lake_key in [*written, *stale]:

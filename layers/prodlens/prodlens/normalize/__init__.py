@@ -2,11 +2,12 @@
 
 No boto3 and no environment reads here: callers pass a local copy of the object and a work directory.
 
-Modules: `core` (routing, decompression, format detection, accounting), `jsonl` (seed and Claude Code
-transcripts, vectorized in DuckDB SQL), `records` (LiteLLM payloads and OTLP spans, per record in Python),
-`fields` (timestamp/token/repo/identity rules and the privacy filter for dead-letter raw text), `pricing`
-(genai-prices rates per model and day), `writer` (DuckDB `COPY ... (FORMAT PARQUET)` per partition),
-`github` (GitHub REST pages -> staging rows).
+Modules: `core` (routing, decompression, detection through the registry, accounting), `formats` (the
+registry: one module per trace format with its detection and parsing), `jsonl` (the vectorized DuckDB SQL
+path of the line formats), `rows` (the canonical row of the Python-parsed formats), `fields`
+(timestamp/token/repo/identity rules and the privacy filter for dead-letter raw text), `pricing` (genai-prices
+rates per model and day), `writer` (DuckDB `COPY ... (FORMAT PARQUET)` per partition), `github` (GitHub REST
+pages -> staging rows).
 """
 
 from prodlens.normalize.core import Limits, normalize_object, normalize_paths

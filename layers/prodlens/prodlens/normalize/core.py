@@ -24,8 +24,10 @@ import orjson
 from prodlens.duck import NdjsonSink, literal, load_ndjson
 from prodlens.lake import object_key, source_id
 from prodlens.models import Counts, NormalizeOutput, SourceObject, TableFile
-from prodlens.normalize import jsonl, pricing, records
-from prodlens.normalize.fields import RecordError, dead_letter_raw, is_repo_slug
+from prodlens.normalize import jsonl, pricing
+from prodlens.normalize.fields import dead_letter_raw, is_repo_slug
+from prodlens.normalize.formats import Dead, DocumentFormat, LineFormat, Row, Skip, TraceFormat, classify
+from prodlens.normalize.rows import ObjectContext
 from prodlens.normalize.writer import write_table
 from prodlens.schema import DEAD_LETTERS, TABLES, TRACES
 
@@ -33,9 +35,6 @@ GIB = 1024**3
 MIB = 1024**2
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
-_CLAUDE_TYPES = frozenset(
-    {"user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation", "progress"}
-)
 _TRACE_ORDER = ("ts", "record_id")
 
 
@@ -73,7 +72,7 @@ class _Run:
         self.counts = Counts()
         self.rejected_at = datetime.now(UTC).replace(tzinfo=None)
         self.dead = NdjsonSink(self.scratch / "dead.ndjson")
-        self.ctx = records.ObjectContext(
+        self.ctx = ObjectContext(
             source.key, source.metadata.get("repo") or None, source.metadata.get("developer") or None
         )
 
@@ -156,20 +155,6 @@ def _materialize(source: SourceObject, scratch: Path, limits: Limits) -> Path:
     return target
 
 
-def _classify(obj: Any) -> str | None:
-    if not isinstance(obj, dict):
-        return None
-    if records.is_litellm(obj):
-        return "litellm"
-    if "resourceSpans" in obj:
-        return "otlp"
-    if isinstance(obj.get("usage"), dict) and any(k in obj for k in ("timestamp", "start_time", "attributes")):
-        return "seed"
-    if "sessionId" in obj or "requestId" in obj or "parentUuid" in obj or obj.get("type") in _CLAUDE_TYPES:
-        return "claude_code"
-    return None
-
-
 def _parse(data: bytes) -> tuple[bool, Any]:
     try:
         return True, _loads(data)
@@ -177,9 +162,10 @@ def _parse(data: bytes) -> tuple[bool, Any]:
         return False, None
 
 
-def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
-    """(format, parsed whole document or None). Formats: seed, claude_code (JSONL, SQL path), litellm, otlp,
-    `lines` (JSONL of LiteLLM/OTLP documents), `array`; raises _ObjectRejected(unknown_format | invalid_json).
+def _detect(path: Path, limits: Limits) -> tuple[TraceFormat | str, Any]:
+    """(what the object is, its parsed whole document or None): a LineFormat (JSONL, SQL path), a DocumentFormat
+    (the object is one document), `lines` (JSONL of documents) or `array` (a JSON array of documents);
+    raises _ObjectRejected(unknown_format | invalid_json).
 
     A UTF-8 byte-order mark is ignored. A first line longer than the 1 MiB head is read whole (up to
     max_line_bytes), so a single large record is still recognised."""
@@ -197,10 +183,10 @@ def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
         else:
             first_is_all = handle.tell() >= size and stripped.strip() == first_line.strip()
     first_ok, first_doc = _parse(first_line)
-    first_kind = _classify(first_doc) if first_ok else None
-    if first_kind in ("seed", "claude_code"):
+    first_kind = classify(first_doc) if first_ok else None
+    if isinstance(first_kind, LineFormat):
         return first_kind, None
-    if first_kind in ("litellm", "otlp") and first_is_all:
+    if isinstance(first_kind, DocumentFormat) and first_is_all:
         return first_kind, first_doc
     # A JSON document spread over lines (pretty-printed), or one line holding the whole document.
     if (
@@ -211,8 +197,8 @@ def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
         _, document = _parse(_strip_bom(path.read_bytes()))
         if isinstance(document, list):
             return "array", document
-        kind = _classify(document)
-        if kind in ("litellm", "otlp"):
+        kind = classify(document)
+        if isinstance(kind, DocumentFormat):
             return kind, document
         if isinstance(document, dict) and kind is None:
             keys = ", ".join(sorted(document)[:8])
@@ -221,10 +207,10 @@ def _detect(path: Path, limits: Limits) -> tuple[str, Any]:
     for line in [first_line] if extended else head.splitlines()[:1000]:
         ok, parsed = _parse(line)
         any_json = any_json or ok
-        kind = _classify(parsed)
-        if kind in ("seed", "claude_code"):
+        kind = classify(parsed)
+        if isinstance(kind, LineFormat):
             return kind, None
-        if kind in ("litellm", "otlp"):
+        if isinstance(kind, DocumentFormat):
             return "lines", None
     if not any_json and stripped[:1] in (b"{", b"["):
         # Looks like JSON but no part of it parses (truncated, invalid UTF-8, nested deeper than the parsers go).
@@ -236,14 +222,14 @@ def _trace_columns() -> dict[str, str]:
     return {**TRACES.duckdb_columns(), "event_date": "VARCHAR", "repo": "VARCHAR"}
 
 
-def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
+def _run_jsonl(run: _Run, line_format: LineFormat, path: Path) -> list[TableFile]:
     con = run.con
     exact = False
     while True:
         try:
             row_numbered = jsonl.run(
                 con,
-                source_format,
+                line_format,
                 path,
                 run.limits.max_line_bytes,
                 run.ctx.meta_repo,
@@ -269,7 +255,7 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
             )
             summary = _ParsedSummary(con)
         expected_lines = summary.lines if row_numbered else None
-        if not summary.dead or _jsonl_dead_letters(run, source_format, path, expected_lines):
+        if not summary.dead or _jsonl_dead_letters(run, line_format, path, expected_lines):
             break
         # Row numbers are not line numbers (the object has blank lines): read it again line by line.
         run.reset_dead_letters()
@@ -289,7 +275,7 @@ def _run_jsonl(run: _Run, source_format: str, path: Path) -> list[TableFile]:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP {kind} out_traces AS
-        SELECT p.record_id, {literal(source_format)} AS source_format, {literal(run.source.key)} AS source_key,
+        SELECT p.record_id, {literal(line_format.name)} AS source_format, {literal(run.source.key)} AS source_key,
             p.session_id, p.developer_id, p.model, p.ts,
             p.tokens_in, p.tokens_out, p.cache_read_tokens, p.cache_write_tokens,
             p.tokens_in + p.tokens_out + p.cache_read_tokens + p.cache_write_tokens AS total_tokens,
@@ -381,7 +367,7 @@ def _price_table(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, date]]) 
         con.executemany("INSERT INTO rates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
 
 
-def _jsonl_dead_letters(run: _Run, source_format: str, path: Path, expected_lines: int | None) -> bool:
+def _jsonl_dead_letters(run: _Run, line_format: LineFormat, path: Path, expected_lines: int | None) -> bool:
     """Dead letters of a JSONL object, with the raw line (text fields stripped when it is valid JSON).
 
     With expected_lines set, `ln` is a row number of the NDJSON reader: it is a line number only when the file
@@ -407,13 +393,13 @@ def _jsonl_dead_letters(run: _Run, source_format: str, path: Path, expected_line
             valid_utf8 = "\ufffd" not in line or b"\xef\xbf\xbd" in raw_line
             reason, detail = "invalid_json", "line is not valid " + ("JSON" if valid_utf8 else "UTF-8")
         else:
-            detail = jsonl.detail_for(source_format, reason, ts_raw, repo)
+            detail = jsonl.detail_for(line_format, reason, ts_raw, repo)
         run.dead_letter(ln, reason, detail, dead_letter_raw(line))
     return expected_lines is None or reader.total == expected_lines
 
 
-def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) -> list[TableFile]:
-    """LiteLLM payloads / OTLP documents, each with its line number (0 = the whole object)."""
+def _python_rows(run: _Run, items: list[tuple[int, Any]]) -> list[TableFile]:
+    """Documents of DocumentFormats, each with its line number (0 = the whole object)."""
     sink = NdjsonSink(run.scratch / "rows.ndjson")
     seen: set[str] = set()
 
@@ -438,34 +424,21 @@ def _python_rows(run: _Run, source_format: str, items: list[tuple[int, Any]]) ->
         run.counts.rows += 1
 
     for line_number, document in items:
-        kind = _classify(document)
-        if kind == "litellm":
-            run.counts.read += 1
-            try:
-                accept(records.parse_litellm(document, run.ctx))
-            except RecordError as exc:
-                run.dead_letter(line_number, exc.reason, exc.detail, dead_letter_raw(None, document))
-        elif kind == "otlp":
-            for index, (resource, span) in enumerate(records.iter_spans(document), 1):
-                run.counts.read += 1
-                if isinstance(span, records.MalformedPart):
-                    detail = f"span {index}: {span.path} is a {type(span.value).__name__}, not an OTLP object/list"
-                    run.dead_letter(line_number, "invalid_record", detail, dead_letter_raw(None, span.value))
-                    continue
-                attrs = records.otlp_attributes(span.get("attributes"))
-                if not records.is_llm_span(attrs):
-                    run.counts.skipped += 1
-                    continue
-                try:
-                    accept(records.parse_span(resource, span, run.ctx))
-                except RecordError as exc:
-                    detail = f"span {index} ({span.get('traceId')}/{span.get('spanId')}): {exc.detail}"
-                    run.dead_letter(line_number, exc.reason, detail, dead_letter_raw(None, span))
-        else:
+        fmt = classify(document)
+        if not isinstance(fmt, DocumentFormat):
             run.counts.read += 1
             run.dead_letter(
                 line_number, "unknown_format", "not a LiteLLM payload or OTLP export", dead_letter_raw(None, document)
             )
+            continue
+        for outcome in fmt.records(document, run.ctx):
+            run.counts.read += 1
+            if isinstance(outcome, Row):
+                accept(outcome.values)
+            elif isinstance(outcome, Skip):
+                run.counts.skipped += 1
+            elif isinstance(outcome, Dead):
+                run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
     sink.close()
     load_ndjson(run.con, "out_traces", sink.path, _trace_columns())
     run.con.execute("SET preserve_insertion_order = true")
@@ -498,19 +471,18 @@ def _json_lines(run: _Run, path: Path) -> list[tuple[int, Any]]:
 
 
 def _run_traces(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
-    source_format, document = _detect(path, run.limits)
-    if source_format in ("seed", "claude_code"):
-        return source_format, _run_jsonl(run, source_format, path)
-    if source_format == "array":
+    detected, document = _detect(path, run.limits)
+    if isinstance(detected, LineFormat):
+        return detected.name, _run_jsonl(run, detected, path)
+    if detected == "array":
         items = list(enumerate(document, 1))
-    elif source_format == "lines":
+    elif detected == "lines":
         items = _json_lines(run, path)
     else:
         items = [(0, document)]
-    kinds = {_classify(doc) for _, doc in items} - {None}
-    label = kinds.pop() if len(kinds) == 1 else (source_format if not kinds else "mixed")
-    files = _python_rows(run, label, items)
-    return label, files
+    kinds = {fmt.name for _, doc in items if (fmt := classify(doc)) is not None}
+    label = kinds.pop() if len(kinds) == 1 else (str(detected) if not kinds else "mixed")
+    return label, _python_rows(run, items)
 
 
 def _run_github(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:

@@ -1,4 +1,5 @@
-"""Vectorized JSONL formats (prototype seed, Claude Code transcripts): every per-line rule runs in DuckDB SQL.
+"""Vectorized JSONL formats (formats.base.LineFormat: seed, Claude Code transcripts): every per-line rule runs in
+DuckDB SQL.
 
 Each line is parsed once into typed columns with VARCHAR leaves, by DuckDB's NDJSON reader (fast; a
 malformed line becomes a row of NULLs, so it never fails the scan). Its row numbers are line numbers unless
@@ -17,8 +18,12 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from prodlens.normalize.formats.base import LineFormat
 
 from prodlens.duck import literal
 from prodlens.normalize.fields import MAX_TOKENS, MAX_YEAR, MIN_YEAR, normalize_repo
@@ -93,50 +98,6 @@ def source_sql(path: Path, structure: dict, max_line_bytes: int, fast: bool) -> 
     )
 
 
-SEED_STRUCTURE = {
-    "timestamp": "VARCHAR",
-    "start_time": "VARCHAR",
-    "usage": {
-        "input_tokens": "VARCHAR",
-        "output_tokens": "VARCHAR",
-        "total_tokens": "VARCHAR",
-        "cache_read_input_tokens": "VARCHAR",
-        "cache_creation_input_tokens": "VARCHAR",
-    },
-    "metadata": "JSON",
-    "attributes": {
-        "llm.model_name": "VARCHAR",
-        "model": "VARCHAR",
-        "latency_ms": "VARCHAR",
-        "status_code": "DOUBLE",
-        "prod_lens.accepted": "VARCHAR",
-        "accepted_lines": "DOUBLE",
-        "diff_ratio": "DOUBLE",
-        "repo": "VARCHAR",
-        "llm.cost.total": "DOUBLE",
-    },
-}
-_META_FIELDS = {"repo": "VARCHAR", "session_id": "VARCHAR", "developer_id": "VARCHAR"}
-# The NDJSON reader reads `metadata` straight into these fields. A prototype line may hold metadata as a JSON
-# string instead, which that read leaves as all-NULL fields (`metadata_unread`): such an object is read again
-# with metadata as JSON text, parsed in SQL.
-SEED_STRUCTURE_TYPED_METADATA = {**SEED_STRUCTURE, "metadata": _META_FIELDS}
-_META_STRUCTURE = json.dumps(_META_FIELDS)
-# A seed line has no id: its record id hashes the fields that make it (time, usage, session, developer, repo,
-# model, latency), so an identical line delivered twice counts once.
-_SEED_ID_FIELDS = [
-    '"timestamp"',
-    "start_time",
-    "usage.input_tokens",
-    "usage.output_tokens",
-    "usage.total_tokens",
-    "metadata.session_id",
-    "metadata.developer_id",
-    "metadata.repo",
-    'attributes."llm.model_name"',
-    "attributes.latency_ms",
-]
-
 # Shared validation of candidate rows: the first failing rule names the dead letter.
 # (`ts_raw` is kept only where a dead letter's detail quotes it.)
 _VALIDATE = """
@@ -153,128 +114,6 @@ SELECT * REPLACE (CASE WHEN kind = 'row' AND NOT pl_ts_ok(ts) THEN ts_raw END AS
     END AS check_reason
 FROM ({candidates})
 """.replace("MAX_TOKENS", str(MAX_TOKENS))
-
-
-def seed_sql(source: str, typed_metadata: bool) -> str:
-    # metadata is an object, or (prototype) a JSON string holding one
-    metadata = (
-        "metadata"
-        if typed_metadata
-        else f"""CASE WHEN NOT starts_with(metadata, '"') THEN json_transform(metadata, '{_META_STRUCTURE}')
-             WHEN json_valid(json_extract_string(metadata, '$'))
-             THEN json_transform(json_extract_string(metadata, '$'), '{_META_STRUCTURE}') END"""
-    )
-    unread = (
-        "metadata IS NOT NULL AND metadata.repo IS NULL AND metadata.session_id IS NULL"
-        " AND metadata.developer_id IS NULL"
-        if typed_metadata
-        else "false"
-    )
-    return f"""
-WITH j AS (SELECT * REPLACE ({metadata} AS metadata) FROM ({source})),
-c AS (
-    SELECT ln, usage AS u, attributes AS a, coalesce("timestamp", start_time) AS ts_raw, pl_ts(ts_raw) AS ts,
-        {content_hash_sql(_SEED_ID_FIELDS)} AS record_id,
-        metadata AS md,
-        {unread} AS metadata_unread,
-        CASE
-            WHEN blank THEN 'blank'
-            WHEN usage IS NULL OR (usage.input_tokens IS NULL AND usage.output_tokens IS NULL
-                AND usage.total_tokens IS NULL) THEN 'dead'
-            ELSE 'row' END AS kind,
-        pl_tok(usage.output_tokens) AS out_t,
-        pl_tok(usage.total_tokens) AS total_t,
-        pl_tok(usage.input_tokens) AS in_t
-    FROM j
-)
-SELECT ln, kind,
-    record_id,
-    CASE WHEN (starts_with(md.session_id, 'session-') OR starts_with(md.session_id, 'session_'))
-        AND length(md.session_id) > 8 THEN substr(md.session_id, 9) ELSE md.session_id END AS session_id,
-    coalesce(nullif(md.developer_id, ''), CAST($meta_developer AS VARCHAR)) AS developer_id,
-    coalesce(a."llm.model_name", a.model) AS model,
-    ts_raw, ts,
-    CASE WHEN in_t IS NOT NULL THEN in_t
-         WHEN total_t < 0 THEN -1
-         WHEN total_t IS NOT NULL THEN total_t - coalesce(greatest(out_t, 0), 0)
-         ELSE 0 END AS tokens_in,
-    coalesce(out_t, 0) AS tokens_out,
-    coalesce(pl_tok(u.cache_read_input_tokens), 0) AS cache_read_tokens,
-    coalesce(pl_tok(u.cache_creation_input_tokens), 0) AS cache_write_tokens,
-    pl_dbl(a.latency_ms) AS latency_ms,
-    try_cast(pl_fin(a.status_code) AS INTEGER) AS status_code,
-    coalesce(pl_fin(a.status_code) >= 400, false) AS is_error,
-    pl_bool(a."prod_lens.accepted") AS accepted_flag,
-    try_cast(pl_fin(a.accepted_lines) AS INTEGER) AS accepted_lines,
-    pl_fin(a.diff_ratio) AS diff_ratio,
-    pl_fin(a."llm.cost.total") AS source_cost,
-    coalesce(pl_slug(md.repo), pl_slug(a.repo), CAST($meta_repo AS VARCHAR), 'unknown') AS repo,
-    metadata_unread
-FROM c
-"""
-
-
-CLAUDE_STRUCTURE = {
-    "type": "VARCHAR",
-    "sessionId": "VARCHAR",
-    "timestamp": "VARCHAR",
-    "requestId": "VARCHAR",
-    "costUSD": "DOUBLE",
-    "isApiErrorMessage": "VARCHAR",
-    "uuid": "VARCHAR",
-    "message": {
-        "id": "VARCHAR",
-        "model": "VARCHAR",
-        "usage": {
-            "input_tokens": "VARCHAR",
-            "output_tokens": "VARCHAR",
-            "cache_creation_input_tokens": "VARCHAR",
-            "cache_read_input_tokens": "VARCHAR",
-        },
-    },
-}
-
-
-_CLAUDE_ID_FIELDS = ["uuid", '"timestamp"', "sessionId", "message.model", "message.usage.output_tokens"]
-
-
-def claude_sql(source: str) -> str:
-    return f"""
-WITH j AS ({source}),
-c AS (
-    SELECT *, message.usage AS u, "timestamp" AS ts_raw, pl_ts("timestamp") AS ts,
-        CASE
-            WHEN blank THEN 'blank'
-            WHEN "type" IS NULL AND sessionId IS NULL AND message IS NULL THEN 'dead'
-            WHEN coalesce("type", 'assistant') <> 'assistant' THEN 'skip'
-            WHEN message.usage IS NULL OR (message.usage.input_tokens IS NULL
-                AND message.usage.output_tokens IS NULL) THEN 'skip'
-            WHEN message.model = '<synthetic>' THEN 'skip'
-            ELSE 'row' END AS kind
-    FROM j
-)
-SELECT ln, kind,
-    CASE WHEN message.id IS NOT NULL AND requestId IS NOT NULL
-         THEN md5('claude_code|' || message.id || '|' || requestId)
-         ELSE {content_hash_sql(_CLAUDE_ID_FIELDS)} END AS record_id,
-    sessionId AS session_id,
-    CAST($meta_developer AS VARCHAR) AS developer_id,
-    message.model AS model,
-    ts_raw, ts,
-    coalesce(pl_tok(u.input_tokens), 0) AS tokens_in,
-    coalesce(pl_tok(u.output_tokens), 0) AS tokens_out,
-    coalesce(pl_tok(u.cache_read_input_tokens), 0) AS cache_read_tokens,
-    coalesce(pl_tok(u.cache_creation_input_tokens), 0) AS cache_write_tokens,
-    CAST(NULL AS DOUBLE) AS latency_ms,
-    CAST(NULL AS INTEGER) AS status_code,
-    coalesce(pl_bool(isApiErrorMessage), false) AS is_error,
-    CAST(NULL AS BOOLEAN) AS accepted_flag,
-    CAST(NULL AS INTEGER) AS accepted_lines,
-    CAST(NULL AS DOUBLE) AS diff_ratio,
-    pl_fin(costUSD) AS source_cost,
-    coalesce(CAST($meta_repo AS VARCHAR), 'unknown') AS repo
-FROM c
-"""
 
 
 class NumberedLines:
@@ -346,7 +185,7 @@ def _line(data: bytearray, cumulative: list[int], index: int, block: int) -> byt
 
 def run(
     con: duckdb.DuckDBPyConnection,
-    source_format: str,
+    line_format: LineFormat,
     path: Path,
     max_line_bytes: int,
     meta_repo: str | None,
@@ -367,17 +206,16 @@ def run(
     params = {"meta_repo": normalize_repo(meta_repo or ""), "meta_developer": meta_developer or None}
 
     def parse(fast: bool, typed_metadata: bool, source: Path = path) -> None:
-        if source_format == "seed":
-            structure = SEED_STRUCTURE_TYPED_METADATA if typed_metadata else SEED_STRUCTURE
-            candidates = seed_sql(source_sql(source, structure, max_line_bytes, fast), typed_metadata)
-        else:
-            candidates = claude_sql(source_sql(source, CLAUDE_STRUCTURE, max_line_bytes, fast))
+        reader = source_sql(source, line_format.structure(typed_metadata), max_line_bytes, fast)
+        candidates = line_format.candidates(reader, typed_metadata)
         con.execute(_VALIDATE.format(candidates=candidates), params)
 
     if not exact:
         try:
             parse(fast=True, typed_metadata=True)
-            if source_format == "seed" and con.execute("SELECT bool_or(metadata_unread) FROM parsed").fetchone()[0]:
+            if (
+                line_format.rereads_untyped and con.execute("SELECT bool_or(metadata_unread) FROM parsed").fetchone()[0]  # type: ignore[index]
+            ):
                 parse(fast=True, typed_metadata=False)
             return True
         except (duckdb.InvalidInputException, duckdb.OutOfMemoryException):  # e.g. an over-long line
@@ -407,15 +245,9 @@ def _replace_invalid_utf8(path: Path, target: Path) -> None:
             dst.write(line)
 
 
-_NOT_A_RECORD = {
-    "seed": "not a seed record: needs a JSON object with usage{...}",
-    "claude_code": "not a Claude Code transcript line",
-}
-
-
-def detail_for(source_format: str, reason: str, ts_raw: str | None, repo: str | None) -> str:
+def detail_for(line_format: LineFormat, reason: str, ts_raw: str | None, repo: str | None) -> str:
     if reason == "invalid_record":
-        return _NOT_A_RECORD[source_format]
+        return line_format.not_a_record
     if reason == "missing_timestamp":
         return "no timestamp"
     if reason == "invalid_timestamp":

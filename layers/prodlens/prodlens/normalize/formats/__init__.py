@@ -1,0 +1,25 @@
+"""The trace format registry: one module per format, each with its detection and its parsing.
+
+FORMATS is the table of formats in detection order: the first whose `detects` accepts a parsed JSON value
+(a line, or a whole document) names the format. Adding a format is adding a module and a row here; core
+routes objects by the format's shape (formats.base) and keeps the accounting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prodlens.normalize.formats import claude_code, litellm, otlp, seed
+from prodlens.normalize.formats.base import Dead, DocumentFormat, LineFormat, Outcome, Row, Skip, TraceFormat
+
+FORMATS: tuple[TraceFormat, ...] = (litellm.FORMAT, otlp.FORMAT, seed.FORMAT, claude_code.FORMAT)
+
+
+def classify(value: Any) -> TraceFormat | None:
+    """The format of one parsed JSON value, or None."""
+    if not isinstance(value, dict):
+        return None
+    return next((fmt for fmt in FORMATS if fmt.detects(value)), None)
+
+
+__all__ = ["FORMATS", "Dead", "DocumentFormat", "LineFormat", "Outcome", "Row", "Skip", "TraceFormat", "classify"]

@@ -1,0 +1,59 @@
+"""What a trace format is: its detection and its parsing, in one of two shapes.
+
+- `LineFormat`: JSON Lines read vectorized in DuckDB SQL (see normalize.jsonl). The format gives the typed
+  structure the NDJSON reader reads each line into, and the SQL that turns those columns into candidate rows.
+- `DocumentFormat`: one JSON document per record or per object, parsed in Python. The format yields one
+  `Outcome` per record it reads: a canonical row, a skip, or a dead letter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prodlens.normalize.rows import ObjectContext
+
+
+@dataclass(frozen=True)
+class Row:
+    """A canonical traces row (rows.canonical_row)."""
+
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A record that is not an AI request (a non-LLM span)."""
+
+
+@dataclass(frozen=True)
+class Dead:
+    """A record that cannot become a row: its dead letter's reason, detail and redacted raw text."""
+
+    reason: str
+    detail: str
+    raw: str
+
+
+Outcome = Row | Skip | Dead
+
+
+@dataclass(frozen=True)
+class LineFormat:
+    name: str
+    detects: Callable[[Any], bool]  # a parsed JSON line of this format?
+    structure: Callable[[bool], dict[str, Any]]  # the NDJSON reader's columns (argument: typed metadata)
+    candidates: Callable[[str, bool], str]  # SQL over the reader's rows -> candidate rows (see jsonl)
+    not_a_record: str  # the dead-letter detail of a line that is JSON but not a record of this format
+    rereads_untyped: bool = False  # read again untyped when any row flags `metadata_unread`
+
+
+@dataclass(frozen=True)
+class DocumentFormat:
+    name: str
+    detects: Callable[[Any], bool]  # a parsed JSON document of this format?
+    records: Callable[[Any, ObjectContext], Iterator[Outcome]]  # one outcome per record read
+
+
+TraceFormat = LineFormat | DocumentFormat

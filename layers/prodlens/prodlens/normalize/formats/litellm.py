@@ -1,0 +1,140 @@
+"""LiteLLM: one StandardLoggingPayload per record (its S3 logger writes one object per request), or callback
+kwargs wrapping one (`standard_logging_object`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prodlens.normalize.fields import (
+    RecordError,
+    as_float,
+    claude_identity,
+    dead_letter_raw,
+    dig,
+    first,
+    parse_timestamp,
+    record_id,
+    token_count,
+    uncached_input,
+)
+from prodlens.normalize.formats.base import Dead, DocumentFormat, Outcome, Row
+from prodlens.normalize.rows import ObjectContext, canonical_row
+
+OAUTH_PLACEHOLDER = "oauth-user"
+
+
+def detects(obj: Any) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    if isinstance(obj.get("standard_logging_object"), dict):
+        return True
+    return "startTime" in obj and ("id" in obj or "litellm_call_id" in obj) and "prompt_tokens" in obj
+
+
+def _litellm_repo(payload: dict[str, Any]) -> Any:
+    tags = payload.get("request_tags")
+    tag_repo = None
+    if isinstance(tags, list):
+        tag_repo = next((t[5:] for t in tags if isinstance(t, str) and t.startswith("repo:")), None)
+    return first(
+        dig(payload, "metadata", "requester_metadata", "repo"),
+        dig(payload, "metadata", "spend_logs_metadata", "repo"),
+        tag_repo,
+    )
+
+
+def _litellm_status(payload: dict[str, Any]) -> tuple[int | None, bool]:
+    status = payload.get("status")
+    if status == "success":
+        return 200, False
+    if status == "failure":
+        code = str(dig(payload, "error_information", "error_code") or "").strip()
+        return (int(code) if code.isascii() and code.isdigit() and len(code) <= 3 else 500), True
+    return None, False
+
+
+def parse(obj: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
+    """One StandardLoggingPayload (or callback kwargs wrapping one) -> one canonical row."""
+    payload = obj["standard_logging_object"] if isinstance(obj.get("standard_logging_object"), dict) else obj
+    ts = parse_timestamp(payload.get("startTime"))
+    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+    usage = metadata.get("usage_object") if isinstance(metadata.get("usage_object"), dict) else {}
+    response_usage = dig(payload, "response", "usage") if isinstance(dig(payload, "response", "usage"), dict) else {}
+
+    prompt = token_count(payload.get("prompt_tokens"), "prompt_tokens") or 0
+    completion = token_count(payload.get("completion_tokens"), "completion_tokens") or 0
+    cache_read = token_count(
+        first(
+            usage.get("cache_read_input_tokens"),
+            response_usage.get("cache_read_input_tokens"),
+            dig(usage, "prompt_tokens_details", "cached_tokens"),
+            dig(response_usage, "prompt_tokens_details", "cached_tokens"),
+        ),
+        "cache_read_tokens",
+    )
+    cache_write = token_count(
+        first(usage.get("cache_creation_input_tokens"), response_usage.get("cache_creation_input_tokens")),
+        "cache_write_tokens",
+    )
+    cache_read, cache_write = cache_read or 0, cache_write or 0
+    # LiteLLM's prompt_tokens include cache tokens (Anthropic: read + creation; OpenAI: cached_tokens).
+    tokens_in = uncached_input(prompt, cache_read, cache_write)
+
+    identity = claude_identity(
+        first(dig(metadata, "requester_metadata", "user_id"), metadata.get("user_api_key_end_user_id"))
+    )
+    user_id = metadata.get("user_api_key_user_id")
+    developer = first(
+        None if user_id in (None, "", OAUTH_PLACEHOLDER) else user_id,
+        identity.get("account_uuid"),
+        metadata.get("user_api_key_user_email"),
+        payload.get("end_user"),
+    )
+    session = first(
+        identity.get("session_id"), dig(metadata, "spend_logs_metadata", "session_id"), payload.get("trace_id")
+    )
+
+    end = payload.get("endTime")
+    latency = None
+    if end is not None:
+        try:
+            latency = (parse_timestamp(end) - ts).total_seconds() * 1000
+        except RecordError:
+            latency = None
+    status_code, is_error = _litellm_status(payload)
+    call_id = payload.get("litellm_call_id")
+    rid = (
+        record_id("litellm", call_id) if call_id else record_id("litellm", payload.get("id"), payload.get("startTime"))
+    )
+    return canonical_row(
+        ctx,
+        "litellm",
+        rid,
+        own_repo=_litellm_repo(payload),
+        session_id=str(session) if session is not None else None,
+        developer_id=str(developer) if developer is not None else None,
+        model=first(
+            payload.get("model"), dig(payload, "hidden_params", "litellm_model_name"), payload.get("model_group")
+        ),
+        ts=ts,
+        tokens_in=tokens_in,
+        tokens_out=completion,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        latency_ms=latency,
+        status_code=status_code,
+        is_error=is_error,
+        accepted_flag=None,
+        source_cost=as_float(first(payload.get("response_cost"), dig(payload, "hidden_params", "response_cost"))),
+    )
+
+
+def records(document: Any, ctx: ObjectContext) -> Iterator[Outcome]:
+    try:
+        yield Row(parse(document, ctx))
+    except RecordError as exc:
+        yield Dead(exc.reason, exc.detail, dead_letter_raw(None, document))
+
+
+FORMAT = DocumentFormat("litellm", detects, records)

@@ -1,0 +1,56 @@
+"""The canonical traces row built by the Python-parsed formats, and the context of the object they read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prodlens.normalize.fields import repo_slug
+
+
+@dataclass(frozen=True)
+class ObjectContext:
+    source_key: str
+    meta_repo: str | None
+    meta_developer: str | None
+
+
+def model_name(value: Any) -> str | None:
+    """A model name is text (a number is kept as its text); an object, list or boolean is no model at all."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def canonical_row(ctx: ObjectContext, source_format: str, rid: str, **values: Any) -> dict[str, Any]:
+    """A traces row from a format's values: the repo (own, else the object's metadata, else `unknown`), total
+    tokens and the event day derived here, once for every Python-parsed format."""
+    repo = repo_slug(values.pop("own_repo", None)) or repo_slug(ctx.meta_repo) or "unknown"
+    ts = values["ts"]
+    tokens = (values["tokens_in"], values["tokens_out"], values["cache_read_tokens"], values["cache_write_tokens"])
+    row = {
+        "record_id": rid,
+        "source_format": source_format,
+        "source_key": ctx.source_key,
+        "session_id": values.get("session_id"),
+        "developer_id": values.get("developer_id") or ctx.meta_developer or None,
+        "model": model_name(values.get("model")),
+        "ts": ts,
+        "tokens_in": tokens[0],
+        "tokens_out": tokens[1],
+        "cache_read_tokens": tokens[2],
+        "cache_write_tokens": tokens[3],
+        "total_tokens": sum(tokens),
+        "latency_ms": values.get("latency_ms"),
+        "status_code": values.get("status_code"),
+        "is_error": bool(values.get("is_error")),
+        "accepted_flag": values.get("accepted_flag"),
+        "accepted_lines": values.get("accepted_lines"),
+        "diff_ratio": values.get("diff_ratio"),
+        "_source_cost": values.get("source_cost"),
+        "event_date": ts.strftime("%Y-%m-%d"),
+        "repo": repo,
+    }
+    return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -48,5 +49,5 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("mode") == "sweep":
-        return sweep(_deps(), lambda: context.get_remaining_time_in_millis() > SWEEP_RESERVE_MS)
+        return sweep(_deps(), lambda: context.get_remaining_time_in_millis() > SWEEP_RESERVE_MS, datetime.now(UTC))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

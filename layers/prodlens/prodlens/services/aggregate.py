@@ -54,6 +54,7 @@ from prodlens.schema import (
     TABLES,
     TRACES,
 )
+from prodlens.services.monitoring import emit_recent_daily_costs
 
 JOB = "aggregate"
 CHECKPOINT_SCOPE = "last_run"
@@ -386,11 +387,17 @@ def run_aggregate(
     }
     checkpoint = _write_checkpoint(state, run)
     metrics.add_metric(name="DaysRecomputed", unit=MetricUnit.Count, value=run["days_recomputed"])
-    metrics.add_metric(name="RowsWritten", unit=MetricUnit.Count, value=run["rows_written"])
+    # Not "RowsWritten": that name (same namespace and service dimension) is normalize's, in the dead-letter share.
+    metrics.add_metric(name="DerivedRowsWritten", unit=MetricUnit.Count, value=run["rows_written"])
     metrics.add_metric(name="PartitionsRead", unit=MetricUnit.Count, value=run["partitions_read"])
     metrics.add_metric(name="ObjectsRead", unit=MetricUnit.Count, value=run["objects_read"])
     logger.info("aggregate finished", **{k: v for k, v in run.items() if k != "days"})
-    return {**run, "checkpoint": {"runs": checkpoint["runs"], "last_run_at": checkpoint["last_run_at"]}}
+    daily_cost = emit_recent_daily_costs(store, workdir, now)  # the cost alarm's metrics (services.monitoring)
+    return {
+        **run,
+        "checkpoint": {"runs": checkpoint["runs"], "last_run_at": checkpoint["last_run_at"]},
+        "daily_cost": daily_cost,
+    }
 
 
 def run_backfill(

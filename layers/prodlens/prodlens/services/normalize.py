@@ -16,17 +16,20 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prodlens.errors import ObjectNotFound
 from prodlens.lake import object_key, parse_partition, source_id
 from prodlens.models import SourceObject, TableFile
+from prodlens.monitoring import TraceArrivals
 from prodlens.normalize import Limits, normalize_object
 from prodlens.normalize.writer import record_ids
 from prodlens.observability import logger, metrics
 from prodlens.ports import Catalog, ObjectStore, StateStore
 from prodlens.schema import TABLES, TRACES
+from prodlens.services.monitoring import emit_trace_gap
 
 INPUT_PREFIXES = ("traces/", "github/")
 # The column that names a record across versions of its source, per table whose records can move between
@@ -199,22 +202,43 @@ def normalize_raw_object(key: str, deps: NormalizeDeps) -> dict[str, Any]:
     }
 
 
-def unprocessed_objects(deps: NormalizeDeps) -> Iterator[str]:
-    """Raw input objects whose current ETag has not been processed (missed or failed notifications)."""
+def unprocessed_objects(
+    deps: NormalizeDeps, seen: Callable[[str, dict[str, Any] | None], None] | None = None
+) -> Iterator[str]:
+    """Raw input objects whose current ETag has not been processed (missed or failed notifications).
+
+    `seen(key, processed_record_or_None)` is called for every listed object (the sweep's trace-gap metric).
+    """
     for prefix in INPUT_PREFIXES:
         for obj in deps.raw.list(prefix):
             prior = deps.state.get_processed(obj.key)
+            if seen is not None:
+                seen(obj.key, prior)
             if not prior or prior.get("etag") != obj.etag:
                 yield obj.key
 
 
-def sweep(deps: NormalizeDeps, has_time_left: Callable[[], bool]) -> dict[str, Any]:
-    """The scheduled safety net: normalize what the queue never delivered, while time remains."""
+def sweep(deps: NormalizeDeps, has_time_left: Callable[[], bool], now: datetime | None = None) -> dict[str, Any]:
+    """The scheduled safety net: normalize what the queue never delivered, while time remains.
+
+    It also emits the trace-gap metrics (services.monitoring), from the processed-object records it reads anyway.
+    """
+    now = now or datetime.now(UTC)
+    arrivals = TraceArrivals()
     done, pending = [], 0
-    for key in unprocessed_objects(deps):
+    for key in unprocessed_objects(deps, arrivals.see):
         if not has_time_left():
             pending += 1
             continue
-        done.append(normalize_raw_object(key, deps))
+        result = normalize_raw_object(key, deps)
+        arrivals.see_normalized(key, result, now)
+        done.append(result)
     metrics.add_metric(name="SweepObjects", unit="Count", value=len(done))
-    return {"mode": "sweep", "normalized": len(done), "left_for_next_run": pending, "results": done}
+    gap = emit_trace_gap(arrivals.newest, now)
+    return {
+        "mode": "sweep",
+        "normalized": len(done),
+        "left_for_next_run": pending,
+        "trace_gap": gap,
+        "results": done,
+    }

@@ -349,3 +349,52 @@ def test_otlp_documents_always_balance(document, with_good_span, ledger):
         ledger["rows lost"] += 0
     ledger["fuzz examples"] += 1
     ledger["dead letters checked"] += output.counts.dead_letters
+
+
+# -- Codex rollouts: cumulative counters ------------------------------------------------------------------------
+
+
+@st.composite
+def codex_rollouts(draw) -> tuple[list[bytes], int, int, bool]:
+    """(lines, requests, final total, any line mutated): a session whose token counts advance, are re-emitted,
+    are mutated, or sit among noise and garbage lines."""
+    meta = {"id": "fuzz-session", "git": {"repository_url": "git@github.com:acme/api.git"}}
+    lines = [_dumps({"timestamp": "2026-03-02T09:00:00Z", "type": "session_meta", "payload": meta})]
+    total_in = total_out = requests = 0
+    mutated = False
+    for second in range(draw(st.integers(min_value=0, max_value=12))):
+        stamp = f"2026-03-02T09:00:{second:02d}.000Z"
+        kind = draw(st.sampled_from(["advance", "advance", "re-emit", "noise", "garbage", "mutated"]))
+        if kind in ("advance", "re-emit", "mutated"):
+            if kind == "advance":
+                total_in += draw(st.integers(min_value=1, max_value=10_000))
+                total_out += draw(st.integers(min_value=0, max_value=2_000))
+                requests += 1
+            usage = {"input_tokens": total_in, "cached_input_tokens": 0, "output_tokens": total_out}
+            line = {"timestamp": stamp, "type": "event_msg",
+                    "payload": {"type": "token_count", "info": {"total_token_usage": usage}}}
+            if kind == "mutated":
+                mutated = True
+                usage["input_tokens"] = draw(json_values)
+                line["timestamp"] = draw(st.one_of(st.just(stamp), json_values))
+            lines.append(_dumps(line))
+        elif kind == "noise":
+            lines.append(_dumps({"timestamp": stamp, "type": "response_item", "payload": draw(json_values)}))
+        else:
+            lines.append(draw(st.binary(max_size=20)).replace(b"\n", b" "))
+    return lines, requests, total_in + total_out, mutated
+
+
+@FUZZ
+@given(rollout=codex_rollouts())
+def test_codex_rollouts_always_balance_and_never_count_a_cumulative_total_twice(rollout, ledger):
+    lines, requests, final_total, mutated = rollout
+    output = run_object("rollout.jsonl", b"\n".join(lines))
+    assert output.output.source_format == "codex"
+    assert len({r["record_id"] for r in output.rows}) == len(output.rows)
+    if not mutated:  # garbage and noise lines are dead letters or skips; every request is one row, once
+        assert sum(r["total_tokens"] for r in output.rows) == final_total
+        assert len(output.rows) == requests
+        ledger["rows lost"] += 0
+    ledger["fuzz examples"] += 1
+    ledger["dead letters checked"] += output.counts.dead_letters

@@ -156,25 +156,82 @@ def _claude() -> str:
 
     lines = [
         {"type": "summary", "summary": CANARY, "leafUuid": "leaf-1"},
-        {**base, "type": "user", "timestamp": "2026-09-04T16:00:00.000Z", "uuid": "u-1",
-         "message": {"role": "user", "content": CANARY}},
+        {
+            **base,
+            "type": "user",
+            "timestamp": "2026-09-04T16:00:00.000Z",
+            "uuid": "u-1",
+            "message": {"role": "user", "content": CANARY},
+        },
         assistant(1, {"type": "thinking", "thinking": CANARY}),
         assistant(2, {"type": "text", "text": CANARY}),
         assistant(3, {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": CANARY}}),
-        {**base, "type": "user", "timestamp": "2026-09-04T16:00:04.000Z", "uuid": "u-2",
-         "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": CANARY}]},
-         "toolUseResult": {"stdout": CANARY, "stderr": CANARY}},
+        {
+            **base,
+            "type": "user",
+            "timestamp": "2026-09-04T16:00:04.000Z",
+            "uuid": "u-2",
+            "message": {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": CANARY}],
+            },
+            "toolUseResult": {"stdout": CANARY, "stderr": CANARY},
+        },
         assistant(5, {"type": "text", "text": CANARY}, {"input_tokens": "lots", "output_tokens": 1}),  # invalid_tokens
     ]
     text = "\n".join(json.dumps(line) for line in lines)
     return text + '\n{"type": "assistant", "message": {"content": "' + CANARY + " cut off\n"  # invalid_json
 
 
+def _codex() -> str:
+    def line(ts: str, kind: str, payload: dict) -> dict:
+        return {"timestamp": f"2026-09-05T09:{ts}Z", "type": kind, "payload": payload}
+
+    def usage(total_in: int, cached: int, total_out: int) -> dict:
+        totals = {
+            "input_tokens": total_in,
+            "cached_input_tokens": cached,
+            "output_tokens": total_out,
+            "reasoning_output_tokens": 0,
+            "total_tokens": total_in + total_out,
+        }
+        return {"type": "token_count", "info": {"total_token_usage": totals, "last_token_usage": totals}}
+
+    lines = [
+        line(
+            "00:00.000",
+            "session_meta",
+            {
+                "id": "codex-canary",
+                "instructions": CANARY,
+                "cwd": f"/home/{CANARY}",
+                "git": {"repository_url": "git@github.com:acme/api.git"},
+            },
+        ),
+        line("00:01.000", "turn_context", {"model": "gpt-5-codex", "cwd": CANARY}),
+        line("00:02.000", "event_msg", {"type": "user_message", "message": CANARY, "kind": "plain"}),
+        line("00:03.000", "response_item", {"type": "function_call", "name": "shell", "arguments": CANARY}),
+        line("00:04.000", "response_item", {"type": "function_call_output", "output": CANARY}),
+        line("00:05.000", "event_msg", {"type": "agent_reasoning", "text": CANARY}),
+        line("00:06.000", "event_msg", usage(900, 100, 50)),
+        {**line("00:07.000", "event_msg", {**usage(1900, 300, 90), "note": CANARY}), "timestamp": "not a time"},
+    ]
+    return "\n".join(json.dumps(item) for item in lines) + '\n{"type": "event_msg", "payload": "' + CANARY + "\n"
+
+
 def _pulls() -> str:
     pull = {
-        "id": 777001, "number": 901, "state": "open", "title": CANARY, "body": f"Body: {CANARY}",
-        "user": {"login": "alice"}, "created_at": "2026-09-03T10:00:00Z", "updated_at": "2026-09-03T11:00:00Z",
-        "closed_at": None, "merged_at": None, "head": {"ref": "feature/x", "label": CANARY},
+        "id": 777001,
+        "number": 901,
+        "state": "open",
+        "title": CANARY,
+        "body": f"Body: {CANARY}",
+        "user": {"login": "alice"},
+        "created_at": "2026-09-03T10:00:00Z",
+        "updated_at": "2026-09-03T11:00:00Z",
+        "closed_at": None,
+        "merged_at": None,
+        "head": {"ref": "feature/x", "label": CANARY},
     }
     broken = {**pull, "id": 777002, "number": 902, "updated_at": "yesterday"}  # invalid_timestamp
     return json.dumps([pull, broken])
@@ -195,8 +252,12 @@ def _commits() -> str:
 
 
 def _issue_events() -> str:
-    event = {"id": 555001, "event": "reopened", "created_at": "2026-09-03T13:00:00Z",
-             "issue": {"number": 901, "title": CANARY, "body": CANARY, "pull_request": {}}}
+    event = {
+        "id": 555001,
+        "event": "reopened",
+        "created_at": "2026-09-03T13:00:00Z",
+        "issue": {"number": 901, "title": CANARY, "body": CANARY, "pull_request": {}},
+    }
     broken = {"id": 555002, "created_at": "2026-09-03T13:00:00Z", "issue": {"number": 902, "title": CANARY}}
     return json.dumps([event, broken])
 
@@ -208,13 +269,14 @@ INPUTS: dict[str, tuple[str, dict[str, str] | None]] = {
     "traces/litellm/2026-09-10/time-10-01-00-000000_chatcmpl-canary-2.json": (_litellm(valid=False), None),
     "traces/otlp/canary-agent.json": (_otlp(), None),
     "traces/claude/api/canary-session.jsonl": (_claude(), {"repo": REPO, "developer": "carol@acme.dev"}),
+    "traces/codex/rollout-2026-09-05T11-00-00-canary.jsonl": (_codex(), None),
     "traces/seed/not-json-at-all.jsonl.gz": (f"{{{CANARY}}}\n", None),  # gzip, unknown format
     "github/acme/api/pulls/page-0001.json": (_pulls(), None),
     "github/acme/api/commits/page-0001.json": (_commits(), None),
     "github/acme/api/issue_events/page-0001.json": (_issue_events(), None),
     "github/acme/api/pulls/page-0002.json": ('[{"id": 1, "title": "' + CANARY, None),  # a page that is not JSON
 }
-FORMATS = ("seed", "litellm", "otlp", "claude_code", "github")
+FORMATS = ("seed", "litellm", "otlp", "claude_code", "codex", "github")
 
 
 def _write_inputs(root: Path) -> None:
@@ -304,6 +366,7 @@ def test_every_canary_format_produced_rows_and_dead_letters(canary_run, ledger):
     assert by_key["traces/litellm/2026-09-10/time-10-01-00-000000_chatcmpl-canary-2.json"] == 1
     assert by_key["traces/otlp/canary-agent.json"] == 1
     assert by_key["traces/claude/api/canary-session.jsonl"] == 2
+    assert by_key["traces/codex/rollout-2026-09-05T11-00-00-canary.jsonl"] == 2  # a bad timestamp, a cut-off line
     assert by_key["traces/seed/not-json-at-all.jsonl.gz"] == 1
     for kind in ("pulls/page-0001", "pulls/page-0002", "commits/page-0001", "issue_events/page-0001"):
         assert by_key[f"github/acme/api/{kind}.json"] == 1, kind

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from prodlens.normalize.formats import FORMATS, DocumentFormat, LineFormat, Row, Skip, classify
+from prodlens.normalize.formats import FORMATS, DocumentFormat, LineFormat, Row, Skip, StreamFormat, classify
 from prodlens.normalize.formats.base import Dead
 from prodlens.normalize.rows import ObjectContext
 
@@ -32,6 +32,9 @@ def _first_value(path: Path):
         ("gcs_pub_sub_body__standard_logging_payload.json", "litellm"),
         ("otlp__llm_spans.json", "otlp"),
         ("otlp-proto-examples__trace.json", "otlp"),
+        ("codex__modern_session.jsonl", "codex"),
+        ("codex__legacy_session.jsonl", "codex"),
+        ("codex__forked_subagent.jsonl", "codex"),
     ],
 )
 def test_classify_names_the_format_of_each_fixture(fixture, expected):
@@ -41,7 +44,7 @@ def test_classify_names_the_format_of_each_fixture(fixture, expected):
 def test_registry_names_are_unique_and_every_format_has_one_shape():
     names = [fmt.name for fmt in FORMATS]
     assert len(names) == len(set(names))
-    assert all(isinstance(fmt, LineFormat | DocumentFormat) for fmt in FORMATS)
+    assert all(isinstance(fmt, LineFormat | DocumentFormat | StreamFormat) for fmt in FORMATS)
 
 
 @pytest.mark.parametrize("value", [None, [], "text", 3, {}, {"unrelated": 1}, {"resourceLogs": []}])

@@ -12,7 +12,7 @@ import itertools
 import json
 import shutil
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +26,17 @@ from prodlens.lake import object_key, source_id
 from prodlens.models import Counts, NormalizeOutput, SourceObject, TableFile
 from prodlens.normalize import jsonl, pricing
 from prodlens.normalize.fields import dead_letter_raw, is_repo_slug
-from prodlens.normalize.formats import Dead, DocumentFormat, LineFormat, Row, Skip, TraceFormat, classify
+from prodlens.normalize.formats import (
+    Dead,
+    DocumentFormat,
+    LineFormat,
+    Outcome,
+    Row,
+    Skip,
+    StreamFormat,
+    TraceFormat,
+    classify,
+)
 from prodlens.normalize.rows import ObjectContext
 from prodlens.normalize.writer import write_table
 from prodlens.schema import DEAD_LETTERS, TABLES, TRACES
@@ -184,7 +194,7 @@ def _detect(path: Path, limits: Limits) -> tuple[TraceFormat | str, Any]:
             first_is_all = handle.tell() >= size and stripped.strip() == first_line.strip()
     first_ok, first_doc = _parse(first_line)
     first_kind = classify(first_doc) if first_ok else None
-    if isinstance(first_kind, LineFormat):
+    if isinstance(first_kind, LineFormat | StreamFormat):
         return first_kind, None
     if isinstance(first_kind, DocumentFormat) and first_is_all:
         return first_kind, first_doc
@@ -398,8 +408,22 @@ def _jsonl_dead_letters(run: _Run, line_format: LineFormat, path: Path, expected
     return expected_lines is None or reader.total == expected_lines
 
 
-def _python_rows(run: _Run, items: list[tuple[int, Any]]) -> list[TableFile]:
-    """Documents of DocumentFormats, each with its line number (0 = the whole object)."""
+def _document_outcomes(run: _Run, items: list[tuple[int, Any]]) -> Iterator[tuple[int, Outcome]]:
+    """The outcomes of documents (each with its line number, 0 = the whole object), format by format."""
+    for line_number, document in items:
+        fmt = classify(document)
+        if not isinstance(fmt, DocumentFormat):
+            yield (
+                line_number,
+                Dead("unknown_format", "not a LiteLLM payload or OTLP export", dead_letter_raw(None, document)),
+            )
+            continue
+        for outcome in fmt.records(document, run.ctx):
+            yield line_number, outcome
+
+
+def _python_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> list[TableFile]:
+    """Rows of the Python-parsed formats: one outcome per record read, each with its line number."""
     sink = NdjsonSink(run.scratch / "rows.ndjson")
     seen: set[str] = set()
 
@@ -423,22 +447,14 @@ def _python_rows(run: _Run, items: list[tuple[int, Any]]) -> list[TableFile]:
         sink.add(row)
         run.counts.rows += 1
 
-    for line_number, document in items:
-        fmt = classify(document)
-        if not isinstance(fmt, DocumentFormat):
-            run.counts.read += 1
-            run.dead_letter(
-                line_number, "unknown_format", "not a LiteLLM payload or OTLP export", dead_letter_raw(None, document)
-            )
-            continue
-        for outcome in fmt.records(document, run.ctx):
-            run.counts.read += 1
-            if isinstance(outcome, Row):
-                accept(outcome.values)
-            elif isinstance(outcome, Skip):
-                run.counts.skipped += 1
-            elif isinstance(outcome, Dead):
-                run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
+    for line_number, outcome in outcomes:
+        run.counts.read += 1
+        if isinstance(outcome, Row):
+            accept(outcome.values)
+        elif isinstance(outcome, Skip):
+            run.counts.skipped += 1
+        elif isinstance(outcome, Dead):
+            run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
     sink.close()
     load_ndjson(run.con, "out_traces", sink.path, _trace_columns())
     run.con.execute("SET preserve_insertion_order = true")
@@ -474,6 +490,8 @@ def _run_traces(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
     detected, document = _detect(path, run.limits)
     if isinstance(detected, LineFormat):
         return detected.name, _run_jsonl(run, detected, path)
+    if isinstance(detected, StreamFormat):
+        return detected.name, _python_rows(run, detected.records(_json_lines(run, path), run.ctx))
     if detected == "array":
         items = list(enumerate(document, 1))
     elif detected == "lines":
@@ -482,7 +500,7 @@ def _run_traces(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
         items = [(0, document)]
     kinds = {fmt.name for _, doc in items if (fmt := classify(doc)) is not None}
     label = kinds.pop() if len(kinds) == 1 else (str(detected) if not kinds else "mixed")
-    return label, _python_rows(run, items)
+    return label, _python_rows(run, _document_outcomes(run, items))
 
 
 def _run_github(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:

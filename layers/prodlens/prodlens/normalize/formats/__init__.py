@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodlens.normalize.formats import claude_code, litellm, otlp, seed
-from prodlens.normalize.formats.base import Dead, DocumentFormat, LineFormat, Outcome, Row, Skip, TraceFormat
+from prodlens.normalize.formats import claude_code, codex, litellm, otlp, seed
+from prodlens.normalize.formats.base import (
+    Dead,
+    DocumentFormat,
+    LineFormat,
+    Outcome,
+    Row,
+    Skip,
+    StreamFormat,
+    TraceFormat,
+)
 
-FORMATS: tuple[TraceFormat, ...] = (litellm.FORMAT, otlp.FORMAT, seed.FORMAT, claude_code.FORMAT)
+FORMATS: tuple[TraceFormat, ...] = (litellm.FORMAT, otlp.FORMAT, codex.FORMAT, seed.FORMAT, claude_code.FORMAT)
 
 
 def classify(value: Any) -> TraceFormat | None:
@@ -22,4 +31,15 @@ def classify(value: Any) -> TraceFormat | None:
     return next((fmt for fmt in FORMATS if fmt.detects(value)), None)
 
 
-__all__ = ["FORMATS", "Dead", "DocumentFormat", "LineFormat", "Outcome", "Row", "Skip", "TraceFormat", "classify"]
+__all__ = [
+    "FORMATS",
+    "Dead",
+    "DocumentFormat",
+    "LineFormat",
+    "Outcome",
+    "Row",
+    "Skip",
+    "StreamFormat",
+    "TraceFormat",
+    "classify",
+]

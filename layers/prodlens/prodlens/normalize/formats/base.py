@@ -4,11 +4,13 @@
   structure the NDJSON reader reads each line into, and the SQL that turns those columns into candidate rows.
 - `DocumentFormat`: one JSON document per record or per object, parsed in Python. The format yields one
   `Outcome` per record it reads: a canonical row, a skip, or a dead letter.
+- `StreamFormat`: JSON Lines whose records depend on the lines before them (a session log with cumulative
+  counters), parsed in Python in file order: one `Outcome` per line, with its line number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,4 +58,11 @@ class DocumentFormat:
     records: Callable[[Any, ObjectContext], Iterator[Outcome]]  # one outcome per record read
 
 
-TraceFormat = LineFormat | DocumentFormat
+@dataclass(frozen=True)
+class StreamFormat:
+    name: str
+    detects: Callable[[Any], bool]  # the first line of an object of this format?
+    records: Callable[[Iterable[tuple[int, Any]], ObjectContext], Iterator[tuple[int, Outcome]]]
+
+
+TraceFormat = LineFormat | DocumentFormat | StreamFormat

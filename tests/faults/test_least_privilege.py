@@ -506,3 +506,26 @@ def test_cfn_lint_is_clean_on_the_transformed_template(translated):
     matches = lint(json.dumps(translated, default=str), config=ManualArgs(regions=[LOCAL_REGION]))
     findings = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id not in CFN_LINT_IGNORED]
     assert findings == []
+
+
+# ---- alarms: notifications come from CloudWatch alone ---------------------------------------------------
+
+
+def test_no_role_may_put_metrics_or_publish_and_only_alarms_reach_the_topic(translated):
+    # Given every generated role (functions and schedules) of what CloudFormation deploys
+    for name, role in _roles(translated).items():
+        actions = {a.lower() for s in _statements(role) for a in _as_list(s["Action"])}
+        # Then none may put metrics (they are EMF log lines) or publish to SNS (alarms do)
+        assert not {a for a in actions if a.startswith(("cloudwatch:", "sns:"))}, name
+    # And the topic policy survives the transform: one Allow, for CloudWatch alarms of this account; a Deny for the rest
+    resources = translated["Resources"]
+    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    statements = policy["PolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in statements if s["Effect"] == "Allow"] == [{"Service": "cloudwatch.amazonaws.com"}]
+    assert [s["Condition"] for s in statements if s["Effect"] == "Deny"] == [
+        {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
+    ]
+    # And every alarm notifies the topic; the e-mail subscription stays conditional
+    alarms = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms and all(p["AlarmActions"] == [{"Ref": "AlarmTopic"}] for p in alarms.values())
+    assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"

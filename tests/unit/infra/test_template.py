@@ -580,3 +580,198 @@ def test_translated_template_has_no_dependency_cycle():
     for node in graph:
         if node not in state:
             visit(node, [node])
+
+
+# ---- alarms and notifications -----------------------------------------------------------------------
+
+ALARMS = {
+    "IngestDLQAlarm",
+    "JobFailureAlarm",
+    "NormalizeErrorsAlarm",
+    "GitHubSyncFailureAlarm",
+    "DeadLetterShareAlarm",
+    "DataGapAlarm",
+    "DailyCostAlarm",
+}
+LAYER_SOURCES = REPO_ROOT / "layers" / "prodlens" / "prodlens"
+
+
+def _condition_holds(template: dict[str, Any], name: str, values: dict[str, str]) -> bool:
+    """Evaluate a Conditions entry (Fn::Not / Fn::Equals / Ref of parameters) as CloudFormation would."""
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and "Ref" in node:
+            param = template["Parameters"][node["Ref"]]
+            return str(values.get(node["Ref"], param.get("Default", "")))
+        if isinstance(node, dict) and "Fn::Not" in node:
+            return not value(node["Fn::Not"][0])
+        if isinstance(node, dict) and "Fn::Equals" in node:
+            left, right = (value(v) for v in node["Fn::Equals"])
+            return str(left) == str(right)
+        if isinstance(node, dict) and "Condition" in node:
+            return value(template["Conditions"][node["Condition"]])
+        return node
+
+    return bool(value(template["Conditions"][name]))
+
+
+def _alarm_metrics(alarm: dict[str, Any]) -> list[tuple[str, str]]:
+    """(namespace, metric name) of every metric an alarm reads, directly or inside metric math."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return [(props["Namespace"], props["MetricName"])]
+    return [
+        (m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+        for m in props["Metrics"]
+        if "MetricStat" in m
+    ]
+
+
+def _metric_emitters(name: str) -> set[str]:
+    """The layer modules that emit metric `name`: they call add_metric/single_metric and hold the name as a literal."""
+    return {
+        path.relative_to(LAYER_SOURCES).as_posix()
+        for path in LAYER_SOURCES.rglob("*.py")
+        if re.search(r"\b(add_metric|single_metric)\(", text := path.read_text()) and f'"{name}"' in text
+    }
+
+
+def test_the_alarms_are_the_documented_ones(resources):
+    assert set(_of_type(resources, "AWS::CloudWatch::Alarm")) == ALARMS
+
+
+@pytest.mark.parametrize("alarm", sorted(ALARMS))
+def test_every_alarm_notifies_the_topic_on_alarm_and_on_recovery(resources, alarm):
+    props = resources[alarm]["Properties"]
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert props["OKActions"] == [{"Ref": "AlarmTopic"}]
+    assert props["TreatMissingData"] in {"notBreaching", "ignore"}
+    assert props["AlarmDescription"].strip()
+
+
+def test_custom_metric_alarms_watch_metrics_the_functions_emit(resources):
+    # Given every metric of namespace ProdLens an alarm reads
+    watched = {
+        name
+        for res in _of_type(resources, "AWS::CloudWatch::Alarm").values()
+        for ns, name in _alarm_metrics(res)
+        if ns == "ProdLens"
+    }
+    assert watched == {
+        "GithubReposFailed",
+        "DeadLetters",
+        "RowsWritten",
+        "WeekdayHoursSinceLastTrace",
+        "MaxRepoDailyCostUsd",
+    }
+    # Then each is emitted by the code under exactly that name (a typo would leave the alarm without data)
+    assert all(_metric_emitters(name) for name in watched), {n: _metric_emitters(n) for n in watched}
+    # And the dead-letter share's metrics come from normalize alone (same namespace and dimension for all functions)
+    assert _metric_emitters("RowsWritten") == {"services/normalize.py"}
+    assert _metric_emitters("DeadLetters") == {"services/normalize.py"}
+
+
+def test_alarm_thresholds_come_from_their_parameters(template, resources):
+    params = template["Parameters"]
+    assert resources["DeadLetterShareAlarm"]["Properties"]["Threshold"] == {"Ref": "DeadLetterShareThreshold"}
+    assert resources["DataGapAlarm"]["Properties"]["Threshold"] == {"Ref": "DataGapHours"}
+    assert resources["DailyCostAlarm"]["Properties"]["Threshold"] == {"Ref": "DailyCostBudgetUsd"}
+    assert params["DeadLetterShareThreshold"]["Default"] == 0.05
+    assert params["DataGapHours"]["Default"] == 24
+    assert params["DailyCostBudgetUsd"]["Default"] == 0
+    assert params["AlarmEmail"]["Default"] == ""
+    assert re.fullmatch(params["AlarmEmail"]["AllowedPattern"], "ops@acme.dev")
+    assert re.fullmatch(params["AlarmEmail"]["AllowedPattern"], "")
+    assert not re.fullmatch(params["AlarmEmail"]["AllowedPattern"], "ops@acme.dev,cto@acme.dev")
+
+
+def test_data_gap_alarm_reads_weekday_hours_and_keeps_its_state_between_sweeps(resources):
+    props = resources["DataGapAlarm"]["Properties"]
+    assert (props["MetricName"], props["Statistic"], props["TreatMissingData"]) == (
+        "WeekdayHoursSinceLastTrace",
+        "Maximum",
+        "ignore",
+    )
+
+
+def test_dead_letter_share_is_dead_letters_over_rows_plus_dead_letters_with_a_volume_floor(resources):
+    metrics = {m["Id"]: m for m in resources["DeadLetterShareAlarm"]["Properties"]["Metrics"]}
+    (returned,) = [m for m in metrics.values() if m.get("ReturnData")]
+    assert returned["Expression"] == (
+        "IF(FILL(dl, 0) + FILL(rows, 0) >= 100, FILL(dl, 0) / (FILL(dl, 0) + FILL(rows, 0)), 0)"
+    )
+    assert metrics["dl"]["MetricStat"]["Metric"]["MetricName"] == "DeadLetters"
+    assert metrics["rows"]["MetricStat"]["Metric"]["MetricName"] == "RowsWritten"
+    assert {m["MetricStat"]["Stat"] for m in metrics.values() if "MetricStat" in m} == {"Sum"}
+
+
+def test_github_sync_alarm_adds_failed_repositories_and_failed_invocations(resources):
+    metrics = {m["Id"]: m for m in resources["GitHubSyncFailureAlarm"]["Properties"]["Metrics"]}
+    assert metrics["repos"]["MetricStat"]["Metric"]["MetricName"] == "GithubReposFailed"
+    errors = metrics["errors"]["MetricStat"]["Metric"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "GitHubSyncFunction"}}]
+
+
+def test_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_alarms_may_use(resources):
+    topic = resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlarmTopicKey", "Arn"]}
+    key = resources["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    statements = key["KeyPolicy"]["Statement"]
+    (service,) = [s for s in statements if "Service" in s["Principal"]]
+    assert service["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(service["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert service["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # And nothing else but the account itself is named in the key policy
+    others = [s["Principal"] for s in statements if s is not service]
+    assert others == [{"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}]
+
+
+def test_alarm_topic_policy_lets_only_this_accounts_cloudwatch_alarms_publish(resources):
+    policy = resources["AlarmTopicPolicy"]["Properties"]
+    assert policy["Topics"] == [{"Ref": "AlarmTopic"}]
+    statements = policy["PolicyDocument"]["Statement"]
+    # Given the one Allow: the CloudWatch service, sns:Publish, from alarms of this account and region
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": "AlarmTopic"}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert allow["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"}
+    }
+    # And every principal that is not an AWS service (users, roles, the functions) is denied publishing
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert (deny["Principal"], deny["Action"], deny["Resource"]) == ("*", "sns:Publish", {"Ref": "AlarmTopic"})
+    assert deny["Condition"] == {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
+
+
+@pytest.mark.parametrize(("email", "subscribed"), [("", False), ("ops@acme.dev", True)])
+def test_email_subscription_exists_only_when_alarm_email_is_set(template, resources, email, subscribed):
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert _condition_holds(template, "HasAlarmEmail", {"AlarmEmail": email}) is subscribed
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    # No other resource is conditional on the e-mail: the topic and the alarms exist either way
+    conditional = {n for n, r in resources.items() if r.get("Condition") == "HasAlarmEmail"}
+    assert conditional == {"AlarmEmailSubscription"}
+
+
+@pytest.mark.parametrize(("budget", "alarmed"), [("0", False), ("25", True), ("0.5", True)])
+def test_cost_alarm_exists_only_with_a_budget(template, resources, budget, alarmed):
+    assert resources["DailyCostAlarm"]["Condition"] == "HasCostBudget"
+    assert _condition_holds(template, "HasCostBudget", {"DailyCostBudgetUsd": budget}) is alarmed
+
+
+def test_no_function_may_put_metrics_or_publish_to_a_topic(functions):
+    # Metrics are EMF log lines and notifications come from alarms: no function needs either permission
+    for name, statement in _inline_statements(functions):
+        actions = {a.lower() for a in _as_list(statement["Action"])}
+        assert not {a for a in actions if a.startswith(("sns:", "cloudwatch:"))}, name
+    for name, fn in functions.items():
+        assert not _refers_to(fn["Properties"], "AlarmTopic"), name

@@ -387,7 +387,7 @@ def run_aggregate(
     }
     checkpoint = _write_checkpoint(state, run)
     metrics.add_metric(name="DaysRecomputed", unit=MetricUnit.Count, value=run["days_recomputed"])
-    # Not "RowsWritten": that name (same namespace and service dimension) is normalize's, in the dead-letter share.
+    # Not RowsWritten: that name (same namespace and service dimension) is normalize's, in the dead-letter share.
     metrics.add_metric(name="DerivedRowsWritten", unit=MetricUnit.Count, value=run["rows_written"])
     metrics.add_metric(name="PartitionsRead", unit=MetricUnit.Count, value=run["partitions_read"])
     metrics.add_metric(name="ObjectsRead", unit=MetricUnit.Count, value=run["objects_read"])

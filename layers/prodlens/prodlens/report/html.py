@@ -20,7 +20,7 @@ from prodlens.report.model import (
     fmt_p,
     repo_label,
 )
-from prodlens.report.text import NOT_SIGNIFICANT_LABEL, _effects_lines
+from prodlens.report.text import NO_WARNINGS, NOT_SIGNIFICANT_LABEL, WARNINGS_TITLE, _effects_lines
 
 REQUEST_COLOR = "#0969da"
 COMMIT_COLOR = "#1a7f37"
@@ -348,6 +348,19 @@ def adjusted_series_chart(chart: ScopeCharts) -> str:
     return "".join(parts) + legend
 
 
+def warnings_block(report: Report) -> str:
+    """The data warnings, right under the verdicts they weaken."""
+    if not report.warnings:
+        none = f"{WARNINGS_TITLE}: {NO_WARNINGS}"
+        return f'<section class="warnings" id="data-warnings"><p class="meta">{_e(none)}</p></section>'
+    items = "".join(f'<li class="w-{_e(w.kind)}">{_e(w.message)}</li>' for w in report.warnings)
+    return (
+        f'<section class="warnings" id="data-warnings"><h2>{_e(WARNINGS_TITLE)}</h2>'
+        f'<p class="meta">Days without data in the window and sources that stopped: they weaken the verdicts '
+        f"above.</p><ul>{items}</ul></section>"
+    )
+
+
 def render_html(report: Report) -> str:
     """A single self-contained page (inline CSS and SVG, every string escaped, no external links).
 
@@ -376,6 +389,7 @@ def render_html(report: Report) -> str:
     else:
         body.append("<p>No correlations rows: run correlate first.</p>")
     body.append("</section>")
+    body.append(warnings_block(report))
 
     if report.charts:
         body.append("<h2>Adjusted association by repo</h2>")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from prodlens.report.gaps import DataWarning, data_warnings
 from prodlens.stats.correlate import (
     POOLED,
     Rows,
@@ -295,6 +296,7 @@ class Report:
     method: str = METHOD
     verdicts: list[Verdict] = field(default_factory=list)
     charts: dict[str, ScopeCharts] = field(default_factory=dict)
+    warnings: list[DataWarning] = field(default_factory=list)  # data gaps and stopped sources in the window
 
     @property
     def days(self) -> int:
@@ -529,6 +531,8 @@ def build_report(
     otherwise shown as passed -- their own windows are in the rows. Verdicts (one per scope of the
     correlations, `*` first) come from the adjusted columns; the overlap of the two daily tables and the
     adjusted series of the charts come from all daily rows passed (as `correlate` saw them, with `holidays`).
+    Data warnings (report.gaps) cover the window's days: gaps without AI or GitHub data that hold a working day
+    (weekends, holidays and days the whole team stopped are not gaps) and repos whose AI data stopped.
     The raw lists: significant = BH-adjusted raw p < 0.05 for Pearson or Spearman, ordered by adjusted p
     (descriptive, the report's appendix). `effects` is shown as given (see stats.effects.compute_effects).
     """
@@ -584,6 +588,9 @@ def build_report(
         verdicts.append(judge(scope, items, overlap_days, daily, span))
         charts[scope] = _charts(scope, items, daily, off_days)
     counts["verdicts_link"] = sum(v.verdict == LINK for v in verdicts)
+    window = (min(days), max(days)) if days else None
+    warnings = data_warnings(sessions, github, window, off_days, per_repo=repo is None)
+    counts["data_warnings"] = len(warnings)
     versions = sorted({str(row.get("input_version")) for row in rows if row.get("input_version")})
     return Report(
         since=since_d,
@@ -600,4 +607,5 @@ def build_report(
         correlation_versions=versions,
         verdicts=verdicts,
         charts=charts,
+        warnings=warnings,
     )

@@ -8,6 +8,7 @@ import math
 from datetime import date, datetime
 from typing import Any
 
+from prodlens.report.gaps import DataWarning
 from prodlens.report.model import (
     APPENDIX_TITLE,
     Association,
@@ -102,6 +103,20 @@ def verdict_lines(verdicts: list[Verdict]) -> list[str]:
     return out
 
 
+WARNINGS_TITLE = "Data warnings"
+NO_WARNINGS = (
+    "none: every window day with a working team has AI and GitHub data "
+    "(weekends, holidays and days the whole team stopped are not gaps)"
+)
+
+
+def warning_lines(warnings: list[DataWarning]) -> list[str]:
+    """The data-warnings block: gaps in the window and sources that stopped, one line each."""
+    if not warnings:
+        return [f"{WARNINGS_TITLE}: {NO_WARNINGS}"]
+    return [f"{WARNINGS_TITLE} (they weaken the verdicts above)"] + [f"  ! {w.message}" for w in warnings]
+
+
 def render_text(report: Report) -> str:
     """The terminal report: header, verdicts, effects, method, then the appendix of raw correlations."""
     out: list[str] = ["ProdLens report", "=" * 15]
@@ -128,6 +143,8 @@ def render_text(report: Report) -> str:
             "  (The correction is per repo; across many repos a few chance findings are expected, so weigh a lone"
             " link in one repo accordingly.)"
         )
+    out.append("")
+    out.extend(warning_lines(report.warnings))
     out.append("")
 
     effect_lines = _effects_lines(report.effects)
@@ -177,8 +194,9 @@ def _association_dict(a: Association) -> dict[str, Any]:
 
 
 def report_dict(report: Report) -> dict[str, Any]:
-    """Verdicts first; the raw lists sit under `unadjusted_associations` (the appendix)."""
+    """Verdicts first, then the data warnings; the raw lists sit under `unadjusted_associations` (the appendix)."""
     data: dict[str, Any] = {"verdicts": [{**dataclasses.asdict(v), "headline": v.headline} for v in report.verdicts]}
+    data["data_warnings"] = [dataclasses.asdict(w) for w in report.warnings]
     for key in ("since", "until", "repo_filter", "window_start", "window_end"):
         data[key] = getattr(report, key)
     data["days"] = report.days

@@ -114,6 +114,9 @@ class NullCatalog:
     def register_partitions(self, table: str, partitions: Iterable[dict[str, str]]) -> int:
         return len(list(partitions))
 
+    def deregister_partitions(self, table: str, partitions: Iterable[dict[str, str]]) -> int:
+        return len(list(partitions))
+
 
 def _write_traces(con: duckdb.DuckDBPyConnection, tmp: Path, first_day: int, days: int, rows_per_day: int) -> Path:
     """Synthetic traces for `days` days, written by DuckDB partitioned by (day, repo, source)."""

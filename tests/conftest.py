@@ -58,7 +58,8 @@ _LEDGER: Counter[str] = Counter()
 
 @pytest.fixture
 def ledger() -> Counter[str]:
-    """Add counts with `ledger["crashes injected"] += 1`; `rows lost` is always printed, and must read 0."""
+    """Add counts with `ledger["crashes injected"] += 1`; `rows lost` and `rows doubled` are always printed, and
+    must read 0."""
     return _LEDGER
 
 
@@ -77,5 +78,6 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("fault suite ledger")
     _LEDGER.setdefault("rows lost", 0)
+    _LEDGER.setdefault("rows doubled", 0)
     for name, value in sorted(_LEDGER.items()):
         terminalreporter.write_line(f"{name:<44} {value:>8}")

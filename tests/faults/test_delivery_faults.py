@@ -14,6 +14,7 @@ retries never see it: an injected error models one that outlived them.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from collections import Counter
@@ -25,8 +26,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError
+from prodlens.lake import parse_partition
 from prodlens.lake_engine import LocalEngine
 from prodlens.local.stack import FUNCTIONS, LocalStack, running
+from prodlens.local.stack import _clear_caches as clear_adapter_caches
 from prodlens.local.template import Template
 from prodlens.schema import TABLES
 
@@ -58,8 +61,18 @@ OBJECT_GROUPS = {
 }
 WRITE_CALLS = {
     "s3": ("PutObject", "DeleteObjects"),
-    "dynamodb": ("UpdateItem", "PutItem", "DeleteItem"),
-    "glue": ("BatchCreatePartition",),
+    "dynamodb": ("UpdateItem", "PutItem", "DeleteItem", "TransactWriteItems"),
+    "glue": ("BatchCreatePartition", "BatchDeletePartition"),
+}
+# The columns that name one row of each table: a row whose key is already taken is a doubled row.
+ROW_KEYS = {
+    "traces": ("record_id",),
+    "dead_letters": ("source_key", "line_number", "reason"),
+    "daily_session_metrics": ("event_date", "repo"),
+    "daily_github_metrics": ("event_date", "repo"),
+    "pull_requests": ("repo", "pr_number"),
+    "commits": ("repo", "sha"),
+    "correlations": ("repo", "x_metric", "y_metric", "lag_days"),
 }
 WRITE_EVENTS = [f"before-call.{service}.{op}" for service, ops in WRITE_CALLS.items() for op in ops]
 MAX_RECEIVE_COUNT = int(
@@ -119,8 +132,17 @@ def lake_keys(stack: LocalStack) -> dict[str, str]:
     return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
 
 
+def doubled_rows(rows: Rows, table: str) -> int:
+    """Rows of one table that repeat an earlier row's key (ROW_KEYS; the whole row for the staging tables)."""
+    keys = ROW_KEYS.get(table)
+    seen = Counter(tuple(r[k] for k in keys) if keys else json.dumps(r, sort_keys=True) for r in rows)
+    return sum(n - 1 for n in seen.values())
+
+
 def assert_same_rows(actual: Lake, expected: Lake, tables: tuple[str, ...], ledger: Counter[str]) -> None:
-    """Identical rows per table; then (and only then) 0 rows lost is added to the ledger."""
+    """No row doubled, then identical rows per table; then (and only then) 0 rows lost and 0 rows doubled are
+    added to the ledger."""
+    assert_no_doubled_rows(actual, tables, ledger)
     for table in tables:
         missing = [r for r in expected[table] if r not in actual[table]]
         extra = [r for r in actual[table] if r not in expected[table]]
@@ -147,10 +169,12 @@ def assert_each_object_old_or_new(seen: Lake, old: Lake, new: Lake, tables: tupl
             assert rows in (before.get(group, []), after.get(group, [])), f"{table} {group}: neither old nor new"
 
 
-def assert_no_doubled_record(seen: Lake) -> None:
-    ids = Counter(r["record_id"] for r in seen["traces"])
-    doubled = [i for i, n in ids.items() if n > 1]
-    assert not doubled, f"{len(doubled)} record_id seen twice in traces"
+def assert_no_doubled_rows(seen: Lake, tables: tuple[str, ...], ledger: Counter[str]) -> None:
+    """No table holds a row twice (doubled_rows); the rows looked at and the doubles found go to the ledger."""
+    doubled = {table: doubled_rows(seen[table], table) for table in tables}
+    ledger["rows doubled"] += sum(doubled.values())
+    ledger["rows checked for doubles"] += sum(len(seen[table]) for table in tables)
+    assert not any(doubled.values()), f"rows doubled: {doubled}"
 
 
 def run_schedules(stack: LocalStack, names: tuple[str, ...] = ("aggregate", "correlate")) -> dict[str, Any]:
@@ -231,7 +255,7 @@ def test_every_event_twice_and_out_of_order_gives_the_same_tables(demo_reference
         assert stack.dead_lettered_messages() == 0
         lake = read_lake(stack, tmp_path / "lake")
         assert_same_rows(lake, demo_reference, tuple(TABLES), ledger)
-        assert_no_doubled_record(lake)
+        assert_no_doubled_rows(lake, tuple(TABLES), ledger)
         ledger["events delivered"] += delivered
         ledger["events redelivered"] += len(bodies)
         ledger["out-of-order deliveries"] += out_of_order
@@ -316,6 +340,16 @@ def _glue_partitions(stack: LocalStack) -> set[tuple[str, tuple[str, ...]]]:
     return found
 
 
+def _lake_partitions(stack: LocalStack) -> set[tuple[str, tuple[str, ...]]]:
+    """The partitions that hold at least one object: what Glue must list, no more, no less."""
+    found = set()
+    for key in lake_keys(stack):
+        table = key.split("/", 1)[0]
+        if table in TABLES and TABLES[table].partition_keys:
+            found.add((table, tuple(parse_partition(table, key).values())))
+    return found
+
+
 class WriteCounter:
     """Counts the write calls; raises Crash before write number `crash_at` (0-based) is sent."""
 
@@ -350,7 +384,7 @@ def crash_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, dict[str, Any]]]:
             run_schedules(stack, ("aggregate",))
             refs[name] = read_lake(stack, tmp_path / f"ref{name}")
             assert not _dirty(stack)
-        refs["glue"] = _glue_partitions(stack)
+        assert _glue_partitions(stack) == _lake_partitions(stack)
         yield stack, refs
 
 
@@ -395,7 +429,7 @@ def test_normalize_crash_at_every_write_converges_on_redelivery(tmp_path, ledger
             # Then a reader sees, per source and partition, the old rows or the new ones, and no record twice
             seen = read_lake(stack, tmp_path / "lake")
             assert_each_object_old_or_new(seen, refs[old], refs[new], STAGING + DERIVED)
-            assert_no_doubled_record(seen)
+            assert_no_doubled_rows(seen, tuple(TABLES), ledger)
             # And the redelivery converges on the lake of a run without the crash, with every partition marked
             assert stack.drain_queue() == {"delivered": 3, "failed": 0}
             current = new
@@ -409,7 +443,7 @@ def test_normalize_crash_at_every_write_converges_on_redelivery(tmp_path, ledger
         # And the next aggregate run derives the same tables as after a clean run
         run_schedules(stack, ("aggregate",))
         assert_same_rows(read_lake(stack, tmp_path / "lake"), refs[current], STAGING + DERIVED, ledger)
-        assert _glue_partitions(stack) == refs["glue"]
+        assert _glue_partitions(stack) == _lake_partitions(stack)
         assert counted == total
 
 
@@ -446,7 +480,175 @@ def test_aggregate_crash_at_every_write_converges_on_the_next_run(part, tmp_path
             assert_same_rows(read_lake(stack, tmp_path / "lake"), refs[current], STAGING + DERIVED, ledger)
             assert not _dirty(stack), f"marks left after the run that followed a crash at write {crash_at}"
             ledger["crash points converged"] += 1
-        assert _glue_partitions(stack) == refs["glue"]
+        assert _glue_partitions(stack) == _lake_partitions(stack)
+
+
+# -- 2b. records that move to another day --------------------------------------------------------------------
+MOVE_KEY = "traces/claude/move/session.jsonl"
+MOVE_REPO = "acme/move"
+MOVE_TABLES = ("traces", "daily_session_metrics", "dead_letters")
+# record -> day of November 2026, per version. A -> B swaps records between days 1 and 2 (a cycle of moves),
+# moves one from day 2 to day 5 (a new object), and every record of day 3 to day 4 (day 3 left empty); B -> A
+# undoes it all. Record i has 16**i output tokens, so a day's tokens_out says which records it counts.
+MOVE_DAYS = {
+    "A": {0: 1, 1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 6: 4},
+    "B": {0: 2, 1: 1, 2: 1, 3: 5, 4: 4, 5: 4, 6: 4},
+}
+AFTER_WRITE_EVENTS = [f"after-call.{service}.{op}" for service, ops in WRITE_CALLS.items() for op in ops]
+
+
+def _moving_transcript(version: str) -> bytes:
+    """A Claude Code transcript: calls named by (message.id, requestId), so a call keeps its record_id when its
+    timestamp (and so its day) changes."""
+    lines = [
+        {
+            "type": "assistant",
+            "sessionId": "move-session",
+            "timestamp": f"2026-11-{day:02d}T09:{i:02d}:00.000Z",
+            "requestId": f"req_move_{i}",
+            "message": {
+                "id": f"msg_move_{i}",
+                "model": "claude-sonnet-4-5-20250929",
+                "usage": {"input_tokens": 1, "output_tokens": 16**i},
+            },
+        }
+        for i, day in MOVE_DAYS[version].items()
+    ]
+    return "\n".join(json.dumps(line) for line in lines).encode()
+
+
+def _upload_move(stack: LocalStack, version: str) -> None:
+    stack.s3.put_object(
+        Bucket=stack.raw_bucket,
+        Key=MOVE_KEY,
+        Body=_moving_transcript(version),
+        Metadata={"repo": MOVE_REPO, "developer": "dev@acme.dev"},
+    )
+
+
+def _fresh_ingest(version: str, root: Path) -> Lake:
+    """The tables of a stack that only ever saw `version`: what every redelivery must converge on."""
+    with running() as stack:
+        stack.enable_notifications()
+        _upload_move(stack, version)
+        assert stack.drain_queue()["failed"] == 0
+        run_schedules(stack, ("aggregate",))
+        return read_lake(stack, root)
+
+
+def counted_in_daily(seen: Lake) -> Counter[int]:
+    """How many times daily_session_metrics counts each moving record (digit i of the tokens_out sum, base 16)."""
+    total = sum(int(r["tokens_out"]) for r in seen["daily_session_metrics"] if r["repo"] == repr(MOVE_REPO))
+    return Counter({i: (total // 16**i) % 16 for i in MOVE_DAYS["A"]})
+
+
+class ReaderSawIt(BaseException):  # noqa: N818 - an assertion, raised past the handler under test
+    """An assertion that failed in a reader called from inside a handler: not an Exception, so no handler
+    catches it."""
+
+
+class MoveReader:
+    """A reader of the lake at one instant: the SQL engine over the lake, then the real aggregate run (as its
+    schedule would start it), then the SQL engine again. Called after every write (a botocore after-call hook),
+    it also sees the writes of the aggregate run it starts, and skips them (it is reading, not observing)."""
+
+    def __init__(self, stack: LocalStack, root: Path, known: Rows, ledger: Counter[str]) -> None:
+        self.stack, self.root, self.known, self.ledger = stack, root, known, ledger
+        self.busy = False
+        self.observations = 0
+
+    def __call__(self, **kwargs: Any) -> None:
+        if self.busy:
+            return
+        try:
+            self.observe()
+        except AssertionError as e:  # inside normalize: its batch processor would report a failed record
+            raise ReaderSawIt(str(e)) from e
+
+    def observe(self) -> None:
+        self.busy = True
+        saved = dict(os.environ)
+        try:
+            self.check()
+            run_schedules(self.stack, ("aggregate",))
+            self.check()
+        finally:
+            # the aggregate run used its own environment and adapters: normalize's next record uses its own
+            os.environ.clear()
+            os.environ.update(saved)
+            clear_adapter_caches()
+            self.busy = False
+
+    def check(self) -> None:
+        seen = read_lake(self.stack, self.root)
+        assert_no_doubled_rows(seen, MOVE_TABLES, self.ledger)
+        counted = counted_in_daily(seen)
+        doubled = sum(max(0, n - 1) for n in counted.values())
+        self.ledger["rows doubled"] += doubled
+        self.ledger["rows checked for doubles"] += len(counted)
+        assert doubled == 0, f"daily_session_metrics counts records twice: {dict(counted)}"
+        assert all(row in self.known for row in seen["traces"]), "a traces row of neither version"
+        self.observations += 1
+        self.ledger["reads between two writes"] += 1
+
+
+def test_reupload_moving_records_to_other_days_never_doubles_a_row(tmp_path, ledger):
+    fresh = {version: _fresh_ingest(version, tmp_path / f"fresh{version}") for version in MOVE_DAYS}
+    known = fresh["A"]["traces"] + fresh["B"]["traces"]
+    with running() as stack:
+        # Given version A of a transcript delivered and aggregated
+        stack.enable_notifications()
+        stack.drain_queue()  # the s3:TestEvent
+        _upload_move(stack, "A")
+        assert stack.drain_queue()["failed"] == 0
+        run_schedules(stack, ("aggregate",))
+        assert_same_rows(read_lake(stack, tmp_path / "lake"), fresh["A"], MOVE_TABLES, ledger)
+        reader = MoveReader(stack, tmp_path / "seen", known, ledger)
+        writes = WriteCounter()
+
+        def normalize_writes(**kwargs: Any) -> None:
+            if not reader.busy:  # not the writes of the aggregate run the reader starts
+                writes(**kwargs)
+
+        # When it is re-uploaded as B (records moved to other days), then as A again, with a reader (SQL engine,
+        # aggregate run) after every single write of normalize
+        for version in ("B", "A"):
+            _upload_move(stack, version)
+            before = reader.observations
+            with boto_hooks(WRITE_EVENTS, normalize_writes), boto_hooks(AFTER_WRITE_EVENTS, reader):
+                assert stack.drain_queue() == {"delivered": 1, "failed": 0}
+            # Then no reader ever saw a record twice, in traces or in daily_session_metrics (MoveReader.check)
+            assert reader.observations - before >= 16
+            # And the lake and the catalog end as a fresh ingest of that version
+            run_schedules(stack, ("aggregate",))
+            assert_same_rows(read_lake(stack, tmp_path / "lake"), fresh[version], MOVE_TABLES, ledger)
+            assert _glue_partitions(stack) == _lake_partitions(stack)
+            ledger["events delivered"] += 1
+            ledger["events redelivered"] += 1
+        emptied = ("traces", ("2026-11-03", MOVE_REPO))
+        assert emptied in _glue_partitions(stack)  # A again: day 3 holds rows again and is registered again
+
+        # And a normalize dying before any one of its writes (A <-> B), read by the same reader after the crash,
+        # converges on redelivery to a fresh ingest of the version it was delivering
+        total = writes.writes // 2
+        current = "A"
+        for crash_at in range(total):
+            target = "B" if current == "A" else "A"
+            _upload_move(stack, target)
+            counter = WriteCounter(crash_at)
+            with boto_hooks(WRITE_EVENTS, counter), pytest.raises(Crash):
+                stack.drain_queue()
+            ledger["crashes injected"] += 1
+            reader.observe()
+            assert stack.drain_queue() == {"delivered": 1, "failed": 0}
+            run_schedules(stack, ("aggregate",))
+            assert_same_rows(read_lake(stack, tmp_path / "lake"), fresh[target], MOVE_TABLES, ledger)
+            assert _glue_partitions(stack) == _lake_partitions(stack)
+            assert (emptied in _glue_partitions(stack)) == (target == "A")
+            current = target
+            ledger["crash points converged"] += 1
+            ledger["events delivered"] += 2
+            ledger["events redelivered"] += 1
 
 
 # -- 3. throttling and transient errors ---------------------------------------------------------------------------

@@ -103,6 +103,10 @@ READS = {
     "GitHubSyncFunction": (),
 }
 FUNCTIONS = tuple(WRITES)
+# Deregistering partitions left without objects: aggregate alone, on the tables whose partitions it checks (the
+# staging tables it is marked dirty for, the derived tables it writes). Never table/*, never another function.
+DEREGISTERS = {"AggregateFunction": (*READS["AggregateFunction"], *WRITES["AggregateFunction"])}
+PARTITION_DELETES = {"glue:BatchDeletePartition", "glue:DeletePartition"}
 
 
 def _expected_grants(function: str) -> tuple[set[tuple[str, str]], set[str], set[str]]:
@@ -122,6 +126,9 @@ def _expected_grants(function: str) -> tuple[set[tuple[str, str]], set[str], set
         grants |= {("s3:PutObject", f"{RAW}/github/*"), ("secretsmanager:GetSecretValue", SECRET)}
     else:
         grants |= {(action, arn) for action in GLUE_PARTITIONS for arn in GLUE}
+    if function in DEREGISTERS:
+        tables = [f"arn:aws:glue:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{DATABASE}/{t}" for t in DEREGISTERS[function]]
+        grants |= {("glue:BatchDeletePartition", arn) for arn in (*GLUE[:2], *tables)}
     return grants, raw_prefixes, lake_prefixes
 
 
@@ -243,6 +250,22 @@ def test_schedule_role_only_invokes_its_function_and_dead_letters(translated, re
     ledger["statements checked"] += len(statements)
 
 
+def test_only_aggregate_may_delete_partitions_and_only_of_its_tables(translated, resolver, ledger):
+    # Given every (action, resource) each generated role grants
+    for function in FUNCTIONS:
+        granted = _grants(_statements(_roles(translated)[f"{function}Role"]), resolver)
+        deletes = {(a, r) for a, r in granted if a in PARTITION_DELETES}
+        # Then only aggregate may delete partitions, with the batch call alone, on exactly its tables' ARNs
+        if function not in DEREGISTERS:
+            assert deletes == set(), function
+            continue
+        assert {a for a, _ in deletes} == {"glue:BatchDeletePartition"}
+        tables = {r.rsplit("/", 1)[1] for _, r in deletes if ":table/" in r}
+        assert tables == set(DEREGISTERS[function]) and not tables & {"correlations", "dead_letters", "*"}
+        assert {r for _, r in deletes if ":table/" not in r} == set(GLUE[:2])
+        ledger["statements checked"] += 1
+
+
 def test_every_lake_table_prefix_is_writable_by_exactly_the_function_the_map_names(translated, resolver):
     # Given the lake tables of the schema, plus reports/ (correlate's HTML report is a lake object too)
     prefixes = {*TABLES, "reports"}
@@ -349,6 +372,28 @@ def _required(service: str, operation: str, params: dict[str, Any]) -> list[tupl
     return [(f"{service}:{operation}", "?", None)]
 
 
+MOVED_KEY = "traces/claude/moved/session.jsonl"
+
+
+def _transcript(day: str) -> bytes:
+    """A two-call Claude Code transcript, every call on `day`."""
+    lines = [
+        {
+            "type": "assistant",
+            "sessionId": "moved-session",
+            "timestamp": f"{day}T10:0{i}:00.000Z",
+            "requestId": f"req_moved_{i}",
+            "message": {
+                "id": f"msg_moved_{i}",
+                "model": "claude-sonnet-4-5-20250929",
+                "usage": {"input_tokens": 10, "output_tokens": 20},
+            },
+        }
+        for i in range(2)
+    ]
+    return "\n".join(json.dumps(line) for line in lines).encode()
+
+
 @contextmanager
 def _recording_stack(monkeypatch, overrides: dict[str, str]):
     """The embedded stack (as `running()` builds it) with parameter overrides; every AWS call a function
@@ -420,6 +465,17 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
             stack.invoke("normalize", {"mode": "sweep"})
             for name in ("aggregate", "correlate"):
                 stack.invoke(name, stack.template.schedule_inputs(local_stack.FUNCTIONS[name])[0])
+            # ... and a transcript re-uploaded with every row moved to the next day: aggregate deregisters the
+            # traces and daily partitions it left empty
+            for day in ("2027-01-04", "2027-01-05"):
+                stack.s3.put_object(
+                    Bucket=stack.raw_bucket,
+                    Key=MOVED_KEY,
+                    Body=_transcript(day),
+                    Metadata={"repo": "acme/moved", "developer": "dev@acme.dev"},
+                )
+                assert stack.drain_queue()["failed"] == 0
+                stack.invoke("aggregate", stack.template.schedule_inputs("AggregateFunction")[0])
             secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
             secret_arn = secrets.describe_secret(SecretId=secret)["ARN"]
             lake_keys = {o["Key"].split("/", 1)[0] for o in stack._bucket_objects(stack.lake_bucket)}
@@ -454,8 +510,18 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
     assert {f for f, *_ in calls} == set(FUNCTIONS)
     assert {"s3:PutObject", "dynamodb:PutItem", "secretsmanager:GetSecretValue"} <= seen["GitHubSyncFunction"]
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:PutItem"} <= seen["NormalizeFunction"]
-    assert lake_keys >= {"traces", "dead_letters", "github_pulls", "github_commits", "daily_session_metrics",
-                         "daily_github_metrics", "correlations", "reports"}, lake_keys
+    assert "glue:BatchDeletePartition" in seen["AggregateFunction"]
+    assert not [f for f in FUNCTIONS if f not in DEREGISTERS and PARTITION_DELETES & seen[f]]
+    assert lake_keys >= {
+        "traces",
+        "dead_letters",
+        "github_pulls",
+        "github_commits",
+        "daily_session_metrics",
+        "daily_github_metrics",
+        "correlations",
+        "reports",
+    }, lake_keys
     ledger["calls checked against roles"] += len(calls)
 
 

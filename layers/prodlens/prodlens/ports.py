@@ -72,8 +72,12 @@ class StateStore(Protocol):
 
 
 class Catalog(Protocol):
-    """The Glue catalog: partitions are registered so Athena sees new data."""
+    """The Glue catalog: partitions are registered so Athena sees new data, and removed once they hold none."""
 
     def register_partitions(self, table: str, partitions: Iterable[dict[str, str]]) -> int:
         """Create missing partitions (existing ones are left alone); returns how many were created."""
+        ...
+
+    def deregister_partitions(self, table: str, partitions: Iterable[dict[str, str]]) -> int:
+        """Delete these partitions from the catalog (missing ones are ignored); returns how many were deleted."""
         ...

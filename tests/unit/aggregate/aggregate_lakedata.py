@@ -182,6 +182,13 @@ class FakeCatalog:
         known |= new
         return len(new)
 
+    def deregister_partitions(self, table: str, partitions: Iterable[dict[str, str]]) -> int:
+        keys = TABLES[table].partition_keys
+        known = self.partitions.setdefault(table, set())
+        gone = {tuple(p[k] for k in keys) for p in partitions} & known
+        known -= gone
+        return len(gone)
+
 
 def put_staging(
     store: Any,

@@ -439,15 +439,20 @@ def test_function_policies_are_inline_statements_or_known_sam_templates(function
 
 
 def test_glue_permissions_are_scoped_to_this_stack_database(functions):
+    tables = tuple(f":table/${{GlueDatabaseName}}/{name}" for name in TABLES)
     for name, statement in _inline_statements(functions):
         actions = _as_list(statement["Action"])
         if any(a.startswith("glue:") for a in actions):
             resources = [r["Fn::Sub"] for r in _as_list(statement["Resource"])]
             assert all(
-                r.endswith((":catalog", ":database/${GlueDatabaseName}", ":table/${GlueDatabaseName}/*"))
+                r.endswith((":catalog", ":database/${GlueDatabaseName}", ":table/${GlueDatabaseName}/*", *tables))
                 for r in resources
             ), name
             assert not {"glue:CreateTable", "glue:DeleteTable", "glue:DeleteDatabase"} & set(actions), name
+            # Deleting partitions: aggregate only, named tables only (never table/*): docs/architecture.md
+            if {"glue:BatchDeletePartition", "glue:DeletePartition"} & set(actions):
+                assert name == "AggregateFunction" and set(actions) == {"glue:BatchDeletePartition"}, name
+                assert not [r for r in resources if r.endswith("/*")], name
 
 
 def test_list_bucket_is_always_limited_by_prefix(functions):

@@ -1,4 +1,5 @@
-"""The Glue catalog: registers the partitions that the functions write, so Athena sees them."""
+"""The Glue catalog: registers the partitions that the functions write, so Athena sees them, and deregisters
+partitions left without objects (aggregate only: see docs/architecture.md, "Stale partitions")."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
 
 _BATCH = 100  # BatchCreatePartition limit
+_DELETE_BATCH = 25  # BatchDeletePartition limit
 
 
 class GlueCatalog:
@@ -59,3 +61,22 @@ class GlueCatalog:
                 raise error_for_code(failed[0], f"glue batch_create_partition {table}")
             created += len(batch) - len(response.get("Errors", []))
         return created
+
+    def deregister_partitions(self, table: str, partitions: Iterable[dict[str, str]]) -> int:
+        keys = TABLES[table].partition_keys
+        unique = sorted({tuple(p[k] for k in keys) for p in partitions})
+        deleted = 0
+        for start in range(0, len(unique), _DELETE_BATCH):
+            batch = [{"Values": list(values)} for values in unique[start : start + _DELETE_BATCH]]
+            try:
+                response = self._glue.batch_delete_partition(
+                    DatabaseName=self.database, TableName=table, PartitionsToDelete=batch
+                )
+            except (ClientError, BotoCoreError) as e:
+                raise translate(e, f"glue batch_delete_partition {table}") from e
+            codes = [err["ErrorDetail"]["ErrorCode"] for err in response.get("Errors", [])]
+            failed = [code for code in codes if code != "EntityNotFoundException"]
+            if failed:
+                raise error_for_code(failed[0], f"glue batch_delete_partition {table}")
+            deleted += len(batch) - len(codes)
+        return deleted

@@ -11,7 +11,8 @@ the dirty marks are the work list and the source of truth for "what still needs 
    next run the same difference to find);
 3. recomputes every affected day *from all that day's partitions* and overwrites the day's one object
    (a PUT is atomic: a reader sees the old day or the new day, never a mix);
-4. registers new partitions in Glue;
+4. registers new partitions in Glue, and deregisters the partitions it looked at (dirty staging partitions,
+   derived partitions it removed) that hold no object any more, race-safely (_deregister_empty);
 5. clears each mark only if its version is still the one it read. A mark touched during the run keeps
    its new version and stays dirty. A clear that fails re-marks the partition: the failure means another
    run or a new write interleaved with ours, and our overwrite may be the older one, so the next run
@@ -111,6 +112,7 @@ class _Lake:
         self.rows_written = 0
         self.objects_written = 0
         self.registered: dict[str, list[dict[str, str]]] = {}
+        self.removed: dict[str, list[dict[str, str]]] = {}  # derived partitions left without rows
 
     def partition_files(self, table: str, partition: dict[str, str]) -> list[PartitionFile]:
         """Every object of one partition, downloaded."""
@@ -166,6 +168,11 @@ class _Lake:
         self.local.pop(key, None)
         if self.store.head(key) is not None:
             self.store.delete([key])
+        self.removed.setdefault(table, []).append(partition)  # even if already gone: a crash may have come between
+
+    def is_empty(self, table: str, partition: dict[str, str]) -> bool:
+        """No object under the partition's prefix (one LIST page at most)."""
+        return next(iter(self.store.list(partition_prefix(table, partition))), None) is None
 
     def forget_inputs(self) -> None:
         """Free /tmp between day batches (Lambda reuses it across invocations)."""
@@ -290,6 +297,46 @@ def _publish_days(lake: _Lake, table: str, days: set[str], outputs: list[TableFi
         lake.remove(table, {"event_date": day})
 
 
+def _mark_partition(mark: DirtyPartition) -> dict[str, str] | None:
+    """The staging partition a dirty mark names (None for a malformed mark)."""
+    keys = TABLES[mark.table].partition_keys
+    values = {"event_date": mark.event_date, "repo": mark.repo}
+    if not mark.repo or ("event_date" in keys and not _is_day(mark.event_date)):
+        return None
+    return {k: values[k] for k in keys}
+
+
+def _deregister_empty(lake: _Lake, catalog: Catalog, plan: _Plan) -> int:
+    """Remove from the catalog the partitions this run looked at that hold no object; returns how many.
+
+    Candidates: the dirty staging partitions (a redelivery may have moved every row out of one) and the derived
+    partitions this run removed. Race-safe against a writer that puts an object and then registers its partition
+    (normalize, an overlapping aggregate run): an empty partition is deregistered, then listed again, and
+    registered again if it was filled in between. A writer that registered before the deletion had put its
+    object before the second listing, which sees it; one that registers after the deletion re-creates the
+    partition itself. Either way a partition with objects stays registered.
+    """
+    candidates: dict[str, dict[tuple[tuple[str, str], ...], dict[str, str]]] = {}
+    for mark in plan.marks:
+        partition = _mark_partition(mark)
+        if partition is not None:
+            candidates.setdefault(mark.table, {})[tuple(sorted(partition.items()))] = partition
+    for table, partitions in lake.removed.items():
+        for partition in partitions:
+            candidates.setdefault(table, {})[tuple(sorted(partition.items()))] = partition
+    deregistered = 0
+    for table in sorted(candidates):
+        empty = [p for _, p in sorted(candidates[table].items()) if lake.is_empty(table, p)]
+        if not empty:
+            continue
+        deregistered += catalog.deregister_partitions(table, empty)
+        refilled = [p for p in empty if not lake.is_empty(table, p)]
+        if refilled:
+            logger.info("partition filled while it was deregistered; registered again", table=table, n=len(refilled))
+            catalog.register_partitions(table, refilled)
+    return deregistered
+
+
 def _clear_marks(state: StateStore, marks: Iterable[DirtyPartition]) -> tuple[int, int]:
     cleared = kept = 0
     for mark in marks:
@@ -357,6 +404,7 @@ def run_aggregate(
         _publish_pull_requests(lake, rebuilt)
         session_outputs = _recompute_session_days(lake, plan.session_days)
         created = {table: catalog.register_partitions(table, parts) for table, parts in lake.registered.items()}
+        deregistered = _deregister_empty(lake, catalog, plan)
     finally:
         shutil.rmtree(workdir / "in", ignore_errors=True)
         shutil.rmtree(workdir / "out", ignore_errors=True)
@@ -380,6 +428,7 @@ def run_aggregate(
         "objects_read": lake.objects_read,
         "partitions_read": len(lake.partitions_read),
         "partitions_registered": created,
+        "partitions_deregistered": deregistered,
         "dirty_cleared": cleared,
         "dirty_kept": kept,
         "wall_seconds": round(time.perf_counter() - started_wall, 3),

@@ -183,6 +183,70 @@ def _claude() -> str:
     return text + '\n{"type": "assistant", "message": {"content": "' + CANARY + " cut off\n"  # invalid_json
 
 
+def _claude_code_otel_logs() -> str:
+    """Claude Code's OTLP log events: the prompt event, tool results and an API error all carry text."""
+    start = 1788948000 * 10**9
+
+    def event(name: str, sequence: int, *attributes: dict[str, Any], ts: Any = None) -> dict[str, Any]:
+        return {
+            "timeUnixNano": str(start + sequence * 10**9) if ts is None else ts,
+            "body": {"stringValue": f"claude_code.{name}"},
+            "attributes": [
+                _attr("event.name", name),
+                _attr("session.id", "cc-otel-canary"),
+                _attr("event.sequence", sequence),
+                _attr("user.email", "dana@acme.dev"),
+                *attributes,
+            ],
+        }
+
+    records = [
+        event("user_prompt", 1, _attr("prompt", CANARY), _attr("prompt_length", 33)),
+        event(
+            "api_request",
+            2,
+            _attr("model", "claude-sonnet-4-5-20250929"),
+            _attr("input_tokens", 12),
+            _attr("output_tokens", 40),
+            _attr("cost_usd", "0.0012"),
+            _attr("request_id", "req_canary_1"),
+            _attr("note", CANARY),
+        ),
+        event("tool_result", 3, _attr("tool_name", "Bash"), _attr("tool_parameters", CANARY)),
+        event(
+            "api_error",
+            4,
+            _attr("model", "claude-sonnet-4-5-20250929"),
+            _attr("error", CANARY),
+            _attr("status_code", 529),
+        ),
+        event(
+            "api_request",
+            5,
+            _attr("model", "claude-sonnet-4-5-20250929"),
+            _attr("input_tokens", CANARY),
+            _attr("request_id", "req_canary_2"),
+        ),  # invalid_tokens
+        event(
+            "api_request",
+            6,
+            _attr("model", "claude-sonnet-4-5-20250929"),
+            _attr("input_tokens", 3),
+            _attr("request_id", "req_canary_3"),
+            ts="not a time",
+        ),  # invalid_timestamp
+    ]
+    document = {
+        "resourceLogs": [
+            {
+                "resource": {"attributes": [_attr("service.name", "claude-code"), _attr("repo", REPO)]},
+                "scopeLogs": [{"scope": {"name": "com.anthropic.claude_code.events"}, "logRecords": records}],
+            }
+        ]
+    }
+    return json.dumps(document)
+
+
 def _codex() -> str:
     def line(ts: str, kind: str, payload: dict) -> dict:
         return {"timestamp": f"2026-09-05T09:{ts}Z", "type": kind, "payload": payload}
@@ -270,13 +334,14 @@ INPUTS: dict[str, tuple[str, dict[str, str] | None]] = {
     "traces/otlp/canary-agent.json": (_otlp(), None),
     "traces/claude/api/canary-session.jsonl": (_claude(), {"repo": REPO, "developer": "carol@acme.dev"}),
     "traces/codex/rollout-2026-09-05T11-00-00-canary.jsonl": (_codex(), None),
+    "traces/otel/claude-code-logs-canary.json": (_claude_code_otel_logs(), None),
     "traces/seed/not-json-at-all.jsonl.gz": (f"{{{CANARY}}}\n", None),  # gzip, unknown format
     "github/acme/api/pulls/page-0001.json": (_pulls(), None),
     "github/acme/api/commits/page-0001.json": (_commits(), None),
     "github/acme/api/issue_events/page-0001.json": (_issue_events(), None),
     "github/acme/api/pulls/page-0002.json": ('[{"id": 1, "title": "' + CANARY, None),  # a page that is not JSON
 }
-FORMATS = ("seed", "litellm", "otlp", "claude_code", "codex", "github")
+FORMATS = ("seed", "litellm", "otlp", "claude_code", "codex", "claude_code_otel_logs", "github")
 
 
 def _write_inputs(root: Path) -> None:

@@ -32,6 +32,8 @@ def _first_value(path: Path):
         ("gcs_pub_sub_body__standard_logging_payload.json", "litellm"),
         ("otlp__llm_spans.json", "otlp"),
         ("otlp-proto-examples__trace.json", "otlp"),
+        ("claude_code_otel__logs.json", "claude_code_otel_logs"),
+        ("otlp-proto-examples__logs.json", "claude_code_otel_logs"),
         ("codex__modern_session.jsonl", "codex"),
         ("codex__legacy_session.jsonl", "codex"),
         ("codex__forked_subagent.jsonl", "codex"),
@@ -47,7 +49,7 @@ def test_registry_names_are_unique_and_every_format_has_one_shape():
     assert all(isinstance(fmt, LineFormat | DocumentFormat | StreamFormat) for fmt in FORMATS)
 
 
-@pytest.mark.parametrize("value", [None, [], "text", 3, {}, {"unrelated": 1}, {"resourceLogs": []}])
+@pytest.mark.parametrize("value", [None, [], "text", 3, {}, {"unrelated": 1}, {"resourceMetrics": []}])
 def test_classify_returns_none_for_values_of_no_format(value):
     assert classify(value) is None
 

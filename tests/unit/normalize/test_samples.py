@@ -187,7 +187,6 @@ def test_otlp_proto_example_non_llm_span_is_skipped(normalize):
 @pytest.mark.parametrize(
     "name",
     [
-        "otlp-proto-examples__logs.json",
         "otlp-proto-examples__metrics.json",
         "gcs_pub_sub_body__spend_logs_payload.json",
     ],

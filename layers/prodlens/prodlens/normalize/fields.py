@@ -316,7 +316,9 @@ def token_count(value: Any, name: str) -> int | None:
         count = int(value)
         if count <= MAX_TOKENS:
             return count
-    raise RecordError("invalid_tokens", f"{name}={str(value)[:32]!r} is not a non-negative integer")
+    # The value itself is not echoed: a string in a token field may be text that must not reach the lake
+    shape = f"a {len(value)}-character string" if isinstance(value, str) else f"a {type(value).__name__}"
+    raise RecordError("invalid_tokens", f"{name} is {shape}, not a non-negative integer")
 
 
 def uncached_input(prompt: int, cache_read: int, cache_write: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodlens.normalize.formats import claude_code, codex, litellm, otlp, seed
+from prodlens.normalize.formats import claude_code, claude_code_otel_logs, codex, litellm, otlp, seed
 from prodlens.normalize.formats.base import (
     Dead,
     DocumentFormat,
@@ -21,7 +21,14 @@ from prodlens.normalize.formats.base import (
     TraceFormat,
 )
 
-FORMATS: tuple[TraceFormat, ...] = (litellm.FORMAT, otlp.FORMAT, codex.FORMAT, seed.FORMAT, claude_code.FORMAT)
+FORMATS: tuple[TraceFormat, ...] = (
+    litellm.FORMAT,
+    otlp.FORMAT,
+    claude_code_otel_logs.FORMAT,
+    codex.FORMAT,
+    seed.FORMAT,
+    claude_code.FORMAT,
+)
 
 
 def classify(value: Any) -> TraceFormat | None:

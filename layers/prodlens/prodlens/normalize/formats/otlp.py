@@ -4,7 +4,6 @@ attributes) become rows, other spans are skipped."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from prodlens.normalize.fields import (
@@ -21,87 +20,12 @@ from prodlens.normalize.fields import (
     uncached_input,
 )
 from prodlens.normalize.formats.base import Dead, DocumentFormat, Outcome, Row, Skip
+from prodlens.normalize.formats.otlp_json import MalformedPart, iter_items, otlp_attributes
 from prodlens.normalize.rows import ObjectContext, canonical_row
 
 
 def detects(obj: Any) -> bool:
     return isinstance(obj, dict) and "resourceSpans" in obj
-
-
-def _otlp_value(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    for key in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
-        if key in value:
-            return value[key]
-    if "intValue" in value:
-        try:
-            return int(value["intValue"])
-        except (TypeError, ValueError):
-            return value["intValue"]
-    if "arrayValue" in value:
-        values = dig(value, "arrayValue", "values")
-        return [_otlp_value(v) for v in values] if isinstance(values, list) else None
-    if "kvlistValue" in value:
-        return otlp_attributes(dig(value, "kvlistValue", "values"))
-    return None
-
-
-def otlp_attributes(attributes: Any) -> dict[str, Any]:
-    """OTLP `[{key, value: {stringValue|intValue|...}}]` (or an already flat map) -> {key: python value}."""
-    if isinstance(attributes, dict):
-        return attributes
-    out: dict[str, Any] = {}
-    if not isinstance(attributes, list):  # malformed: no attributes (the span is then not an LLM span)
-        return out
-    for item in attributes:
-        if isinstance(item, dict) and isinstance(item.get("key"), str):
-            out[item["key"]] = _otlp_value(item.get("value"))
-    return out
-
-
-@dataclass(frozen=True)
-class MalformedPart:
-    """A part of an OTLP export that should hold spans but has the wrong JSON type: one record, a dead letter."""
-
-    path: str
-    value: Any
-
-
-def _items(value: Any, path: str) -> list[Any]:
-    """The elements of an OTLP list field: [] when absent, a MalformedPart when it is not a list."""
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [MalformedPart(path, value)]
-
-
-def iter_spans(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any] | MalformedPart]]:
-    """(resource attributes, span) for every span; a part that cannot hold spans (a span, scope or resource
-    that is not an object, a list field that is not a list) is yielded once as a MalformedPart, never skipped."""
-    for i, resource_spans in enumerate(_items(document.get("resourceSpans"), "resourceSpans")):
-        if not isinstance(resource_spans, dict):
-            yield (
-                {},
-                resource_spans
-                if isinstance(resource_spans, MalformedPart)
-                else MalformedPart(f"resourceSpans[{i}]", resource_spans),
-            )
-            continue
-        resource = otlp_attributes(dig(resource_spans, "resource", "attributes"))
-        scopes_key = "scopeSpans" if "scopeSpans" in resource_spans else "instrumentationLibrarySpans"
-        for j, scope_spans in enumerate(_items(resource_spans.get(scopes_key), f"resourceSpans[{i}].{scopes_key}")):
-            path = f"resourceSpans[{i}].{scopes_key}[{j}]"
-            if not isinstance(scope_spans, dict):
-                yield (
-                    resource,
-                    scope_spans if isinstance(scope_spans, MalformedPart) else MalformedPart(path, scope_spans),
-                )
-                continue
-            for k, span in enumerate(_items(scope_spans.get("spans"), f"{path}.spans")):
-                yield (
-                    resource,
-                    span if isinstance(span, dict | MalformedPart) else MalformedPart(f"{path}.spans[{k}]", span),
-                )
 
 
 def is_llm_span(attrs: dict[str, Any]) -> bool:
@@ -189,7 +113,7 @@ def parse_span(resource: dict[str, Any], span: dict[str, Any], ctx: ObjectContex
 
 
 def records(document: Any, ctx: ObjectContext) -> Iterator[Outcome]:
-    for index, (resource, span) in enumerate(iter_spans(document), 1):
+    for index, (resource, span) in enumerate(iter_items(document), 1):
         if isinstance(span, MalformedPart):
             detail = f"span {index}: {span.path} is a {type(span.value).__name__}, not an OTLP object/list"
             yield Dead("invalid_record", detail, dead_letter_raw(None, span.value))

@@ -83,14 +83,36 @@ GLUE_PARTITIONS = (
 
 # Lake tables per function: the ones it writes (its own outputs) and the ones it only reads.
 WRITES = {
-    "NormalizeFunction": ("traces", "dead_letters", "github_pulls", "github_commits", "github_issue_events"),
-    "AggregateFunction": ("pull_requests", "commits", "daily_session_metrics", "daily_github_metrics"),
+    "NormalizeFunction": (
+        "traces",
+        "dead_letters",
+        "github_pulls",
+        "github_commits",
+        "github_issue_events",
+        "usage_records",
+        "ai_commit_records",
+    ),
+    "AggregateFunction": (
+        "pull_requests",
+        "commits",
+        "daily_session_metrics",
+        "daily_github_metrics",
+        "developer_daily_usage",
+        "ai_commits",
+    ),
     "CorrelateFunction": ("correlations", "reports"),
     "GitHubSyncFunction": (),
 }
 READS = {
     "NormalizeFunction": (),
-    "AggregateFunction": ("traces", "github_pulls", "github_commits", "github_issue_events"),
+    "AggregateFunction": (
+        "traces",
+        "github_pulls",
+        "github_commits",
+        "github_issue_events",
+        "usage_records",
+        "ai_commit_records",
+    ),
     # the correlations read the daily tables; the HTML report also summarises traces, PRs, commits, dead letters
     "CorrelateFunction": (
         "daily_session_metrics",
@@ -120,8 +142,8 @@ def _expected_grants(function: str) -> tuple[set[tuple[str, str]], set[str], set
         grants.add(("s3:ListBucket", LAKE))
     grants |= {(action, STATE) for action in STATE_ITEMS}
     if function == "NormalizeFunction":
-        raw_prefixes = {"traces/*", "github/*"}
-        grants |= {("s3:GetObject", f"{RAW}/traces/*"), ("s3:GetObject", f"{RAW}/github/*"), ("s3:ListBucket", RAW)}
+        raw_prefixes = {"traces/*", "github/*", "usage/*"}
+        grants |= {("s3:GetObject", f"{RAW}/{prefix}") for prefix in raw_prefixes} | {("s3:ListBucket", RAW)}
     if function == "GitHubSyncFunction":
         grants |= {("s3:PutObject", f"{RAW}/github/*"), ("secretsmanager:GetSecretValue", SECRET)}
     else:

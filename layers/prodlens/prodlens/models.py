@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 
@@ -14,6 +15,7 @@ class SourceObject:
     path: Path
     metadata: dict[str, str] = field(default_factory=dict)
     etag: str = ""
+    last_modified: datetime | None = None  # when the object was stored (UTC): orders reports that replace others
 
 
 @dataclass(frozen=True)

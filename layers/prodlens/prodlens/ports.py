@@ -23,7 +23,8 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> Iterator[StoredObject]: ...
 
     def download(self, key: str, path: Path) -> dict[str, str]:
-        """Copy the object to `path`; return its user metadata. Raises ObjectNotFound."""
+        """Copy the object to `path`; return its user metadata plus `etag` and `last_modified` (ISO, UTC).
+        Raises ObjectNotFound."""
         ...
 
     def head(self, key: str) -> StoredObject | None: ...

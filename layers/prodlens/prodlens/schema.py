@@ -211,6 +211,86 @@ CORRELATIONS = Table(
     "and BH correction.",
 )
 
+# Usage summaries (vendor reports under usage/): every row of every report or metric export, as read (staging).
+# Aggregate folds them into developer_daily_usage: a later report replaces an earlier one for the same
+# (event_date, tool, developer_id); metric points are counted once each, cumulative ones as increments.
+USAGE_MEASURES = (
+    ("sessions", "bigint"),
+    ("interactions", "bigint"),
+    ("suggested_lines", "bigint"),
+    ("accepted_lines", "bigint"),
+    ("removed_lines", "bigint"),
+    ("accepts", "bigint"),
+    ("rejects", "bigint"),
+    ("commits_by_ai", "bigint"),
+    ("prs_by_ai", "bigint"),
+    ("tokens_in", "bigint"),
+    ("tokens_out", "bigint"),
+    ("cache_read_tokens", "bigint"),
+    ("cache_write_tokens", "bigint"),
+    ("cost_usd", "double"),
+    ("active_seconds", "double"),
+)
+
+USAGE_RECORDS = Table(
+    "usage_records",
+    (
+        ("record_id", "string"),
+        ("kind", "string"),
+        ("source_format", "string"),
+        ("developer_id", "string"),
+        ("repo", "string"),
+        *USAGE_MEASURES,
+        ("series_id", "string"),
+        ("series_start", "timestamp"),
+        ("point_time", "timestamp"),
+        ("reported_at", "timestamp"),
+        ("source_key", "string"),
+    ),
+    ("event_date", "tool"),
+    "Every usage row of every vendor report or metric export, as read (staging).",
+)
+
+DEVELOPER_DAILY_USAGE = Table(
+    "developer_daily_usage",
+    (
+        ("tool", "string"),
+        ("source_format", "string"),
+        ("developer_id", "string"),
+        ("person", "string"),
+        ("team", "string"),
+        ("repo", "string"),
+        *USAGE_MEASURES,
+        ("source_key", "string"),
+    ),
+    ("event_date",),
+    "One row per (event_date, tool, developer_id): the vendors' own usage figures, one source per key.",
+)
+
+_AI_COMMIT_COLUMNS = (
+    ("sha", "string"),
+    ("tool", "string"),
+    ("developer_id", "string"),
+    ("committed_at", "timestamp"),
+    ("ai_lines_added", "bigint"),
+    ("total_lines_added", "bigint"),
+    ("is_primary_branch", "boolean"),
+)
+
+AI_COMMIT_RECORDS = Table(
+    "ai_commit_records",
+    (("record_id", "string"), *_AI_COMMIT_COLUMNS, ("reported_at", "timestamp"), ("source_key", "string")),
+    ("repo",),
+    "Every AI-authored commit item of every AI code tracking page, as read (staging).",
+)
+
+AI_COMMITS = Table(
+    "ai_commits",
+    _AI_COMMIT_COLUMNS,
+    ("repo",),
+    "One row per (repo, sha): the AI-authored lines of a commit, joins commits on (repo, sha).",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -224,5 +304,9 @@ TABLES: dict[str, Table] = {
         DAILY_SESSION_METRICS,
         DAILY_GITHUB_METRICS,
         CORRELATIONS,
+        USAGE_RECORDS,
+        DEVELOPER_DAILY_USAGE,
+        AI_COMMIT_RECORDS,
+        AI_COMMITS,
     )
 }

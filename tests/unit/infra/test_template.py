@@ -13,6 +13,7 @@ import tomllib
 from typing import Any
 
 import pytest
+from prodlens.normalize.core import INPUT_PREFIXES
 from prodlens.schema import TABLES
 
 from .conftest import REPO_ROOT, TEMPLATE_PATH
@@ -250,7 +251,7 @@ def test_lake_bucket_has_no_notification_configuration(resources, functions):
             assert not (event["Type"] == "S3" and _refers_to(event["Properties"], "LakeBucket")), name
 
 
-def test_raw_bucket_notifies_ingest_queue_for_traces_and_github_prefixes(resources):
+def test_raw_bucket_notifies_ingest_queue_for_every_input_prefix(resources):
     raw = resources["RawBucket"]
     configs = raw["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     prefixes = []
@@ -260,7 +261,7 @@ def test_raw_bucket_notifies_ingest_queue_for_traces_and_github_prefixes(resourc
         (rule,) = config["Filter"]["S3Key"]["Rules"]
         assert rule["Name"] == "prefix"
         prefixes.append(rule["Value"])
-    assert sorted(prefixes) == ["github/", "traces/"]
+    assert sorted(prefixes) == sorted(INPUT_PREFIXES) == ["github/", "traces/", "usage/"]
     assert "IngestQueuePolicy" in _as_list(raw["DependsOn"])
     assert set(raw["Properties"]["NotificationConfiguration"]) == {"QueueConfigurations"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,8 @@ class S3ObjectStore:
             raise translate(e, f"get s3://{self.bucket}/{key}") from e
         metadata = {k.lower(): v for k, v in response.get("Metadata", {}).items()}
         metadata["etag"] = response.get("ETag", "").strip('"')
+        if response.get("LastModified") is not None:  # the object's version time: a later report replaces an earlier
+            metadata["last_modified"] = response["LastModified"].astimezone(UTC).replace(tzinfo=None).isoformat()
         return metadata
 
     def upload(self, path: Path, key: str) -> None:

@@ -2,10 +2,12 @@
 
 from prodlens.aggregate.daily import (
     OUTPUT_NAME,
+    ai_commits,
     changed_pr_days,
     commits,
     daily_github_metrics,
     daily_session_metrics,
+    developer_daily_usage,
     pull_requests,
 )
 from prodlens.aggregate.engine import PartitionFile
@@ -13,9 +15,11 @@ from prodlens.aggregate.engine import PartitionFile
 __all__ = [
     "OUTPUT_NAME",
     "PartitionFile",
+    "ai_commits",
     "changed_pr_days",
     "commits",
     "daily_github_metrics",
     "daily_session_metrics",
+    "developer_daily_usage",
     "pull_requests",
 ]

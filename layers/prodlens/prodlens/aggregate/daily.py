@@ -16,14 +16,18 @@ from prodlens.aggregate.engine import PartitionFile, connect, load_table, write_
 from prodlens.lake import object_key
 from prodlens.models import TableFile
 from prodlens.schema import (
+    AI_COMMIT_RECORDS,
+    AI_COMMITS,
     COMMITS,
     DAILY_GITHUB_METRICS,
     DAILY_SESSION_METRICS,
+    DEVELOPER_DAILY_USAGE,
     GITHUB_COMMITS,
     GITHUB_ISSUE_EVENTS,
     GITHUB_PULLS,
     PULL_REQUESTS,
     TRACES,
+    USAGE_RECORDS,
     Table,
 )
 
@@ -35,14 +39,18 @@ def _out(out_dir: Path, table: str, partition: dict[str, str]) -> Path:
 
 
 def _write_days(
-    con: duckdb.DuckDBPyConnection, source: str, table_name: str, days: Iterable[str], out_dir: Path
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    table: Table,
+    days: Iterable[str],
+    out_dir: Path,
+    order_by: tuple[str, ...] = ("repo",),
 ) -> list[TableFile]:
-    table = DAILY_SESSION_METRICS if table_name == DAILY_SESSION_METRICS.name else DAILY_GITHUB_METRICS
     present = {row[0] for row in con.execute(f"SELECT DISTINCT event_date FROM {source}").fetchall()}
     files = []
     for day in sorted(set(days) & present):
         path = _out(out_dir, table.name, {"event_date": day})
-        rows = write_parquet(con, source, table, path, "event_date = $day", {"day": day}, order_by=("repo",))
+        rows = write_parquet(con, source, table, path, "event_date = $day", {"day": day}, order_by=order_by)
         files.append(TableFile(table.name, {"event_date": day}, path, rows))
     return files
 
@@ -57,7 +65,7 @@ def daily_session_metrics(traces: Sequence[PartitionFile], days: Iterable[str], 
     try:
         load_table(con, "traces", TRACES, traces)
         con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_SESSION_METRICS}")
-        return _write_days(con, "result", DAILY_SESSION_METRICS.name, days, out_dir)
+        return _write_days(con, "result", DAILY_SESSION_METRICS, days, out_dir)
     finally:
         con.close()
 
@@ -133,6 +141,31 @@ def daily_github_metrics(
         load_table(con, "commits", COMMITS, commit_files)
         load_table(con, "pull_requests", PULL_REQUESTS, pull_request_files)
         con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_GITHUB_METRICS}", {"days": day_list})
-        return _write_days(con, "result", DAILY_GITHUB_METRICS.name, day_list, out_dir)
+        return _write_days(con, "result", DAILY_GITHUB_METRICS, day_list, out_dir)
+    finally:
+        con.close()
+
+
+def developer_daily_usage(usage: Sequence[PartitionFile], days: Iterable[str], out_dir: Path) -> list[TableFile]:
+    """developer_daily_usage for `days` from the usage_records partitions of those days and of the day before
+    each (the baseline of cumulative metric series). One output file per day with a row."""
+    day_list = sorted(set(days))
+    con = connect(out_dir / ".spill")
+    try:
+        load_table(con, "usage_records", USAGE_RECORDS, usage)
+        con.execute(f"CREATE TEMP TABLE result AS {queries.DEVELOPER_DAILY_USAGE}", {"days": day_list})
+        order = ("tool", "developer_id")
+        return _write_days(con, "result", DEVELOPER_DAILY_USAGE, day_list, out_dir, order_by=order)
+    finally:
+        con.close()
+
+
+def ai_commits(staging: Sequence[PartitionFile], out_dir: Path) -> list[TableFile]:
+    """The ai_commits partition of every repo in the staging files: one row per (repo, sha)."""
+    con = connect(out_dir / ".spill")
+    try:
+        load_table(con, "ai_commit_records", AI_COMMIT_RECORDS, staging)
+        con.execute(f"CREATE TEMP TABLE result AS {queries.AI_COMMITS}")
+        return _write_partitions(con, AI_COMMITS, out_dir, order_by=("sha",))
     finally:
         con.close()

@@ -5,6 +5,8 @@ one column per column of the table's current definition plus its partition colum
 docs/metrics.md exactly; output types are cast to the schema by the writer.
 """
 
+from prodlens.schema import USAGE_MEASURES
+
 # daily_session_metrics: one row per (event_date, repo) with at least one trace.
 # quantile_cont is linear interpolation between closest ranks, the same as numpy.percentile's default.
 # Floating-point sums are ordered by value, so the result does not depend on file or row order (a day
@@ -136,4 +138,85 @@ JOIN days AS d ON d.event_date = a.event_date
 LEFT JOIN c ON c.event_date = a.event_date AND c.repo = a.repo
 LEFT JOIN o ON o.event_date = a.event_date AND o.repo = a.repo
 LEFT JOIN m ON m.event_date = a.event_date AND m.repo = a.repo
+"""
+
+# developer_daily_usage: one row per (event_date, tool, developer_id) for the requested days ($days), from the
+# usage_records of those days and the day before (the baseline of a cumulative series).
+# - report rows: the row of the report stored last (reported_at, then source_key) replaces every earlier one;
+# - metric points: each record_id once; a delta point is its value, a cumulative point its increase over the
+#   previous point of its series (its value for the first point, or after a drop: a counter reset); summed;
+# - for a (day, tool, developer) with a report row, the report is the figure (metric points are not added);
+# - an organization-level row (developer_id '*') is kept only for a (day, tool) without per-developer rows.
+# Sums of measures a source never fills stay NULL (unknown), not 0.
+_USAGE_MEASURES = tuple(name for name, _ in USAGE_MEASURES)
+_INCREMENTS = ",\n        ".join(
+    f"CASE WHEN kind = 'cumulative' AND {m} >= lag({m}) OVER series THEN {m} - lag({m}) OVER series "
+    f"ELSE {m} END AS {m}"
+    for m in _USAGE_MEASURES
+)
+_SUMS = ",\n    ".join(f"sum({m} ORDER BY {m}) AS {m}" for m in _USAGE_MEASURES)
+_COLUMNS = ", ".join(_USAGE_MEASURES)
+DEVELOPER_DAILY_USAGE = f"""
+WITH days AS (
+    SELECT unnest($days::VARCHAR[]) AS event_date
+),
+reports AS (
+    SELECT event_date, tool, source_format, developer_id, repo, {_COLUMNS}, source_key
+    FROM usage_records
+    WHERE kind = 'report' AND event_date IN (SELECT event_date FROM days)
+    QUALIFY row_number() OVER (
+        PARTITION BY event_date, tool, developer_id
+        ORDER BY reported_at DESC NULLS LAST, source_key DESC, record_id DESC
+    ) = 1
+),
+points AS (
+    SELECT *
+    FROM usage_records
+    WHERE kind IN ('delta', 'cumulative')
+    QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY reported_at DESC NULLS LAST, source_key DESC) = 1
+),
+increments AS (
+    SELECT
+        event_date, tool, source_format, developer_id, repo, source_key,
+        {_INCREMENTS}
+    FROM points
+    WINDOW series AS (PARTITION BY series_id ORDER BY point_time, record_id)
+),
+metered AS (
+    SELECT
+        event_date, tool, min(source_format) AS source_format, developer_id, min(repo) AS repo,
+        {_SUMS},
+        max(source_key) AS source_key
+    FROM increments
+    WHERE event_date IN (SELECT event_date FROM days)
+    GROUP BY event_date, tool, developer_id
+),
+combined AS (
+    SELECT * FROM reports
+    UNION ALL
+    SELECT m.* FROM metered AS m
+    WHERE NOT EXISTS (
+        SELECT 1 FROM reports AS r
+        WHERE r.event_date = m.event_date AND r.tool = m.tool AND r.developer_id = m.developer_id
+    )
+)
+SELECT c.event_date, c.tool, c.source_format, c.developer_id, NULL AS person, NULL AS team, c.repo,
+       {", ".join(f"c.{m}" for m in _USAGE_MEASURES)}, c.source_key
+FROM combined AS c
+WHERE c.developer_id <> '*'
+   OR NOT EXISTS (
+        SELECT 1 FROM combined AS d
+        WHERE d.event_date = c.event_date AND d.tool = c.tool AND d.developer_id <> '*'
+   )
+"""
+
+# ai_commits: one row per (repo, sha), the item of the page stored last (a re-fetched page replaces).
+AI_COMMITS = """
+SELECT repo, sha, tool, developer_id, committed_at, ai_lines_added, total_lines_added, is_primary_branch
+FROM ai_commit_records
+WHERE sha IS NOT NULL
+QUALIFY row_number() OVER (
+    PARTITION BY repo, sha
+    ORDER BY reported_at DESC NULLS LAST, source_key DESC, developer_id DESC NULLS LAST, record_id DESC
+) = 1
 """

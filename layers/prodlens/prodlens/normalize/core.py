@@ -1,6 +1,6 @@
 """normalize_object: one raw object -> canonical Parquet files + dead letters, with exact accounting.
 
-Flow: route by key (traces/ | github/ | ignored) -> decompress to the workdir in chunks (gzip by suffix or
+Flow: route by key (traces/ | github/ | usage/ | ignored) -> decompress to the workdir in chunks (gzip by suffix or
 magic bytes, bounded by Limits) -> detect the format -> parse (DuckDB SQL for JSONL, Python for JSON
 documents) -> write Parquet with DuckDB COPY. No boto3, no environment reads.
 """
@@ -24,7 +24,7 @@ import orjson
 from prodlens.duck import NdjsonSink, literal, load_ndjson
 from prodlens.lake import object_key, source_id
 from prodlens.models import Counts, NormalizeOutput, SourceObject, TableFile
-from prodlens.normalize import jsonl, pricing
+from prodlens.normalize import jsonl, pricing, usage
 from prodlens.normalize.fields import dead_letter_raw, is_repo_slug
 from prodlens.normalize.formats import (
     Dead,
@@ -39,13 +39,14 @@ from prodlens.normalize.formats import (
 )
 from prodlens.normalize.rows import ObjectContext
 from prodlens.normalize.writer import write_table
-from prodlens.schema import DEAD_LETTERS, TABLES, TRACES
+from prodlens.schema import AI_COMMIT_RECORDS, DEAD_LETTERS, TABLES, TRACES, USAGE_RECORDS
 
 GIB = 1024**3
 MIB = 1024**2
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _TRACE_ORDER = ("ts", "record_id")
+INPUT_PREFIXES = ("traces/", "github/", "usage/")
 
 
 @dataclass(frozen=True)
@@ -527,6 +528,63 @@ def _run_github(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
     return "github", write_table(run.con, table, "out_github", run.workdir, run.name, order)
 
 
+def _usage_items(run: _Run, path: Path) -> list[tuple[int, Any]]:
+    """A usage object as JSON items: the whole document (0), each element of a top-level array (1..n), or
+    each JSON line (1-based line numbers; a bad line is a dead letter)."""
+    if path.stat().st_size <= run.limits.max_document_bytes:
+        whole, document = _parse(_strip_bom(path.read_bytes()))
+        if whole and isinstance(document, list):
+            return list(enumerate(document, 1))
+        if whole:
+            return [(0, document)]
+    return _json_lines(run, path)
+
+
+def _run_usage(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
+    """usage/**: a vendor usage report -> usage_records rows (and ai_commit_records rows), one outcome per record."""
+    items = _usage_items(run, path)
+    if not items:
+        if run.counts.read:  # every line was a dead letter already
+            return None, []
+        raise _ObjectRejected("unknown_format", "empty object")
+    fmt = usage.classify(run.source.key, items[0][1])
+    if fmt is None:
+        folder = "/".join(run.source.key.split("/")[:2])
+        raise _ObjectRejected(
+            "unknown_format", f"not a known usage report for {folder}/", dead_letter_raw(None, items[0][1])
+        )
+    tables = (USAGE_RECORDS, AI_COMMIT_RECORDS)
+    sinks = {table.name: NdjsonSink(run.scratch / f"{table.name}.ndjson") for table in tables}
+    seen: set[str] = set()
+    for line_number, outcome in fmt.records(items, run.ctx):
+        run.counts.read += 1
+        if isinstance(outcome, Row):
+            row = outcome.values
+            if row["record_id"] in seen:  # the same record twice in one report: counted once
+                run.counts.skipped += 1
+                continue
+            seen.add(row["record_id"])
+            sinks[AI_COMMIT_RECORDS.name if "sha" in row else USAGE_RECORDS.name].add(
+                {**row, "reported_at": run.source.last_modified}
+            )
+            run.counts.rows += 1
+        elif isinstance(outcome, Skip):
+            run.counts.skipped += 1
+        else:
+            run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
+    files: list[TableFile] = []
+    run.con.execute("SET preserve_insertion_order = true")
+    for table in tables:
+        sink = sinks[table.name]
+        sink.close()
+        if not sink.count:
+            continue
+        columns = {**table.duckdb_columns(), **dict.fromkeys(table.partition_keys, "VARCHAR")}
+        load_ndjson(run.con, f"out_{table.name}", sink.path, columns)
+        files += write_table(run.con, table, f"out_{table.name}", run.workdir, run.name, ("record_id",))
+    return fmt.name, files
+
+
 def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limits()) -> NormalizeOutput:  # noqa: B008
     """Normalize one raw object into Parquet files under `workdir` (see module docstring).
 
@@ -534,7 +592,7 @@ def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limit
     `counts.rows + counts.dead_letters + counts.skipped == counts.read`.
     """
     key = source.key
-    if not (key.startswith("traces/") or key.startswith("github/")):
+    if not key.startswith(INPUT_PREFIXES):
         return NormalizeOutput(key, None, Counts(), [], skipped_reason="not_input")
     if key.startswith("traces/") and "/audit_logs/" in key:
         return NormalizeOutput(key, "litellm", Counts(read=1, skipped=1), [], skipped_reason="litellm_audit_log")
@@ -547,6 +605,8 @@ def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limit
             path = _materialize(source, run.scratch, limits)
             if key.startswith("github/"):
                 source_format, files = _run_github(run, path)
+            elif key.startswith("usage/"):
+                source_format, files = _run_usage(run, path)
             else:
                 source_format, files = _run_traces(run, path)
         except _ObjectRejected as exc:
@@ -566,18 +626,17 @@ def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limit
 def normalize_paths(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     """`prodlens normalize FILE... --out DIR`: the lake layout under out_dir and a summary dict.
 
-    Each file's key is `traces/local/<name>` (or its own path when it already starts with traces/ or github/).
+    Each file's key is its path from its first traces/, github/ or usage/ folder, else `traces/local/<name>`;
+    a file's modification time stands for the object's stored time.
     """
     summary = {"rows": 0, "dead_letters": 0, "skipped": 0, "read": 0, "objects": 0}
     work = out_dir / ".normalize-work"
     for path in paths:
-        text = path.as_posix()
-        key = (
-            text[text.index("traces/") :]
-            if "traces/" in text
-            else (text[text.index("github/") :] if "github/" in text else f"traces/local/{path.name}")
-        )
-        output = normalize_object(SourceObject(key, path), work / source_id(key))
+        text = "/" + path.as_posix()
+        found = [text.index(f"/{p}") + 1 for p in INPUT_PREFIXES if f"/{p}" in text]
+        key = text[min(found) :] if found else f"traces/local/{path.name}"
+        stored = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+        output = normalize_object(SourceObject(key, path, last_modified=stored), work / source_id(key))
         for table_file in output.files:
             target = out_dir / object_key(table_file.table, table_file.partition, source_id(key))
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -45,21 +45,32 @@ from prodlens.models import TableFile
 from prodlens.observability import logger, metrics
 from prodlens.ports import Catalog, DirtyPartition, ObjectStore, StateStore
 from prodlens.schema import (
+    AI_COMMIT_RECORDS,
+    AI_COMMITS,
     COMMITS,
     DAILY_GITHUB_METRICS,
     DAILY_SESSION_METRICS,
+    DEVELOPER_DAILY_USAGE,
     GITHUB_COMMITS,
     GITHUB_ISSUE_EVENTS,
     GITHUB_PULLS,
     PULL_REQUESTS,
     TABLES,
     TRACES,
+    USAGE_RECORDS,
 )
 from prodlens.services.monitoring import emit_recent_daily_costs
 
 JOB = "aggregate"
 CHECKPOINT_SCOPE = "last_run"
-DIRTY_TABLES = (TRACES.name, GITHUB_PULLS.name, GITHUB_ISSUE_EVENTS.name, GITHUB_COMMITS.name)
+DIRTY_TABLES = (
+    TRACES.name,
+    GITHUB_PULLS.name,
+    GITHUB_ISSUE_EVENTS.name,
+    GITHUB_COMMITS.name,
+    USAGE_RECORDS.name,
+    AI_COMMIT_RECORDS.name,
+)
 DAYS_PER_BATCH = 31  # session days computed per DuckDB pass: bounds /tmp use on a year-long backfill
 CHECKPOINT_ATTEMPTS = 8
 MAX_DAYS_LISTED = 30  # days named in the checkpoint item (the count is always exact)
@@ -80,6 +91,14 @@ def date_range(start: str, end: str) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
+def _next_day(day: str) -> str:
+    return (parse_day(day) + timedelta(days=1)).isoformat()
+
+
+def _previous_day(day: str) -> str:
+    return (parse_day(day) - timedelta(days=1)).isoformat()
+
+
 def _is_day(text: str) -> bool:
     """A mark names a real day (a malformed mark is cleared without work rather than blocking the backlog)."""
     try:
@@ -96,6 +115,8 @@ class _Plan:
     github_repos: set[str] = field(default_factory=set)
     commit_partitions: set[tuple[str, str]] = field(default_factory=set)
     github_days: set[str] = field(default_factory=set)
+    usage_days: set[str] = field(default_factory=set)
+    ai_commit_repos: set[str] = field(default_factory=set)
     marks: list[DirtyPartition] = field(default_factory=list)  # cleared at the end of a successful run
 
 
@@ -196,17 +217,25 @@ def _plan(lake: _Lake, marks: dict[str, list[DirtyPartition]], backfill: tuple[s
         plan.session_days = {m.event_date for m in marks[TRACES.name] if _is_day(m.event_date)}
         plan.github_repos = {m.repo for m in marks[GITHUB_PULLS.name] + marks[GITHUB_ISSUE_EVENTS.name]}
         plan.commit_partitions = {(m.event_date, m.repo) for m in marks[GITHUB_COMMITS.name] if _is_day(m.event_date)}
+        # A usage day changed, and so did the next day: a cumulative series' first point there is counted from
+        # its last point of the day before (developer_daily_usage).
+        usage = {m.event_date for m in marks[USAGE_RECORDS.name] if _is_day(m.event_date)}
+        plan.usage_days = usage | {_next_day(day) for day in usage}
+        plan.ai_commit_repos = {m.repo for m in marks[AI_COMMIT_RECORDS.name]}
         return plan
     days = date_range(*backfill)
     in_range = set(days)
     plan.session_days = in_range
     plan.github_days = set(in_range)
+    plan.usage_days = set(in_range)
+    plan.ai_commit_repos = lake.repos(AI_COMMIT_RECORDS.name)
     plan.github_repos = lake.repos(GITHUB_PULLS.name) | lake.repos(GITHUB_ISSUE_EVENTS.name)
     for day in days:
         plan.commit_partitions |= lake.day_partitions(GITHUB_COMMITS.name, day)
     # Marks the backfill fully covers are cleared too (same version rule); the others stay for the schedule.
-    plan.marks = [m for m in marks[TRACES.name] + marks[GITHUB_COMMITS.name] if m.event_date in in_range]
-    plan.marks += marks[GITHUB_PULLS.name] + marks[GITHUB_ISSUE_EVENTS.name]
+    dated = marks[TRACES.name] + marks[GITHUB_COMMITS.name] + marks[USAGE_RECORDS.name]
+    plan.marks = [m for m in dated if m.event_date in in_range]
+    plan.marks += marks[GITHUB_PULLS.name] + marks[GITHUB_ISSUE_EVENTS.name] + marks[AI_COMMIT_RECORDS.name]
     return plan
 
 
@@ -290,6 +319,32 @@ def _recompute_session_days(lake: _Lake, days: set[str]) -> list[TableFile]:
     return written
 
 
+def _recompute_usage_days(lake: _Lake, days: set[str]) -> list[TableFile]:
+    """developer_daily_usage of `days`, each from its usage_records and those of the day before."""
+    written: list[TableFile] = []
+    ordered = sorted(days)
+    for start in range(0, len(ordered), DAYS_PER_BATCH):
+        batch = ordered[start : start + DAYS_PER_BATCH]
+        read = sorted(set(batch) | {_previous_day(day) for day in batch})
+        prefix = table_prefix(USAGE_RECORDS.name)
+        usage = [f for day in read for f in lake.prefix_files(USAGE_RECORDS.name, f"{prefix}event_date={day}/")]
+        outputs = domain.developer_daily_usage(usage, batch, lake.outputs)
+        _publish_days(lake, DEVELOPER_DAILY_USAGE.name, set(batch), outputs)
+        written += outputs
+        lake.forget_inputs()
+    return written
+
+
+def _rebuild_ai_commits(lake: _Lake, repos: set[str]) -> list[TableFile]:
+    staging = [f for repo in sorted(repos) for f in lake.partition_files(AI_COMMIT_RECORDS.name, {"repo": repo})]
+    built = domain.ai_commits(staging, lake.outputs) if staging else []
+    for output in built:
+        lake.publish(output, keep=False)
+    for repo in sorted(repos - {b.partition["repo"] for b in built}):
+        lake.remove(AI_COMMITS.name, {"repo": repo})
+    return built
+
+
 def _publish_days(lake: _Lake, table: str, days: set[str], outputs: list[TableFile]) -> None:
     for output in outputs:
         lake.publish(output, keep=False)
@@ -298,9 +353,10 @@ def _publish_days(lake: _Lake, table: str, days: set[str], outputs: list[TableFi
 
 
 def _mark_partition(mark: DirtyPartition) -> dict[str, str] | None:
-    """The staging partition a dirty mark names (None for a malformed mark)."""
+    """The staging partition a dirty mark names (None for a malformed mark); the mark's `repo` holds the
+    table's partition key other than event_date (the tool, for usage_records)."""
     keys = TABLES[mark.table].partition_keys
-    values = {"event_date": mark.event_date, "repo": mark.repo}
+    values = {"event_date": mark.event_date, **{k: mark.repo for k in keys if k != "event_date"}}
     if not mark.repo or ("event_date" in keys and not _is_day(mark.event_date)):
         return None
     return {k: values[k] for k in keys}
@@ -394,6 +450,8 @@ def run_aggregate(
         session_days=len(plan.session_days),
         github_repos=len(plan.github_repos),
         commit_partitions=len(plan.commit_partitions),
+        usage_days=len(plan.usage_days),
+        ai_commit_repos=len(plan.ai_commit_repos),
     )
     try:
         rebuilt = _rebuild_pull_requests(lake, plan.github_repos)
@@ -403,6 +461,8 @@ def run_aggregate(
         github_outputs = _recompute_github_days(lake, plan.github_days, rebuilt)
         _publish_pull_requests(lake, rebuilt)
         session_outputs = _recompute_session_days(lake, plan.session_days)
+        usage_outputs = _recompute_usage_days(lake, plan.usage_days)
+        ai_commit_outputs = _rebuild_ai_commits(lake, plan.ai_commit_repos)
         created = {table: catalog.register_partitions(table, parts) for table, parts in lake.registered.items()}
         deregistered = _deregister_empty(lake, catalog, plan)
     finally:
@@ -410,7 +470,7 @@ def run_aggregate(
         shutil.rmtree(workdir / "out", ignore_errors=True)
     cleared, kept = _clear_marks(state, plan.marks)
 
-    days = sorted(plan.session_days | plan.github_days)
+    days = sorted(plan.session_days | plan.github_days | plan.usage_days)
     run = {
         "mode": "backfill" if backfill else "incremental",
         "backfill": list(backfill) if backfill else None,
@@ -423,6 +483,10 @@ def run_aggregate(
         "github_rows": sum(o.rows for o in github_outputs),
         "pull_request_repos": len(plan.github_repos),
         "commit_partitions": len(plan.commit_partitions),
+        "usage_days": len(plan.usage_days),
+        "usage_rows": sum(o.rows for o in usage_outputs),
+        "ai_commit_repos": len(plan.ai_commit_repos),
+        "ai_commit_rows": sum(o.rows for o in ai_commit_outputs),
         "rows_written": lake.rows_written,
         "objects_written": lake.objects_written,
         "objects_read": lake.objects_read,

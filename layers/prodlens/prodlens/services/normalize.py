@@ -25,16 +25,16 @@ from prodlens.lake import object_key, parse_partition, source_id
 from prodlens.models import SourceObject, TableFile
 from prodlens.monitoring import TraceArrivals
 from prodlens.normalize import Limits, normalize_object
+from prodlens.normalize.core import INPUT_PREFIXES
 from prodlens.normalize.writer import record_ids
 from prodlens.observability import logger, metrics
 from prodlens.ports import Catalog, ObjectStore, StateStore
-from prodlens.schema import TABLES, TRACES
+from prodlens.schema import TABLES, TRACES, USAGE_RECORDS
 from prodlens.services.monitoring import emit_trace_gap
 
-INPUT_PREFIXES = ("traces/", "github/")
 # The column that names a record across versions of its source, per table whose records can move between
 # partitions on a re-upload (a trace's day follows its timestamp). Other tables: one object per source partition.
-RECORD_IDS = {TRACES.name: "record_id"}
+RECORD_IDS = {TRACES.name: "record_id", USAGE_RECORDS.name: "record_id"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ def _table_of(key: str) -> str:
 
 
 def _dirty_partition(table: str, partition: dict[str, str]) -> tuple[str, str]:
-    return partition.get("event_date", ""), partition.get("repo", "")
+    """A dirty mark's (event_date, repo): `repo` holds the table's other partition key (usage_records: the tool)."""
+    other = [k for k in TABLES[table].partition_keys if k != "event_date"]
+    return partition.get("event_date", ""), partition[other[0]] if other else ""
 
 
 def plan_writes(
@@ -153,8 +155,9 @@ def normalize_raw_object(key: str, deps: NormalizeDeps) -> dict[str, Any]:
         except ObjectNotFound:
             return _vanished(key)
         etag = metadata.pop("etag", "")  # the version actually read, should it have changed since the HEAD
-
-        output = normalize_object(SourceObject(key, raw_path, metadata, etag), workdir / "out", deps.limits)
+        stored = metadata.pop("last_modified", None)
+        source = SourceObject(key, raw_path, metadata, etag, datetime.fromisoformat(stored) if stored else None)
+        output = normalize_object(source, workdir / "out", deps.limits)
 
         name = source_id(key)
         targets = {object_key(f.table, f.partition, name): f for f in output.files}

@@ -33,27 +33,14 @@ from typing import Any
 from prodlens.normalize.fields import RecordError, dead_letter_raw, record_id
 from prodlens.normalize.formats.base import Dead, Outcome, Row, Skip
 from prodlens.normalize.rows import ObjectContext
+from prodlens.schema import USAGE_MEASURES
 
 REPORT, DELTA, CUMULATIVE = "report", "delta", "cumulative"
 KINDS = (REPORT, DELTA, CUMULATIVE)
 
 # The measures of a usage row, all optional (None = the source does not measure it; never 0 for "unknown").
-COUNT_MEASURES = (
-    "sessions",
-    "interactions",
-    "suggested_lines",
-    "accepted_lines",
-    "removed_lines",
-    "accepts",
-    "rejects",
-    "commits_by_ai",
-    "prs_by_ai",
-    "tokens_in",
-    "tokens_out",
-    "cache_read_tokens",
-    "cache_write_tokens",
-)
-REAL_MEASURES = ("cost_usd", "active_seconds")
+COUNT_MEASURES = tuple(name for name, kind in USAGE_MEASURES if kind == "bigint")
+REAL_MEASURES = tuple(name for name, kind in USAGE_MEASURES if kind == "double")
 MEASURES = COUNT_MEASURES + REAL_MEASURES
 
 # Identity of an organization-level total (a report without per-developer rows, e.g. Copilot's legacy org

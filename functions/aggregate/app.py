@@ -21,5 +21,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     adapters = lake_adapters(get_settings())
     with tempfile.TemporaryDirectory(prefix="aggregate-") as workdir:
         return run_aggregate(
-            adapters.lake, adapters.state, adapters.catalog, Path(workdir), backfill=backfill, now=datetime.now(UTC)
+            adapters.lake,
+            adapters.state,
+            adapters.catalog,
+            Path(workdir),
+            backfill=backfill,
+            now=datetime.now(UTC),
+            config=adapters.raw,  # config/people.json
         )

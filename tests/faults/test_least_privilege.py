@@ -144,6 +144,8 @@ def _expected_grants(function: str) -> tuple[set[tuple[str, str]], set[str], set
     if function == "NormalizeFunction":
         raw_prefixes = {"traces/*", "github/*", "usage/*"}
         grants |= {("s3:GetObject", f"{RAW}/{prefix}") for prefix in raw_prefixes} | {("s3:ListBucket", RAW)}
+    if function == "AggregateFunction":
+        grants.add(("s3:GetObject", f"{RAW}/config/people.json"))  # people and teams, read at every run
     if function == "GitHubSyncFunction":
         grants |= {("s3:PutObject", f"{RAW}/github/*"), ("secretsmanager:GetSecretValue", SECRET)}
     else:

@@ -109,7 +109,9 @@ class LocalDirStore:
 
     def head(self, key: str) -> StoredObject | None:
         src = self.root / key
-        return StoredObject(key, src.stat().st_size, "") if src.is_file() else None
+        if not src.is_file():
+            return None
+        return StoredObject(key, src.stat().st_size, hashlib.md5(src.read_bytes()).hexdigest())  # noqa: S324 - as S3
 
     def upload(self, path: Path, key: str) -> None:
         dst = self.root / key

@@ -15,6 +15,7 @@ from prodlens.aggregate import queries
 from prodlens.aggregate.engine import PartitionFile, connect, load_table, write_parquet
 from prodlens.lake import object_key
 from prodlens.models import TableFile
+from prodlens.people import Identity
 from prodlens.schema import (
     AI_COMMIT_RECORDS,
     AI_COMMITS,
@@ -146,13 +147,22 @@ def daily_github_metrics(
         con.close()
 
 
-def developer_daily_usage(usage: Sequence[PartitionFile], days: Iterable[str], out_dir: Path) -> list[TableFile]:
+def _load_people(con: duckdb.DuckDBPyConnection, people: Sequence[Identity]) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE people (identity VARCHAR, person VARCHAR, team VARCHAR)")
+    if people:
+        con.executemany("INSERT INTO people VALUES (?, ?, ?)", [(p.identity, p.person, p.team) for p in people])
+
+
+def developer_daily_usage(
+    usage: Sequence[PartitionFile], days: Iterable[str], out_dir: Path, people: Sequence[Identity] = ()
+) -> list[TableFile]:
     """developer_daily_usage for `days` from the usage_records partitions of those days and of the day before
-    each (the baseline of cumulative metric series). One output file per day with a row."""
+    each (the baseline of cumulative metric series), attributed through `people`. One file per day with a row."""
     day_list = sorted(set(days))
     con = connect(out_dir / ".spill")
     try:
         load_table(con, "usage_records", USAGE_RECORDS, usage)
+        _load_people(con, people)
         con.execute(f"CREATE TEMP TABLE result AS {queries.DEVELOPER_DAILY_USAGE}", {"days": day_list})
         order = ("tool", "developer_id")
         return _write_days(con, "result", DEVELOPER_DAILY_USAGE, day_list, out_dir, order_by=order)

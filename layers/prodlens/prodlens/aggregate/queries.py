@@ -146,7 +146,8 @@ LEFT JOIN m ON m.event_date = a.event_date AND m.repo = a.repo
 # - metric points: each record_id once; a delta point is its value, a cumulative point its increase over the
 #   previous point of its series (its value for the first point, or after a drop: a counter reset); summed;
 # - for a (day, tool, developer) with a report row, the report is the figure (metric points are not added);
-# - an organization-level row (developer_id '*') is kept only for a (day, tool) without per-developer rows.
+# - an organization-level row (developer_id '*') is kept only for a (day, tool) without per-developer rows;
+# - person and team from the people table (config/people.json), matched case-insensitively; NULL when unmapped.
 # Sums of measures a source never fills stay NULL (unknown), not 0.
 _USAGE_MEASURES = tuple(name for name, _ in USAGE_MEASURES)
 _INCREMENTS = ",\n        ".join(
@@ -200,9 +201,10 @@ combined AS (
         WHERE r.event_date = m.event_date AND r.tool = m.tool AND r.developer_id = m.developer_id
     )
 )
-SELECT c.event_date, c.tool, c.source_format, c.developer_id, NULL AS person, NULL AS team, c.repo,
+SELECT c.event_date, c.tool, c.source_format, c.developer_id, p.person, p.team, c.repo,
        {", ".join(f"c.{m}" for m in _USAGE_MEASURES)}, c.source_key
 FROM combined AS c
+LEFT JOIN people AS p ON p.identity = lower(c.developer_id)
 WHERE c.developer_id <> '*'
    OR NOT EXISTS (
         SELECT 1 FROM combined AS d

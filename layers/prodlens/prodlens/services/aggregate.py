@@ -43,6 +43,7 @@ from prodlens.errors import CheckpointConflict, ObjectNotFound
 from prodlens.lake import object_key, parse_partition, partition_prefix, table_prefix
 from prodlens.models import TableFile
 from prodlens.observability import logger, metrics
+from prodlens.people import PEOPLE_KEY, Identity, parse_people
 from prodlens.ports import Catalog, DirtyPartition, ObjectStore, StateStore
 from prodlens.schema import (
     AI_COMMIT_RECORDS,
@@ -63,6 +64,7 @@ from prodlens.services.monitoring import emit_recent_daily_costs
 
 JOB = "aggregate"
 CHECKPOINT_SCOPE = "last_run"
+PEOPLE_SCOPE = "people"  # the version of config/people.json the usage tables were last attributed with
 DIRTY_TABLES = (
     TRACES.name,
     GITHUB_PULLS.name,
@@ -205,6 +207,9 @@ class _Lake:
     def repos(self, table: str) -> set[str]:
         return {parse_partition(table, o.key)["repo"] for o in self.store.list(table_prefix(table))}
 
+    def days(self, table: str) -> set[str]:
+        return {parse_partition(table, o.key)["event_date"] for o in self.store.list(table_prefix(table))}
+
     def day_partitions(self, table: str, day: str) -> set[tuple[str, str]]:
         prefix = f"{table_prefix(table)}event_date={day}/"
         return {(day, parse_partition(table, o.key)["repo"]) for o in self.store.list(prefix)}
@@ -319,7 +324,35 @@ def _recompute_session_days(lake: _Lake, days: set[str]) -> list[TableFile]:
     return written
 
 
-def _recompute_usage_days(lake: _Lake, days: set[str]) -> list[TableFile]:
+@dataclass(frozen=True)
+class _People:
+    """config/people.json as this run read it: its identities and its version (ETag; "" when there is none)."""
+
+    identities: list[Identity]
+    version: str
+    changed: bool  # not the version the usage tables were last attributed with: re-attribute every day
+
+
+def _read_people(config: ObjectStore | None, state: StateStore, workdir: Path) -> _People:
+    stored = ((state.get_checkpoint(JOB, PEOPLE_SCOPE) or {}).get("value") or {}).get("version", "")
+    head = config.head(PEOPLE_KEY) if config is not None else None
+    if head is None:
+        return _People([], "", stored != "")
+    path = workdir / "people.json"
+    config.download(PEOPLE_KEY, path)  # type: ignore[union-attr]
+    return _People(parse_people(path.read_bytes()), head.etag, stored != head.etag)
+
+
+def _record_people(state: StateStore, people: _People) -> None:
+    item = state.get_checkpoint(JOB, PEOPLE_SCOPE)
+    version = (item or {}).get("version")
+    try:
+        state.put_checkpoint(JOB, PEOPLE_SCOPE, {"version": people.version}, int(version) if version else None)
+    except CheckpointConflict:  # an overlapping run recorded it; ours re-attributed with the same or older file
+        logger.info("people version recorded by an overlapping run")
+
+
+def _recompute_usage_days(lake: _Lake, days: set[str], people: list[Identity]) -> list[TableFile]:
     """developer_daily_usage of `days`, each from its usage_records and those of the day before."""
     written: list[TableFile] = []
     ordered = sorted(days)
@@ -328,7 +361,7 @@ def _recompute_usage_days(lake: _Lake, days: set[str]) -> list[TableFile]:
         read = sorted(set(batch) | {_previous_day(day) for day in batch})
         prefix = table_prefix(USAGE_RECORDS.name)
         usage = [f for day in read for f in lake.prefix_files(USAGE_RECORDS.name, f"{prefix}event_date={day}/")]
-        outputs = domain.developer_daily_usage(usage, batch, lake.outputs)
+        outputs = domain.developer_daily_usage(usage, batch, lake.outputs, people)
         _publish_days(lake, DEVELOPER_DAILY_USAGE.name, set(batch), outputs)
         written += outputs
         lake.forget_inputs()
@@ -436,13 +469,21 @@ def run_aggregate(
     *,
     backfill: tuple[str, str] | None = None,
     now: datetime,
+    config: ObjectStore | None = None,
 ) -> dict[str, Any]:
-    """Recompute the derived tables for the dirty partitions (or every day of `backfill`); returns a summary."""
+    """Recompute the derived tables for the dirty partitions (or every day of `backfill`); returns a summary.
+
+    `config` is the raw bucket, where config/people.json lives: when it changed since the usage tables were last
+    built, every usage day is rebuilt (re-attributed) in this run. An invalid file fails the run
+    (InvalidPeopleConfig) before anything is written."""
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     workdir.mkdir(parents=True, exist_ok=True)
     lake = _Lake(store, workdir)
+    people = _read_people(config, state, workdir)
     marks = {table: state.dirty(table) for table in DIRTY_TABLES}
     plan = _plan(lake, marks, backfill)
+    if people.changed:
+        plan.usage_days |= lake.days(USAGE_RECORDS.name)
     logger.info(
         "aggregate plan",
         mode="backfill" if backfill else "incremental",
@@ -461,7 +502,7 @@ def run_aggregate(
         github_outputs = _recompute_github_days(lake, plan.github_days, rebuilt)
         _publish_pull_requests(lake, rebuilt)
         session_outputs = _recompute_session_days(lake, plan.session_days)
-        usage_outputs = _recompute_usage_days(lake, plan.usage_days)
+        usage_outputs = _recompute_usage_days(lake, plan.usage_days, people.identities)
         ai_commit_outputs = _rebuild_ai_commits(lake, plan.ai_commit_repos)
         created = {table: catalog.register_partitions(table, parts) for table, parts in lake.registered.items()}
         deregistered = _deregister_empty(lake, catalog, plan)
@@ -469,6 +510,8 @@ def run_aggregate(
         shutil.rmtree(workdir / "in", ignore_errors=True)
         shutil.rmtree(workdir / "out", ignore_errors=True)
     cleared, kept = _clear_marks(state, plan.marks)
+    if people.changed:
+        _record_people(state, people)
 
     days = sorted(plan.session_days | plan.github_days | plan.usage_days)
     run = {
@@ -485,6 +528,7 @@ def run_aggregate(
         "commit_partitions": len(plan.commit_partitions),
         "usage_days": len(plan.usage_days),
         "usage_rows": sum(o.rows for o in usage_outputs),
+        "people_reattributed": people.changed,
         "ai_commit_repos": len(plan.ai_commit_repos),
         "ai_commit_rows": sum(o.rows for o in ai_commit_outputs),
         "rows_written": lake.rows_written,
@@ -523,7 +567,7 @@ def run_backfill(
     *,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """CLI entry: recompute every day from start to end (YYYY-MM-DD, both included)."""
+    """Recompute every day from start to end (YYYY-MM-DD, both included)."""
     date_range(start, end)  # validate before touching anything
     return run_aggregate(store, state, catalog, workdir, backfill=(start, end), now=now or datetime.now(UTC))
 

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from prodlens.normalize.usage import copilot, cursor
 from prodlens.normalize.usage.base import UsageFormat
 
-FORMATS: tuple[UsageFormat, ...] = ()
+FORMATS: tuple[UsageFormat, ...] = (
+    copilot.FORMAT,
+    cursor.FORMAT_DAILY,
+    cursor.FORMAT_COMMITS,
+)
 
 
 def classify(key: str, item: Any) -> UsageFormat | None:

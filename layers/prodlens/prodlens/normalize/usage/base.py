@@ -139,7 +139,9 @@ def usage_row(
         raise TypeError(f"unknown usage measures: {sorted(unknown)}")
     if kind not in KINDS:
         raise TypeError(f"unknown usage row kind: {kind!r}")
-    developer = str(developer_id).strip() if developer_id not in (None, "") else (ctx.meta_developer or None)
+    # No fallback to the object's `developer` metadata: a report names its developers itself, and an org-wide
+    # report's line without one must not be credited to whoever uploaded it.
+    developer = str(developer_id).strip() if developer_id not in (None, "") else None
     if not developer:
         raise RecordError("missing_developer", "the record names no developer (no e-mail, login or id)")
     row: dict[str, Any] = {

@@ -43,10 +43,9 @@ def _copy(source: Path, target: Path) -> None:
 def usage_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     base = tmp_path_factory.mktemp("usage")
     inputs, lake = base / "input", base / "lake"
-    for tool in ("copilot", "cursor"):
-        for path in (FIXTURES / tool).iterdir():
-            if path.suffix in (".json", ".ndjson"):
-                _copy(path, inputs / "usage" / tool / path.name)
+    for path in FIXTURES.rglob("*"):
+        if path.suffix in (".json", ".ndjson"):
+            _copy(path, inputs / "usage" / path.relative_to(FIXTURES))
     (inputs / "config").mkdir(parents=True)
     (inputs / "config" / "people.json").write_text(json.dumps(PEOPLE))
     summary = json.loads(_prodlens("pipeline", "--input", str(inputs), "--lake", str(lake)).stdout)
@@ -100,6 +99,45 @@ def test_a_member_reported_by_two_pages_counts_once(usage_lake):
         {"developer_id": "developer@company.com", "person": "dev", "accepted_lines": "1102"},
         {"developer_id": "inactive-user@company.com", "person": "", "accepted_lines": "0"},
     ]
+
+
+def test_claude_code_analytics_pages_give_one_row_per_actor_and_day_in_dollars(usage_lake):
+    _, lake, _ = usage_lake
+    rows = _query(
+        lake,
+        "SELECT developer_id, accepted_lines, removed_lines, tokens_in, cost_usd FROM developer_daily_usage "
+        "WHERE tool = 'claude_code' AND event_date = '2025-08-08' ORDER BY developer_id",
+    )
+    assert rows == [
+        # an API key actor; no model_breakdown: nothing measured is cost 0 tokens 0, not NULL
+        {"developer_id": "api_key:ci-release-bot", "accepted_lines": "500", "removed_lines": "100",
+         "tokens_in": "0", "cost_usd": "0.0"},
+        # two models: 18305 + 4820 input tokens; (2391 + 7) cents
+        {"developer_id": "dmitri.volkov@acme-robotics.example", "accepted_lines": "1287", "removed_lines": "0",
+         "tokens_in": "23125", "cost_usd": "23.98"},
+        {"developer_id": "priya.natarajan@acme-robotics.example", "accepted_lines": "342", "removed_lines": "128",
+         "tokens_in": "68330", "cost_usd": "2.28"},
+    ]  # fmt: skip
+
+
+def test_otel_metrics_sum_delta_points_and_difference_cumulative_ones(usage_lake):
+    _, lake, _ = usage_lake
+    rows = {
+        r["developer_id"]: r
+        for r in _query(
+            lake,
+            "SELECT developer_id, source_format, tokens_in, tokens_out, cache_read_tokens FROM developer_daily_usage "
+            "WHERE tool = 'claude_code' AND event_date = '2025-09-08'",
+        )
+    }
+    # delta (Claude Code's default): the points of both models add up: 2311 + 1874 in, 4102 + 96 out
+    assert rows["priya.natarajan@acme-robotics.example"]["tokens_in"] == "4185"
+    assert rows["priya.natarajan@acme-robotics.example"]["tokens_out"] == "4198"
+    assert rows["dmitri.volkov@acme-robotics.example"]["cache_read_tokens"] == "411802"
+    # cumulative: two exports of one running process; the day's usage is the last total, never 12400 + 18950
+    lena = rows["lena.hoffmann@acme-robotics.example"]
+    assert (lena["tokens_in"], lena["tokens_out"], lena["cache_read_tokens"]) == ("18950", "10377", "515003")
+    assert {r["source_format"] for r in rows.values()} == {"claude_code_otel_metrics"}
 
 
 def test_ai_commits_are_one_row_per_repo_and_sha(usage_lake):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodlens.normalize.usage import copilot, cursor
+from prodlens.normalize.usage import claude_code_analytics, claude_code_otel_metrics, copilot, cursor
 from prodlens.normalize.usage.base import UsageFormat
 
 FORMATS: tuple[UsageFormat, ...] = (
     copilot.FORMAT,
     cursor.FORMAT_DAILY,
     cursor.FORMAT_COMMITS,
+    claude_code_analytics.FORMAT,
+    claude_code_otel_metrics.FORMAT,
 )
 
 

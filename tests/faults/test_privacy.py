@@ -283,6 +283,144 @@ def _codex() -> str:
     return "\n".join(json.dumps(item) for item in lines) + '\n{"type": "event_msg", "payload": "' + CANARY + "\n"
 
 
+def _copilot_usage() -> str:
+    """A Copilot user-day line with the canary in every free-text-ish place, and a line whose day is text."""
+    line = {
+        "day": "2026-09-03",
+        "user_login": "alice",
+        "user_id": 17,
+        "loc_added_sum": 12,
+        "loc_suggested_to_add_sum": 20,
+        "code_acceptance_activity_count": 3,
+        "user_initiated_interaction_count": 4,
+        "note": CANARY,
+        "totals_by_ide": [{"ide": CANARY, "loc_added_sum": 12}],
+        "totals_by_language_model": [{"language": CANARY, "model": "gpt-4.1"}],  # model: an identifier, kept
+        "last_known_ide_version": {"ide_version": CANARY, "sampled_at": "2026-09-03T10:00:00Z"},
+    }
+    broken = {**line, "user_login": "bob", "day": CANARY}  # invalid_timestamp
+    return "\n".join(json.dumps(item) for item in (line, broken)) + "\n"
+
+
+def _claude_code_analytics() -> str:
+    record = {
+        "date": "2026-09-03T00:00:00Z",
+        "actor": {"type": "user_actor", "email_address": "dana@acme.dev"},
+        "organization_id": "org-canary",
+        "customer_type": "api",
+        "terminal_type": CANARY,
+        "core_metrics": {"num_sessions": 2, "lines_of_code": {"added": 40, "removed": 3}},
+        "tool_actions": {"edit_tool": {"accepted": 5, "rejected": 1}},
+        "model_breakdown": [
+            {
+                "model": "claude-sonnet-4-5",
+                "tokens": {"input": 100, "output": 20},
+                "estimated_cost": {"amount": 12, "currency": "USD"},
+                "note": CANARY,
+            }
+        ],
+    }
+    broken = {
+        **record,
+        "actor": {"type": "user_actor", "email_address": "erin@acme.dev"},
+        "core_metrics": {"num_sessions": CANARY},
+    }
+    return json.dumps({"data": [record, broken], "has_more": False, "next_page": None})
+
+
+def _claude_code_otel_metrics() -> str:
+    start = 1788948000 * 10**9
+
+    def point(value: Any, **attrs: Any) -> dict[str, Any]:
+        return {
+            "startTimeUnixNano": str(start),
+            "timeUnixNano": str(start + 60 * 10**9),
+            "asInt": str(value) if isinstance(value, int) else value,
+            "attributes": [
+                _attr("user.email", "dana@acme.dev"),
+                _attr("session.id", "otel-canary"),
+                *(_attr(k, v) for k, v in attrs.items()),
+            ],
+        }
+
+    metrics = [
+        {
+            "name": "claude_code.token.usage",
+            "unit": "tokens",
+            "sum": {
+                "aggregationTemporality": 1,
+                "isMonotonic": True,
+                "dataPoints": [
+                    point(120, type="input", model="claude-sonnet-4-5", note=CANARY),
+                    point(CANARY, type="output", model="claude-sonnet-4-5"),
+                ],
+            },
+        },
+        {
+            "name": "claude_code.lines_of_code.count",
+            "unit": "count",
+            "sum": {
+                "aggregationTemporality": 1,
+                "isMonotonic": True,
+                "dataPoints": [point(7, type="added", prompt=CANARY)],
+            },
+        },
+    ]
+    document = {
+        "resourceMetrics": [
+            {
+                "resource": {"attributes": [_attr("service.name", "claude-code"), _attr("host.name", CANARY)]},
+                "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": metrics}],
+            }
+        ]
+    }
+    return json.dumps(document)
+
+
+def _cursor_daily() -> str:
+    record = {
+        "userId": 7,
+        "email": "carol@acme.dev",
+        "day": "2026-09-03",
+        "date": 1788393600000,
+        "isActive": True,
+        "acceptedLinesAdded": 30,
+        "acceptedLinesDeleted": 2,
+        "totalAccepts": 4,
+        "totalRejects": 1,
+        "totalTabsAccepted": 6,
+        "composerRequests": 2,
+        "chatRequests": 1,
+        "agentRequests": 0,
+        "cmdkUsages": 0,
+        "mostUsedModel": CANARY,
+        "applyMostUsedExtension": CANARY,
+        "clientVersion": CANARY,
+    }
+    broken = {**record, "email": "dave@acme.dev", "acceptedLinesAdded": CANARY}  # invalid_value
+    return json.dumps({"data": [record, broken], "period": {"startDate": 1788393600000, "endDate": 1788480000000}})
+
+
+def _cursor_ai_commits() -> str:
+    item = {
+        "commitHash": "e" * 40,
+        "userId": "user_canary",
+        "userEmail": "carol@acme.dev",
+        "repoName": "acme/api",
+        "branchName": CANARY,
+        "isPrimaryBranch": True,
+        "totalLinesAdded": 50,
+        "tabLinesAdded": 10,
+        "composerLinesAdded": 20,
+        "nonAiLinesAdded": 20,
+        "message": CANARY,
+        "commitTs": "2026-09-03T12:00:00Z",
+        "createdAt": "2026-09-03T12:05:00Z",
+    }
+    broken = {**item, "commitHash": "f" * 40, "repoName": None, "message": CANARY}  # missing_repo
+    return json.dumps({"items": [item, broken], "totalCount": 2, "page": 1, "pageSize": 100})
+
+
 def _pulls() -> str:
     pull = {
         "id": 777001,
@@ -335,6 +473,11 @@ INPUTS: dict[str, tuple[str, dict[str, str] | None]] = {
     "traces/claude/api/canary-session.jsonl": (_claude(), {"repo": REPO, "developer": "carol@acme.dev"}),
     "traces/codex/rollout-2026-09-05T11-00-00-canary.jsonl": (_codex(), None),
     "traces/otel/claude-code-logs-canary.json": (_claude_code_otel_logs(), None),
+    "usage/copilot/users-1-day-canary.ndjson": (_copilot_usage(), None),
+    "usage/claude_code/usage-report-canary.json": (_claude_code_analytics(), None),
+    "usage/otel/claude-code-metrics/metrics_canary.json": (_claude_code_otel_metrics(), None),
+    "usage/cursor/daily-usage-canary.json": (_cursor_daily(), None),
+    "usage/cursor/ai-code-commits-canary.json": (_cursor_ai_commits(), None),
     "traces/seed/not-json-at-all.jsonl.gz": (f"{{{CANARY}}}\n", None),  # gzip, unknown format
     "github/acme/api/pulls/page-0001.json": (_pulls(), None),
     "github/acme/api/commits/page-0001.json": (_commits(), None),
@@ -342,6 +485,7 @@ INPUTS: dict[str, tuple[str, dict[str, str] | None]] = {
     "github/acme/api/pulls/page-0002.json": ('[{"id": 1, "title": "' + CANARY, None),  # a page that is not JSON
 }
 FORMATS = ("seed", "litellm", "otlp", "claude_code", "codex", "claude_code_otel_logs", "github")
+USAGE_FORMATS = ("copilot_usage", "claude_code_analytics", "claude_code_otel_metrics", "cursor_daily")
 
 
 def _write_inputs(root: Path) -> None:
@@ -425,6 +569,10 @@ def test_every_canary_format_produced_rows_and_dead_letters(canary_run, ledger):
     assert {r["pr_number"] for r in _table_rows(lake, "github_pulls")} == {901}
     assert {r["sha"] for r in _table_rows(lake, "github_commits")} == {"c" * 40}
     assert {r["event_id"] for r in _table_rows(lake, "github_issue_events")} == {555001}
+    # And every usage format produced its row from the valid record
+    usage = _table_rows(lake, "usage_records")
+    assert set(USAGE_FORMATS) <= {row["source_format"] for row in usage}, Counter(r["source_format"] for r in usage)
+    assert {r["sha"] for r in _table_rows(lake, "ai_commit_records")} == {"e" * 40}
     # And every malformed record carrying the canary became a dead letter
     by_key = Counter(row["source_key"] for row in dead)
     assert by_key["traces/seed/canary.jsonl"] == 5
@@ -433,12 +581,15 @@ def test_every_canary_format_produced_rows_and_dead_letters(canary_run, ledger):
     assert by_key["traces/claude/api/canary-session.jsonl"] == 2
     assert by_key["traces/codex/rollout-2026-09-05T11-00-00-canary.jsonl"] == 2  # a bad timestamp, a cut-off line
     assert by_key["traces/seed/not-json-at-all.jsonl.gz"] == 1
+    for key in INPUTS:
+        if key.startswith("usage/"):
+            assert by_key[key] >= 1, key  # the malformed record of each usage report
     for kind in ("pulls/page-0001", "pulls/page-0002", "commits/page-0001", "issue_events/page-0001"):
         assert by_key[f"github/acme/api/{kind}.json"] == 1, kind
     # And dead letters still explain themselves: reasons kept, identifiers of the bad record kept
     assert {"invalid_json", "missing_timestamp", "invalid_timestamp", "invalid_tokens"} <= {r["reason"] for r in dead}
     assert any("902" in row["raw"] for row in dead if row["source_key"].endswith("pulls/page-0001.json"))
-    ledger["canary formats"] += len(FORMATS)
+    ledger["canary formats"] += len(FORMATS) + len(USAGE_FORMATS) + 1  # + cursor_ai_commits
 
 
 # ---- nothing leaks -------------------------------------------------------------------------------------

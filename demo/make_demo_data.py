@@ -1,4 +1,6 @@
-"""Writes demo/input/: sixteen weeks of synthetic activity for two repos, in every raw-zone format.
+"""Writes demo/input/: sixteen weeks of synthetic activity for two repos and four people in two teams, in every
+raw-zone format: traces, GitHub pages, vendor usage reports (Copilot, Claude Code analytics, Cursor) and
+config/people.json.
 
 The shapes are the real ones (copied from the reference samples: the prototype's JSONL, LiteLLM's
 StandardLoggingPayload, OTLP/JSON with OpenInference attributes, a Claude Code transcript, GitHub REST
@@ -417,6 +419,185 @@ def github_pages(repo: str, requests: list[int]) -> None:
         )
 
 
+# ---- vendor usage reports and people (their own random stream: the trace and GitHub bytes above never change) ----
+usage_rng = random.Random(20261201)
+TEAMS = {"alice": "platform", "bob": "platform", "carol": "product", "dan": "product"}
+COPILOT_USERS = ("alice", "bob")  # GitHub logins; Copilot reports per login
+CLAUDE_USERS = ("alice@acme.dev", "carol@acme.dev", "dan@acme.dev")
+CURSOR_USERS = ("bob@acme.dev", "dan@acme.dev")
+
+
+def people() -> None:
+    """config/people.json: each developer's e-mail and GitHub login, and their team."""
+    entries = [
+        {"person": login, "team": team, "emails": [f"{login}@acme.dev"], "github_logins": [login]}
+        for login, team in TEAMS.items()
+    ]
+    _write("config/people.json", json.dumps(entries, indent=2) + "\n")
+
+
+def _active(day: date) -> bool:
+    return day not in HOLIDAYS and day.weekday() < 5 and usage_rng.random() < 0.9
+
+
+def copilot_reports() -> None:
+    """Copilot usage-metrics user reports: one 28-day NDJSON per four weeks, plus a 1-day report that re-delivers
+    a day already in a 28-day report (the later one replaces it, never adds)."""
+    for block in range(DAYS // 28):
+        lines = []
+        for d in range(block * 28, block * 28 + 28):
+            day = START + timedelta(d)
+            for login in COPILOT_USERS:
+                if not _active(day):
+                    continue
+                suggested = int(40 * (1 + d / DAYS) + usage_rng.gauss(0, 8))
+                added = max(0, int(suggested * usage_rng.uniform(0.25, 0.45)))
+                lines.append(
+                    {
+                        "day": day.isoformat(),
+                        "enterprise_id": "4821",
+                        "organization_id": "96311",
+                        "user_id": 1000 + COPILOT_USERS.index(login),
+                        "user_login": login,
+                        "user_initiated_interaction_count": usage_rng.randint(3, 14),
+                        "code_generation_activity_count": suggested // 4,
+                        "code_acceptance_activity_count": added // 4,
+                        "loc_suggested_to_add_sum": max(0, suggested),
+                        "loc_suggested_to_delete_sum": 0,
+                        "loc_added_sum": added,
+                        "loc_deleted_sum": added // 5,
+                        "used_agent": False,
+                        "used_chat": True,
+                        "totals_by_ide": [{"ide": "vscode", "loc_added_sum": added}],
+                    }
+                )
+        first, last = START + timedelta(block * 28), START + timedelta(block * 28 + 27)
+        text = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
+        _write(f"usage/copilot/users-28-day__{first}__{last}.ndjson", text)
+    # The last block's final weekday again, as a 1-day report: same figures, one object later
+    redelivered = [line for line in lines if line["day"] == lines[-1]["day"]]
+    _write(
+        f"usage/copilot/users-1-day__{lines[-1]['day']}.ndjson",
+        "".join(json.dumps(line, sort_keys=True) + "\n" for line in redelivered),
+    )
+
+
+def claude_code_analytics() -> None:
+    """Claude Code Analytics API pages, one object per week (each record is one actor's UTC day)."""
+    for week in range(DAYS // 7):
+        records = []
+        for d in range(week * 7, week * 7 + 7):
+            day = START + timedelta(d)
+            for email in CLAUDE_USERS:
+                if not _active(day):
+                    continue
+                tokens_in = int(30000 * (1 + d / DAYS) * usage_rng.uniform(0.5, 1.5))
+                records.append(
+                    {
+                        "date": f"{day}T00:00:00Z",
+                        "actor": {"type": "user_actor", "email_address": email},
+                        "organization_id": "12345678-1234-5678-1234-567812345678",
+                        "customer_type": "api",
+                        "terminal_type": "vscode",
+                        "core_metrics": {
+                            "num_sessions": usage_rng.randint(1, 5),
+                            "lines_of_code": {"added": usage_rng.randint(20, 400), "removed": usage_rng.randint(0, 90)},
+                            "commits_by_claude_code": usage_rng.randint(0, 4),
+                            "pull_requests_by_claude_code": usage_rng.randint(0, 1),
+                        },
+                        "tool_actions": {
+                            "edit_tool": {"accepted": usage_rng.randint(5, 30), "rejected": usage_rng.randint(0, 4)},
+                            "write_tool": {"accepted": usage_rng.randint(0, 8), "rejected": usage_rng.randint(0, 2)},
+                        },
+                        "model_breakdown": [
+                            {
+                                "model": MODELS[0],
+                                "tokens": {
+                                    "input": tokens_in,
+                                    "output": tokens_in // 6,
+                                    "cache_read": tokens_in * 4,
+                                    "cache_creation": tokens_in // 3,
+                                },
+                                "estimated_cost": {"amount": tokens_in // 250, "currency": "USD"},
+                            }
+                        ],
+                    }
+                )
+        body = {"data": records, "has_more": False, "next_page": None}
+        _write(f"usage/claude_code/week-{week + 1:02d}__{START + timedelta(week * 7)}.json", json.dumps(body, indent=1))
+
+
+def cursor_reports() -> None:
+    """Cursor Admin API daily usage (30 days per call) and AI Code Tracking commits of some acme/api commits."""
+    for block in range(0, DAYS, 30):
+        data = []
+        for d in range(block, min(block + 30, DAYS)):
+            day = START + timedelta(d)
+            midnight = int(datetime.combine(day, datetime.min.time(), UTC).timestamp() * 1000)
+            for email in CURSOR_USERS:
+                active = _active(day)
+                added = usage_rng.randint(10, 300) if active else 0
+                data.append(
+                    {
+                        "userId": 500 + CURSOR_USERS.index(email),
+                        "email": email,
+                        "day": day.isoformat(),
+                        "date": midnight,
+                        "isActive": active,
+                        "totalLinesAdded": added * 2,
+                        "totalLinesDeleted": added // 3,
+                        "acceptedLinesAdded": added,
+                        "acceptedLinesDeleted": added // 6,
+                        "totalApplies": added // 10,
+                        "totalAccepts": added // 12,
+                        "totalRejects": added // 40,
+                        "totalTabsShown": added * 3 if active else 0,
+                        "totalTabsAccepted": added // 2,
+                        "composerRequests": added // 20,
+                        "chatRequests": added // 30,
+                        "agentRequests": added // 50,
+                        "cmdkUsages": added // 60,
+                        "subscriptionIncludedReqs": added // 20,
+                        "apiKeyReqs": 0,
+                        "usageBasedReqs": 0,
+                        "bugbotUsages": 0,
+                        "mostUsedModel": "claude-4.5-sonnet" if active else None,
+                        "clientVersion": "2.1.0" if active else None,
+                    }
+                )
+        first = START + timedelta(block)
+        body = {"data": data, "period": {"startDate": data[0]["date"], "endDate": data[-1]["date"]}}
+        _write(f"usage/cursor/daily-usage__{first}.json", json.dumps(body, indent=1))
+    commits = json.loads((OUT / "github/acme/api/commits/page-0001.json").read_text())
+    items = []
+    for commit in commits[:: max(1, len(commits) // 25)][:25]:
+        total = usage_rng.randint(20, 200)
+        tab, composer = usage_rng.randint(0, total // 3), usage_rng.randint(0, total // 2)
+        items.append(
+            {
+                "commitHash": commit["sha"],
+                "userId": "user_" + _uid("cursor", commit["commit"]["author"]["email"])[:20],
+                "userEmail": commit["commit"]["author"]["email"],
+                "repoName": "acme/api",
+                "branchName": "main",
+                "isPrimaryBranch": True,
+                "totalLinesAdded": total,
+                "totalLinesDeleted": total // 4,
+                "tabLinesAdded": tab,
+                "tabLinesDeleted": 0,
+                "composerLinesAdded": composer,
+                "composerLinesDeleted": 0,
+                "nonAiLinesAdded": total - tab - composer,
+                "nonAiLinesDeleted": total // 4,
+                "message": None,
+                "commitTs": commit["commit"]["author"]["date"],
+                "createdAt": commit["commit"]["committer"]["date"],
+            }
+        )
+    _write("usage/cursor/ai-code-commits__page-1.json", json.dumps({"items": items, "totalCount": len(items),
+                                                                    "page": 1, "pageSize": 100}, indent=1))
+
+
 def main() -> None:
     requests = daily_requests()
     for repo in REPOS:
@@ -433,6 +614,10 @@ def main() -> None:
         '{"timestamp": "2026-09-03T10:05:00Z", "usage": {"input_tok\n'
         '{"usage": {"input_tokens": 10, "output_tokens": 5}, "metadata": {"repo": "acme/api"}}\n',
     )
+    people()
+    copilot_reports()
+    claude_code_analytics()
+    cursor_reports()
 
 
 if __name__ == "__main__":

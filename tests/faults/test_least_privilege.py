@@ -99,6 +99,7 @@ WRITES = {
         "daily_github_metrics",
         "developer_daily_usage",
         "ai_commits",
+        "daily_developer_metrics",
     ),
     "CorrelateFunction": ("correlations", "reports"),
     "GitHubSyncFunction": (),

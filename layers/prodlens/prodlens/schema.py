@@ -18,6 +18,7 @@ DUCKDB_TYPES = {
     "boolean": "BOOLEAN",
     "timestamp": "TIMESTAMP",
     "date": "DATE",
+    "array<string>": "VARCHAR[]",
 }
 
 
@@ -291,6 +292,24 @@ AI_COMMITS = Table(
     "One row per (repo, sha): the AI-authored lines of a commit, joins commits on (repo, sha).",
 )
 
+DAILY_DEVELOPER_METRICS = Table(
+    "daily_developer_metrics",
+    (
+        ("person", "string"),
+        ("team", "string"),
+        ("requests", "bigint"),
+        ("sessions", "bigint"),
+        ("ai_accepted_lines", "bigint"),
+        ("cost_usd", "double"),
+        ("tools", "array<string>"),
+        ("commits_authored", "bigint"),
+        ("prs_merged", "bigint"),
+        ("prs_opened", "bigint"),
+    ),
+    ("event_date",),
+    "One row per (event_date, person): one person's day across every AI tool and source, and what they delivered.",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -308,5 +327,6 @@ TABLES: dict[str, Table] = {
         DEVELOPER_DAILY_USAGE,
         AI_COMMIT_RECORDS,
         AI_COMMITS,
+        DAILY_DEVELOPER_METRICS,
     )
 }

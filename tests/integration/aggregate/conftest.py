@@ -1,4 +1,4 @@
-"""Moto fixtures for the aggregate handler: lake bucket, state table (keys from template.yaml), Glue tables."""
+"""Moto fixtures for the aggregate handler: lake and raw buckets, state table (keys from template.yaml), Glue tables."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from prodlens.schema import DUCKDB_TYPES, TABLES
 from tests.conftest import REGION, STATE_TABLE
 
 LAKE_BUCKET = "prodlens-lake-test"
+RAW_BUCKET = "prodlens-raw-test"  # aggregate reads config/people.json there
 GLUE_DATABASE = "prodlens_test"
 
 
@@ -18,7 +19,7 @@ GLUE_DATABASE = "prodlens_test"
 def aws(aws, monkeypatch):
     """The shared moto fixture plus the aggregate function's settings."""
     for name, value in {
-        "RAW_BUCKET": "prodlens-raw-test",
+        "RAW_BUCKET": RAW_BUCKET,
         "LAKE_BUCKET": LAKE_BUCKET,
         "STATE_TABLE": STATE_TABLE,
         "GLUE_DATABASE": GLUE_DATABASE,
@@ -31,6 +32,7 @@ def aws(aws, monkeypatch):
 def lake_bucket(aws):
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=LAKE_BUCKET)
+    s3.create_bucket(Bucket=RAW_BUCKET)
     return s3
 
 

@@ -63,7 +63,8 @@ def test_redelivery_moving_every_row_then_next_run_removes_the_empty_partitions_
         # Then GetPartitions lists NEW_DAY's partitions and no longer OLD_DAY's (both objects are gone)
         assert _partitions(stack, "traces") == {(NEW_DAY, REPO)}
         assert _partitions(stack, "daily_session_metrics") == {(NEW_DAY,)}
-        assert result["partitions_deregistered"] == 2
+        assert _partitions(stack, "daily_developer_metrics") == {(NEW_DAY,)}
+        assert result["partitions_deregistered"] == 3  # traces, daily_session_metrics, daily_developer_metrics
 
 
 def test_redelivery_moving_every_row_removes_the_partition_from_the_local_catalog(tmp_path: Path):

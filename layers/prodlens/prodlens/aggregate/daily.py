@@ -15,11 +15,13 @@ from prodlens.aggregate import queries
 from prodlens.aggregate.engine import PartitionFile, connect, load_table, write_parquet
 from prodlens.lake import object_key
 from prodlens.models import TableFile
+from prodlens.normalize.formats import TRACE_TOOLS
 from prodlens.people import Identity
 from prodlens.schema import (
     AI_COMMIT_RECORDS,
     AI_COMMITS,
     COMMITS,
+    DAILY_DEVELOPER_METRICS,
     DAILY_GITHUB_METRICS,
     DAILY_SESSION_METRICS,
     DEVELOPER_DAILY_USAGE,
@@ -177,5 +179,32 @@ def ai_commits(staging: Sequence[PartitionFile], out_dir: Path) -> list[TableFil
         load_table(con, "ai_commit_records", AI_COMMIT_RECORDS, staging)
         con.execute(f"CREATE TEMP TABLE result AS {queries.AI_COMMITS}")
         return _write_partitions(con, AI_COMMITS, out_dir, order_by=("sha",))
+    finally:
+        con.close()
+
+
+def daily_developer_metrics(
+    traces: Sequence[PartitionFile],
+    usage: Sequence[PartitionFile],
+    commit_files: Sequence[PartitionFile],
+    pull_request_files: Sequence[PartitionFile],
+    days: Iterable[str],
+    out_dir: Path,
+    people: Sequence[Identity] = (),
+) -> list[TableFile]:
+    """daily_developer_metrics for `days` from those days' traces, developer_daily_usage and commits, and every
+    pull_requests partition. One output file per day with a person."""
+    day_list = sorted(set(days))
+    con = connect(out_dir / ".spill")
+    try:
+        load_table(con, "traces", TRACES, traces)
+        load_table(con, "developer_daily_usage", DEVELOPER_DAILY_USAGE, usage)
+        load_table(con, "commits", COMMITS, commit_files)
+        load_table(con, "pull_requests", PULL_REQUESTS, pull_request_files)
+        _load_people(con, people)
+        con.execute("CREATE OR REPLACE TEMP TABLE trace_tools (source_format VARCHAR, tool VARCHAR)")
+        con.executemany("INSERT INTO trace_tools VALUES (?, ?)", sorted(TRACE_TOOLS.items()))
+        con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_DEVELOPER_METRICS}", {"days": day_list})
+        return _write_days(con, "result", DAILY_DEVELOPER_METRICS, day_list, out_dir, order_by=("person",))
     finally:
         con.close()

@@ -222,3 +222,112 @@ QUALIFY row_number() OVER (
     ORDER BY reported_at DESC NULLS LAST, source_key DESC, developer_id DESC NULLS LAST, record_id DESC
 ) = 1
 """
+
+# daily_developer_metrics: one row per (event_date, person) for the requested days ($days). A person is the
+# people table's person for an identity (case-insensitive), else the identity as given. Per (day, person, tool),
+# the vendor's usage figures (developer_daily_usage) are the figures when the vendor reports that tool for that
+# person and day; otherwise the traces of that tool (trace_tools: source_format -> tool) count. Never both: the
+# same activity is in a tool's traces and in its vendor's report. requests always come from traces.
+# Delivery: commits by their author (login or e-mail) on their author day; pull requests opened (created day) and
+# merged (merged day) by their author. Organization totals ('*') belong to nobody and are left out.
+DAILY_DEVELOPER_METRICS = """
+WITH days AS (
+    SELECT unnest($days::VARCHAR[]) AS event_date
+),
+traced AS (
+    SELECT
+        t.event_date,
+        coalesce(p.person, t.developer_id) AS person,
+        coalesce(tt.tool, t.source_format) AS tool,
+        count(*) AS requests,
+        count(DISTINCT t.session_id) AS sessions,
+        sum(t.accepted_lines) AS accepted_lines,
+        sum(t.cost_usd ORDER BY t.cost_usd) AS cost_usd
+    FROM traces AS t
+    LEFT JOIN people AS p ON p.identity = lower(t.developer_id)
+    LEFT JOIN trace_tools AS tt ON tt.source_format = t.source_format
+    WHERE t.developer_id IS NOT NULL AND t.event_date IN (SELECT event_date FROM days)
+    GROUP BY ALL
+),
+reported AS (
+    SELECT
+        u.event_date,
+        coalesce(u.person, u.developer_id) AS person,
+        u.tool,
+        sum(u.sessions) AS sessions,
+        sum(u.accepted_lines) AS accepted_lines,
+        sum(u.cost_usd ORDER BY u.cost_usd) AS cost_usd
+    FROM developer_daily_usage AS u
+    WHERE u.developer_id <> '*' AND u.event_date IN (SELECT event_date FROM days)
+    GROUP BY ALL
+),
+per_tool AS (
+    SELECT
+        coalesce(r.event_date, t.event_date) AS event_date,
+        coalesce(r.person, t.person) AS person,
+        coalesce(r.tool, t.tool) AS tool,
+        coalesce(t.requests, 0) AS requests,
+        CASE WHEN r.person IS NOT NULL THEN r.sessions ELSE t.sessions END AS sessions,
+        CASE WHEN r.person IS NOT NULL THEN r.accepted_lines ELSE t.accepted_lines END AS accepted_lines,
+        CASE WHEN r.person IS NOT NULL THEN r.cost_usd ELSE t.cost_usd END AS cost_usd
+    FROM reported AS r
+    FULL JOIN traced AS t ON t.event_date = r.event_date AND t.person = r.person AND t.tool = r.tool
+),
+ai AS (
+    SELECT
+        event_date, person,
+        sum(requests) AS requests,
+        sum(sessions) AS sessions,
+        sum(accepted_lines) AS ai_accepted_lines,
+        sum(cost_usd ORDER BY cost_usd) AS cost_usd,
+        list(DISTINCT tool ORDER BY tool) AS tools
+    FROM per_tool
+    GROUP BY ALL
+),
+authored AS (
+    SELECT c.event_date, coalesce(p.person, c.author) AS person, count(DISTINCT (c.repo, c.sha)) AS commits_authored
+    FROM commits AS c
+    LEFT JOIN people AS p ON p.identity = lower(c.author)
+    WHERE c.author IS NOT NULL AND c.event_date IN (SELECT event_date FROM days)
+    GROUP BY ALL
+),
+opened AS (
+    SELECT strftime(pr.created_at, '%Y-%m-%d') AS event_date, coalesce(p.person, pr.author) AS person,
+           count(*) AS prs_opened
+    FROM pull_requests AS pr
+    LEFT JOIN people AS p ON p.identity = lower(pr.author)
+    WHERE pr.author IS NOT NULL AND pr.created_at IS NOT NULL
+    GROUP BY ALL
+),
+merged AS (
+    SELECT strftime(pr.merged_at, '%Y-%m-%d') AS event_date, coalesce(p.person, pr.author) AS person,
+           count(*) AS prs_merged
+    FROM pull_requests AS pr
+    LEFT JOIN people AS p ON p.identity = lower(pr.author)
+    WHERE pr.author IS NOT NULL AND pr.merged_at IS NOT NULL
+    GROUP BY ALL
+),
+everyone AS (
+    SELECT event_date, person FROM ai
+    UNION SELECT event_date, person FROM authored
+    UNION SELECT event_date, person FROM opened WHERE event_date IN (SELECT event_date FROM days)
+    UNION SELECT event_date, person FROM merged WHERE event_date IN (SELECT event_date FROM days)
+)
+SELECT
+    e.event_date,
+    e.person,
+    (SELECT any_value(team) FROM people AS p WHERE p.person = e.person) AS team,
+    coalesce(ai.requests, 0) AS requests,
+    ai.sessions,
+    ai.ai_accepted_lines,
+    ai.cost_usd,
+    coalesce(ai.tools, []::VARCHAR[]) AS tools,
+    coalesce(a.commits_authored, 0) AS commits_authored,
+    coalesce(m.prs_merged, 0) AS prs_merged,
+    coalesce(o.prs_opened, 0) AS prs_opened
+FROM everyone AS e
+LEFT JOIN ai ON ai.event_date = e.event_date AND ai.person = e.person
+LEFT JOIN authored AS a ON a.event_date = e.event_date AND a.person = e.person
+LEFT JOIN merged AS m ON m.event_date = e.event_date AND m.person = e.person
+LEFT JOIN opened AS o ON o.event_date = e.event_date AND o.person = e.person
+"""

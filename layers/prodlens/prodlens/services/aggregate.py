@@ -49,6 +49,7 @@ from prodlens.schema import (
     AI_COMMIT_RECORDS,
     AI_COMMITS,
     COMMITS,
+    DAILY_DEVELOPER_METRICS,
     DAILY_GITHUB_METRICS,
     DAILY_SESSION_METRICS,
     DEVELOPER_DAILY_USAGE,
@@ -300,15 +301,48 @@ def _recompute_github_days(lake: _Lake, days: set[str], rebuilt: _PullRequests) 
     """daily_github_metrics of `days`, with the rebuilt (still unpublished) pull_requests of rebuilt.repos."""
     if not days:
         return []
-    commit_files = [
-        f for day in sorted(days) for f in lake.prefix_files(COMMITS.name, f"{COMMITS.name}/event_date={day}/")
-    ]
-    stored = lake.prefix_files(PULL_REQUESTS.name, table_prefix(PULL_REQUESTS.name))
-    pr_files = [f for f in stored if f.partition["repo"] not in rebuilt.repos]
-    pr_files += [PartitionFile(b.path, b.partition) for b in rebuilt.built]
-    outputs = domain.daily_github_metrics(commit_files, pr_files, days, lake.outputs)
+    commit_files = _day_files(lake, COMMITS.name, days)
+    outputs = domain.daily_github_metrics(commit_files, _current_pull_requests(lake, rebuilt), days, lake.outputs)
     _publish_days(lake, DAILY_GITHUB_METRICS.name, days, outputs)
     return outputs
+
+
+def _day_files(lake: _Lake, table: str, days: Iterable[str]) -> list[PartitionFile]:
+    """Every object of `table` (partitioned by event_date first) for `days`."""
+    prefix = table_prefix(table)
+    return [f for day in sorted(days) for f in lake.prefix_files(table, f"{prefix}event_date={day}/")]
+
+
+def _current_pull_requests(lake: _Lake, rebuilt: _PullRequests) -> list[PartitionFile]:
+    """Every pull_requests partition as this run leaves it: the rebuilt (still unpublished) ones, the others stored."""
+    stored = lake.prefix_files(PULL_REQUESTS.name, table_prefix(PULL_REQUESTS.name))
+    files = [f for f in stored if f.partition["repo"] not in rebuilt.repos]
+    return files + [PartitionFile(b.path, b.partition) for b in rebuilt.built]
+
+
+def _recompute_developer_days(
+    lake: _Lake, days: set[str], rebuilt: _PullRequests, people: list[Identity]
+) -> list[TableFile]:
+    """daily_developer_metrics of `days`: traces, developer_daily_usage (already written by this run) and commits of
+    those days, and the pull requests as this run leaves them (before they are published: see
+    _publish_pull_requests)."""
+    written: list[TableFile] = []
+    ordered = sorted(days)
+    for start in range(0, len(ordered), DAYS_PER_BATCH):
+        batch = ordered[start : start + DAYS_PER_BATCH]
+        outputs = domain.daily_developer_metrics(
+            _day_files(lake, TRACES.name, batch),
+            _day_files(lake, DEVELOPER_DAILY_USAGE.name, batch),
+            _day_files(lake, COMMITS.name, batch),
+            _current_pull_requests(lake, rebuilt),
+            batch,
+            lake.outputs,
+            people,
+        )
+        _publish_days(lake, DAILY_DEVELOPER_METRICS.name, set(batch), outputs)
+        written += outputs
+        lake.forget_inputs()
+    return written
 
 
 def _recompute_session_days(lake: _Lake, days: set[str]) -> list[TableFile]:
@@ -316,8 +350,7 @@ def _recompute_session_days(lake: _Lake, days: set[str]) -> list[TableFile]:
     ordered = sorted(days)
     for start in range(0, len(ordered), DAYS_PER_BATCH):
         batch = ordered[start : start + DAYS_PER_BATCH]
-        traces = [f for day in batch for f in lake.prefix_files(TRACES.name, f"{TRACES.name}/event_date={day}/")]
-        outputs = domain.daily_session_metrics(traces, batch, lake.outputs)
+        outputs = domain.daily_session_metrics(_day_files(lake, TRACES.name, batch), batch, lake.outputs)
         _publish_days(lake, DAILY_SESSION_METRICS.name, set(batch), outputs)
         written += outputs
         lake.forget_inputs()
@@ -358,9 +391,8 @@ def _recompute_usage_days(lake: _Lake, days: set[str], people: list[Identity]) -
     ordered = sorted(days)
     for start in range(0, len(ordered), DAYS_PER_BATCH):
         batch = ordered[start : start + DAYS_PER_BATCH]
-        read = sorted(set(batch) | {_previous_day(day) for day in batch})
-        prefix = table_prefix(USAGE_RECORDS.name)
-        usage = [f for day in read for f in lake.prefix_files(USAGE_RECORDS.name, f"{prefix}event_date={day}/")]
+        read = set(batch) | {_previous_day(day) for day in batch}
+        usage = _day_files(lake, USAGE_RECORDS.name, read)
         outputs = domain.developer_daily_usage(usage, batch, lake.outputs, people)
         _publish_days(lake, DEVELOPER_DAILY_USAGE.name, set(batch), outputs)
         written += outputs
@@ -500,10 +532,14 @@ def run_aggregate(
         _rebuild_commits(lake, plan.commit_partitions)
         plan.github_days |= {day for day, _ in plan.commit_partitions}
         github_outputs = _recompute_github_days(lake, plan.github_days, rebuilt)
-        _publish_pull_requests(lake, rebuilt)
         session_outputs = _recompute_session_days(lake, plan.session_days)
         usage_outputs = _recompute_usage_days(lake, plan.usage_days, people.identities)
         ai_commit_outputs = _rebuild_ai_commits(lake, plan.ai_commit_repos)
+        developer_days = plan.session_days | plan.github_days | plan.usage_days
+        if people.changed:  # re-attribute every day that has data
+            developer_days |= lake.days(DAILY_SESSION_METRICS.name) | lake.days(DAILY_GITHUB_METRICS.name)
+        developer_outputs = _recompute_developer_days(lake, developer_days, rebuilt, people.identities)
+        _publish_pull_requests(lake, rebuilt)
         created = {table: catalog.register_partitions(table, parts) for table, parts in lake.registered.items()}
         deregistered = _deregister_empty(lake, catalog, plan)
     finally:
@@ -529,6 +565,8 @@ def run_aggregate(
         "usage_days": len(plan.usage_days),
         "usage_rows": sum(o.rows for o in usage_outputs),
         "people_reattributed": people.changed,
+        "developer_days": len(developer_days),
+        "developer_rows": sum(o.rows for o in developer_outputs),
         "ai_commit_repos": len(plan.ai_commit_repos),
         "ai_commit_rows": sum(o.rows for o in ai_commit_outputs),
         "rows_written": lake.rows_written,

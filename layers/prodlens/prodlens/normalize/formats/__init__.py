@@ -30,6 +30,9 @@ FORMATS: tuple[TraceFormat, ...] = (
     claude_code.FORMAT,
 )
 
+# source_format -> the tool whose requests a traces row is (daily_developer_metrics: one source per tool)
+TRACE_TOOLS: dict[str, str] = {fmt.name: fmt.tool or fmt.name for fmt in FORMATS}
+
 
 def classify(value: Any) -> TraceFormat | None:
     """The format of one parsed JSON value, or None."""
@@ -47,6 +50,7 @@ __all__ = [
     "Row",
     "Skip",
     "StreamFormat",
+    "TRACE_TOOLS",
     "TraceFormat",
     "classify",
 ]

@@ -49,6 +49,7 @@ class LineFormat:
     candidates: Callable[[str, bool], str]  # SQL over the reader's rows -> candidate rows (see jsonl)
     not_a_record: str  # the dead-letter detail of a line that is JSON but not a record of this format
     rereads_untyped: bool = False  # read again untyped when any row flags `metadata_unread`
+    tool: str = ""  # the AI tool whose requests these are (per-person tables); "" = the format's name
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class DocumentFormat:
     name: str
     detects: Callable[[Any], bool]  # a parsed JSON document of this format?
     records: Callable[[Any, ObjectContext], Iterator[Outcome]]  # one outcome per record read
+    tool: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class StreamFormat:
     name: str
     detects: Callable[[Any], bool]  # the first line of an object of this format?
     records: Callable[[Iterable[tuple[int, Any]], ObjectContext], Iterator[tuple[int, Outcome]]]
+    tool: str = ""
 
 
 TraceFormat = LineFormat | DocumentFormat | StreamFormat

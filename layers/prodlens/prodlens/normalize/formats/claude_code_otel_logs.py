@@ -108,4 +108,4 @@ def records(document: Any, ctx: ObjectContext) -> Iterator[Outcome]:
             yield Dead(exc.reason, f"log record {index} ({name}): {exc.detail}", dead_letter_raw(None, record))
 
 
-FORMAT = DocumentFormat("claude_code_otel_logs", detects, records)
+FORMAT = DocumentFormat("claude_code_otel_logs", detects, records, tool="claude_code")

@@ -79,7 +79,15 @@ def _report(args: argparse.Namespace) -> int:
     from prodlens.services.report import local_report
 
     sys.stdout.write(
-        local_report(Path(args.lake) / "lake", fmt=args.format, since=args.since, until=args.until, repo=args.repo)
+        local_report(
+            Path(args.lake) / "lake",
+            fmt=args.format,
+            since=args.since,
+            until=args.until,
+            repo=args.repo,
+            team=args.team,
+            by_team=args.by == "team",
+        )
     )
     return 0
 
@@ -138,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since")
     p.add_argument("--until")
     p.add_argument("--repo")
+    p.add_argument("--team", help="the team view for one team of config/people.json, person by person")
+    p.add_argument("--by", choices=("repo", "team"), default="repo", help="team: show the team view always")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("aggregate", help="recompute the daily tables for a date range (backfill)")

@@ -20,6 +20,7 @@ from prodlens.report.model import (
     fmt_p,
     repo_label,
 )
+from prodlens.report.teams import COLUMNS, TEAMS_TITLE, table_rows
 from prodlens.report.text import NO_WARNINGS, NOT_SIGNIFICANT_LABEL, WARNINGS_TITLE, _effects_lines
 
 REQUEST_COLOR = "#0969da"
@@ -361,6 +362,22 @@ def warnings_block(report: Report) -> str:
     )
 
 
+def teams_block(report: Report) -> str:
+    """The team view as a table, with its caveat."""
+    view = report.teams
+    if view is None:
+        return ""
+    groups = view.people if view.team_filter else view.teams
+    title = f"{TEAMS_TITLE}: {view.team_filter}" if view.team_filter else TEAMS_TITLE
+    heads = ["person" if view.team_filter else "team", *(h for h, _, _ in COLUMNS), "tools"]
+    head = "".join(f"<th>{_e(h)}</th>" for h in heads)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in table_rows(groups))
+    return (
+        f'<section class="teams" id="teams"><h2>{_e(title)}</h2><table><thead><tr>{head}</tr></thead>'
+        f'<tbody>{body}</tbody></table><p class="meta">{_e(view.caveat)}</p></section>'
+    )
+
+
 def render_html(report: Report) -> str:
     """A single self-contained page (inline CSS and SVG, every string escaped, no external links).
 
@@ -390,6 +407,7 @@ def render_html(report: Report) -> str:
         body.append("<p>No correlations rows: run correlate first.</p>")
     body.append("</section>")
     body.append(warnings_block(report))
+    body.append(teams_block(report))
 
     if report.charts:
         body.append("<h2>Adjusted association by repo</h2>")

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from prodlens.report.gaps import DataWarning, data_warnings
+from prodlens.report.teams import TeamView, team_view
 from prodlens.stats.correlate import (
     POOLED,
     Rows,
@@ -297,6 +298,7 @@ class Report:
     verdicts: list[Verdict] = field(default_factory=list)
     charts: dict[str, ScopeCharts] = field(default_factory=dict)
     warnings: list[DataWarning] = field(default_factory=list)  # data gaps and stopped sources in the window
+    teams: TeamView | None = None  # the team view (people.json teams), when asked for or when teams exist
 
     @property
     def days(self) -> int:
@@ -523,6 +525,9 @@ def build_report(
     until: date | str | None = None,
     repo: str | None = None,
     holidays: Iterable[date] = (),
+    developer_daily: Rows = (),
+    team: str | None = None,
+    by_team: bool = False,
 ) -> Report:
     """Assemble the report.
 
@@ -535,6 +540,8 @@ def build_report(
     (weekends, holidays and days the whole team stopped are not gaps) and repos whose AI data stopped.
     The raw lists: significant = BH-adjusted raw p < 0.05 for Pearson or Spearman, ordered by adjusted p
     (descriptive, the report's appendix). `effects` is shown as given (see stats.effects.compute_effects).
+    The team view (report.teams) sums `developer_daily` (daily_developer_metrics rows) in the dates asked for, per
+    team, or for `team` alone with its people; it is shown with `by_team`, `team`, or whenever a row has a team.
     """
     since_d = to_date(since) if since is not None else None
     until_d = to_date(until) if until is not None else None
@@ -591,6 +598,13 @@ def build_report(
     window = (min(days), max(days)) if days else None
     warnings = data_warnings(sessions, github, window, off_days, per_repo=repo is None)
     counts["data_warnings"] = len(warnings)
+    developer_rows = [
+        row
+        for row in as_rows(developer_daily)
+        if (since_d is None or to_date(row["event_date"]) >= since_d)
+        and (until_d is None or to_date(row["event_date"]) <= until_d)
+    ]
+    show_teams = by_team or team is not None or any(row.get("team") for row in developer_rows)
     versions = sorted({str(row.get("input_version")) for row in rows if row.get("input_version")})
     return Report(
         since=since_d,
@@ -608,4 +622,5 @@ def build_report(
         verdicts=verdicts,
         charts=charts,
         warnings=warnings,
+        teams=team_view(developer_rows, team) if show_teams else None,
     )

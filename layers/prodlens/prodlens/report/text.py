@@ -18,6 +18,7 @@ from prodlens.report.model import (
     fmt_p,
     repo_label,
 )
+from prodlens.report.teams import COLUMNS, TEAMS_TITLE, TeamView, table_rows
 
 MAX_SIGNIFICANT_SHOWN = 25
 NOT_SIGNIFICANT_LABEL = "not significant after Benjamini–Hochberg correction"
@@ -117,6 +118,25 @@ def warning_lines(warnings: list[DataWarning]) -> list[str]:
     return [f"{WARNINGS_TITLE} (they weaken the verdicts above)"] + [f"  ! {w.message}" for w in warnings]
 
 
+def team_lines(view: TeamView | None) -> list[str]:
+    """The team view: one line per team (or per person of the team asked for), as a fixed-width table."""
+    if view is None:
+        return []
+    title = f"{TEAMS_TITLE}: {view.team_filter}" if view.team_filter else f"{TEAMS_TITLE} (config/people.json)"
+    groups = view.people if view.team_filter else view.teams
+    if not groups:
+        return [f"{title}: no activity in the window", ""]
+    header = ["person" if view.team_filter else "team", *(h for h, _, _ in COLUMNS), "tools"]
+    rows = [header, *table_rows(groups)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = [title]
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:-1], widths[1:], strict=True))]
+        lines.append("  " + "  ".join(cells) + "  " + row[-1])
+    lines.append(f"  {view.caveat}")
+    return [*lines, ""]
+
+
 def render_text(report: Report) -> str:
     """The terminal report: header, verdicts, effects, method, then the appendix of raw correlations."""
     out: list[str] = ["ProdLens report", "=" * 15]
@@ -146,6 +166,7 @@ def render_text(report: Report) -> str:
     out.append("")
     out.extend(warning_lines(report.warnings))
     out.append("")
+    out.extend(team_lines(report.teams))
 
     effect_lines = _effects_lines(report.effects)
     if effect_lines:
@@ -197,6 +218,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     """Verdicts first, then the data warnings; the raw lists sit under `unadjusted_associations` (the appendix)."""
     data: dict[str, Any] = {"verdicts": [{**dataclasses.asdict(v), "headline": v.headline} for v in report.verdicts]}
     data["data_warnings"] = [dataclasses.asdict(w) for w in report.warnings]
+    data["teams"] = dataclasses.asdict(report.teams) if report.teams is not None else None
     for key in ("since", "until", "repo_filter", "window_start", "window_end"):
         data[key] = getattr(report, key)
     data["days"] = report.days

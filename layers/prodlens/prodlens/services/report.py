@@ -22,6 +22,8 @@ def local_report(
     until: str | None = None,
     repo: str | None = None,
     holidays: Sequence[date] = (),
+    team: str | None = None,
+    by_team: bool = False,
 ) -> str:
     """The report over a lake directory; `holidays` must be those correlate was given (the local stack: none)."""
     engine = LocalEngine(lake_dir)
@@ -36,13 +38,26 @@ def local_report(
     correlations = engine.query_dicts("SELECT * FROM correlations", dialect="duckdb")
     session = engine.query_dicts("SELECT * FROM daily_session_metrics ORDER BY event_date, repo", dialect="duckdb")
     github = engine.query_dicts("SELECT * FROM daily_github_metrics ORDER BY event_date, repo", dialect="duckdb")
+    developers = engine.query_dicts(
+        "SELECT * FROM daily_developer_metrics ORDER BY event_date, person", dialect="duckdb"
+    )
     # The trace-level figures come from a summary DuckDB computes over any number of traces.
     trace_summary = engine.query_dicts(TRACE_SUMMARY_SQL.format(where=where), dialect="duckdb")
     narrowed_session = [r for r in session if _within(r, since, until, repo)]
     narrowed_github = [r for r in github if _within(r, since, until, repo)]
     effects = effects_from_summary(trace_summary, narrowed_session, narrowed_github)
     report = build_report(
-        correlations, session, github, effects, since=since, until=until, repo=repo, holidays=holidays
+        correlations,
+        session,
+        github,
+        effects,
+        since=since,
+        until=until,
+        repo=repo,
+        holidays=holidays,
+        developer_daily=developers,
+        team=team,
+        by_team=by_team,
     )
     return _RENDERERS[fmt](report)
 

@@ -149,11 +149,11 @@ def test_an_empty_page_is_one_skip_and_bare_record_lines_are_records():
     [
         ({"day": None, "date": None}, "missing_timestamp", "date is missing"),
         ({"day": "yesterday"}, "invalid_timestamp", "day is a 9-character string"),
-        ({"day": None, "date": 1}, "invalid_timestamp", "date is a int"),
+        ({"day": None, "date": 1}, "invalid_timestamp", "date is a number"),
         ({"day": None, "date": "18.03.2024"}, "invalid_timestamp", "date is a 10-character string"),
         ({"acceptedLinesAdded": "lots of lines"}, "invalid_value", "acceptedLinesAdded is a 13-character string"),
         ({"chatRequests": -3}, "invalid_value", "chatRequests"),
-        ({"totalTabsAccepted": [1]}, "invalid_value", "totalTabsAccepted is list"),
+        ({"totalTabsAccepted": [1]}, "invalid_value", "totalTabsAccepted is a list"),
         ({"email": None, "userId": None}, "missing_developer", "no developer"),
         ({"email": 5}, "invalid_record", "email is a number, not text"),
         ({"email": None, "userId": {"id": 1}}, "invalid_record", "userId is an object"),

@@ -58,6 +58,17 @@ class UsageFormat:
     records: Callable[[Iterable[tuple[int, Any]], ObjectContext], Iterator[tuple[int, Outcome]]]
 
 
+def shape_of(value: Any) -> str:
+    """What a value is, for a dead letter's detail, without its content (a string may be text that must not be
+    stored): 'a 12-character string', 'an object', 'a list', 'a boolean', 'a number', 'null'."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"a {len(value)}-character string"
+    kinds = {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
 def usage_day(value: Any, field: str = "day") -> str:
     """A calendar day as YYYY-MM-DD from 'YYYY-MM-DD', an RFC 3339 midnight timestamp, or epoch milliseconds
     (UTC midnight); RecordError(missing_timestamp | invalid_timestamp) otherwise."""
@@ -80,8 +91,7 @@ def usage_day(value: Any, field: str = "day") -> str:
             return day.isoformat()
     except (ValueError, OverflowError, OSError):
         pass
-    shown = f"a {len(value)}-character string" if isinstance(value, str) else f"a {type(value).__name__}"
-    raise RecordError("invalid_timestamp", f"{field} is {shown}, not a YYYY-MM-DD day")
+    raise RecordError("invalid_timestamp", f"{field} is {shape_of(value)}, not a YYYY-MM-DD day")
 
 
 def measure(value: Any, name: str) -> int | None:
@@ -96,8 +106,7 @@ def measure(value: Any, name: str) -> int | None:
         value = int(value)
     if isinstance(value, int) and 0 <= value <= MAX_COUNT:
         return value
-    shown = f"a {len(value)}-character string" if isinstance(value, str) else f"{type(value).__name__}"
-    raise RecordError("invalid_value", f"{name} is {shown}, not a non-negative integer")
+    raise RecordError("invalid_value", f"{name} is {shape_of(value)}, not a non-negative integer")
 
 
 def real_measure(value: Any, name: str) -> float | None:
@@ -110,7 +119,7 @@ def real_measure(value: Any, name: str) -> float | None:
         try:
             value = float(value)
         except ValueError:
-            raise RecordError("invalid_value", f"{name} is a {len(value)}-character string, not a number") from None
+            raise RecordError("invalid_value", f"{name} is {shape_of(value)}, not a number") from None
     if isinstance(value, int | float) and 0 <= value < 1e15 and value == value:  # noqa: PLR0124 - NaN check
         return float(value)
     raise RecordError("invalid_value", f"{name} is not a non-negative finite number")
@@ -210,8 +219,9 @@ __all__ = [
     "UsageFormat",
     "ai_commit_row",
     "outcome_of",
-    "real_measure",
     "measure",
+    "real_measure",
+    "shape_of",
     "usage_day",
     "usage_row",
 ]

@@ -50,6 +50,7 @@ from prodlens.normalize.usage.base import (
     measure,
     outcome_of,
     real_measure,
+    shape_of,
     usage_day,
     usage_row,
 )
@@ -70,10 +71,6 @@ TOKENS = (
 CENTS_PER_USD = 100
 
 
-def _shape(value: Any) -> str:
-    return type(value).__name__
-
-
 def _is_page(item: Any) -> bool:
     return isinstance(item, dict) and "data" in item
 
@@ -91,7 +88,7 @@ def _object(value: Any, path: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise RecordError("invalid_record", f"{path} is a {_shape(value)}, not an object")
+        raise RecordError("invalid_record", f"{path} is {shape_of(value)}, not an object")
     return value
 
 
@@ -111,7 +108,7 @@ def developer(actor: Any) -> str:
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         if not isinstance(value, str):
-            raise RecordError("invalid_record", f"actor.{path} is a {_shape(value)}, not a string")
+            raise RecordError("invalid_record", f"actor.{path} is {shape_of(value)}, not a string")
         return prefix + value.strip()
     raise RecordError("missing_developer", "the actor has no email_address or api_key_name")
 
@@ -159,7 +156,7 @@ def model_measures(record: dict[str, Any]) -> dict[str, int | float | None]:
     if breakdown is None:
         return dict.fromkeys(columns)
     if not isinstance(breakdown, list):
-        raise RecordError("invalid_record", f"model_breakdown is a {_shape(breakdown)}, not a list")
+        raise RecordError("invalid_record", f"model_breakdown is {shape_of(breakdown)}, not a list")
     if not breakdown:
         return {**dict.fromkeys(columns, 0), "cost_usd": 0.0}
     totals: dict[str, Any] = dict.fromkeys(columns)
@@ -206,16 +203,16 @@ def _page_records(item: Any) -> list[Any] | Dead:
         data = item["data"]
         if isinstance(data, list):
             return data
-        return Dead("invalid_record", f"page data is a {_shape(data)}, not a list", dead_letter_raw(None, item))
+        return Dead("invalid_record", f"page data is {shape_of(data)}, not a list", dead_letter_raw(None, item))
     if _is_record(item):
         return [item]
-    detail = f"item is a {_shape(item)}, not a usage report page or record"
+    detail = f"item is {shape_of(item)}, not a usage report page or record"
     return Dead("invalid_record", detail, dead_letter_raw(None, item))
 
 
 def record_outcome(record: Any, where: str, ctx: ObjectContext) -> Outcome:
     if not isinstance(record, dict):
-        return Dead("invalid_record", f"{where} is a {_shape(record)}, not an object", dead_letter_raw(None, record))
+        return Dead("invalid_record", f"{where} is {shape_of(record)}, not an object", dead_letter_raw(None, record))
     return outcome_of(lambda: report_row(record, ctx), record, where)
 
 

@@ -68,6 +68,7 @@ from prodlens.normalize.usage.base import (
     Skip,
     UsageFormat,
     outcome_of,
+    shape_of,
     usage_row,
 )
 
@@ -107,10 +108,6 @@ DATA_FIELDS = ("sum", "gauge", "histogram", "exponentialHistogram", "summary")
 MAX_INT64 = 2**63 - 1
 
 
-def _shape(value: Any) -> str:
-    return type(value).__name__
-
-
 def detects(key: str, item: Any) -> bool:
     return key.startswith(PREFIX) and isinstance(item, dict) and "resourceMetrics" in item
 
@@ -126,7 +123,7 @@ def unix_nanos(value: Any, field: str) -> int | None:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 2**64:
         return value
-    raise RecordError("invalid_timestamp", f"{field} is a {_shape(value)}, not epoch nanoseconds")
+    raise RecordError("invalid_timestamp", f"{field} is {shape_of(value)}, not epoch nanoseconds")
 
 
 def point_value(point: dict[str, Any]) -> int | float:
@@ -136,7 +133,7 @@ def point_value(point: dict[str, Any]) -> int | float:
         if isinstance(raw, str) and raw.isascii() and raw.lstrip("-").isdigit() and len(raw) <= 20:
             raw = int(raw)
         if not isinstance(raw, int) or isinstance(raw, bool) or abs(raw) > MAX_INT64:
-            raise RecordError("invalid_value", f"asInt is a {_shape(raw)}, not an int64")
+            raise RecordError("invalid_value", f"asInt is {shape_of(raw)}, not an int64")
         number: int | float = raw
     elif point.get("asDouble") is not None:
         raw, field = point["asDouble"], "asDouble"
@@ -233,7 +230,7 @@ def point_outcome(
     metric: str, kind: str | None, point: Any, resource: dict[str, Any], where: str, ctx: ObjectContext
 ) -> Outcome:
     if not isinstance(point, dict):
-        return Dead("invalid_record", f"{where} is a {_shape(point)}, not an object", dead_letter_raw(None, point))
+        return Dead("invalid_record", f"{where} is {shape_of(point)}, not an object", dead_letter_raw(None, point))
     if kind is None:
         detail = f"{where}: aggregationTemporality is neither 1 (delta) nor 2 (cumulative)"
         return Dead("invalid_record", detail, dead_letter_raw(None, point))
@@ -275,14 +272,14 @@ def metric_outcomes(
         return
     data = metric.get("sum")
     if not isinstance(data, dict):
-        detail = f"{where} ({name}): sum is a {_shape(data)}, not an object"
+        detail = f"{where} ({name}): sum is {shape_of(data)}, not an object"
         yield Dead("invalid_record", detail, dead_letter_raw(None, metric))
         return
     points = data.get("dataPoints")
     if points is None:
         return
     if not isinstance(points, list):
-        detail = f"{where} ({name}): sum.dataPoints is a {_shape(points)}, not a list"
+        detail = f"{where} ({name}): sum.dataPoints is {shape_of(points)}, not a list"
         yield Dead("invalid_record", detail, dead_letter_raw(None, metric))
         return
     temporality = data.get("aggregationTemporality")
@@ -296,13 +293,13 @@ def records(items: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tu
     """One outcome per data point of every OTLP metrics export (the object, or one export per JSON line)."""
     for line, item in items:
         if not isinstance(item, dict) or "resourceMetrics" not in item:
-            detail = f"item is a {_shape(item)} without resourceMetrics, not an OTLP metrics export"
+            detail = f"item is {shape_of(item)} without resourceMetrics, not an OTLP metrics export"
             yield line, Dead("invalid_record", detail, dead_letter_raw(None, item))
             continue
         for index, (resource, metric) in enumerate(iter_items(item, METRICS), 1):
             where = f"metric {index}"
             if isinstance(metric, MalformedPart):
-                detail = f"{where}: {metric.path} is a {_shape(metric.value)}, not an OTLP object/list"
+                detail = f"{where}: {metric.path} is {shape_of(metric.value)}, not an OTLP object/list"
                 yield line, Dead("invalid_record", detail, dead_letter_raw(None, metric.value))
                 continue
             for outcome in metric_outcomes(metric, resource, where, ctx):

@@ -61,7 +61,7 @@ from typing import Any
 from prodlens.normalize.fields import RecordError, dead_letter_raw
 from prodlens.normalize.formats.base import Dead, Outcome, Row, Skip
 from prodlens.normalize.rows import ObjectContext
-from prodlens.normalize.usage.base import ORGANIZATION, UsageFormat, measure, usage_day, usage_row
+from prodlens.normalize.usage.base import ORGANIZATION, UsageFormat, measure, shape_of, usage_day, usage_row
 
 SOURCE_FORMAT, TOOL = "copilot_usage", "copilot"
 PREFIX = "usage/copilot/"
@@ -104,16 +104,6 @@ def _is_legacy(record: dict[str, Any]) -> bool:
     return any(s in record for s in LEGACY_SECTIONS) or ("date" in record and "day" not in record)
 
 
-def _shape(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"a {len(value)}-character string"
-    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
-
-
 def _object(parent: dict[str, Any] | None, key: str, label: str = "") -> dict[str, Any] | None:
     """parent[key] when it is an object, None when absent/null; RecordError(invalid_record) otherwise."""
     if parent is None:
@@ -121,7 +111,7 @@ def _object(parent: dict[str, Any] | None, key: str, label: str = "") -> dict[st
     value = parent.get(key)
     if value is None or isinstance(value, dict):
         return value
-    raise RecordError("invalid_record", f"{label}{key} is {_shape(value)}, not an object")
+    raise RecordError("invalid_record", f"{label}{key} is {shape_of(value)}, not an object")
 
 
 def _count(parent: dict[str, Any] | None, key: str, label: str = "") -> int | None:
@@ -138,7 +128,7 @@ def _login(record: dict[str, Any]) -> str | None:
     login = record.get("user_login")
     if login is None or isinstance(login, str):
         return login
-    raise RecordError("invalid_record", f"user_login is {_shape(login)}, not text")
+    raise RecordError("invalid_record", f"user_login is {shape_of(login)}, not text")
 
 
 def report_row(record: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
@@ -181,10 +171,10 @@ def _legacy_sums(record: dict[str, Any], section: str, path: tuple[str, ...], na
             if listed is None:
                 continue
             if not isinstance(listed, list):
-                raise RecordError("invalid_record", f"{label} is {_shape(listed)}, not a list")
+                raise RecordError("invalid_record", f"{label} is {shape_of(listed)}, not a list")
             for child in listed:
                 if not isinstance(child, dict):
-                    raise RecordError("invalid_record", f"{label}[] holds {_shape(child)}, not an object")
+                    raise RecordError("invalid_record", f"{label}[] holds {shape_of(child)}, not an object")
                 children.append(child)
         nodes = children
     return [sum(measure(node.get(name), f"{label}[].{name}") or 0 for node in nodes) for name in names]
@@ -225,7 +215,7 @@ class _Reader:
         if isinstance(item, dict) and WRAPPED in item:
             entries = item[WRAPPED]
             if not isinstance(entries, list):
-                detail = f"{where}: {WRAPPED} is {_shape(entries)}, not a list"
+                detail = f"{where}: {WRAPPED} is {shape_of(entries)}, not a list"
                 yield Dead("invalid_record", detail, dead_letter_raw(None, item))
             elif not entries:
                 yield Skip()
@@ -240,7 +230,7 @@ class _Reader:
     def record(self, record: Any, where: str) -> Outcome:
         if not isinstance(record, dict):
             return Dead(
-                "invalid_record", f"{where}: {_shape(record)}, not a JSON object", dead_letter_raw(None, record)
+                "invalid_record", f"{where}: {shape_of(record)}, not a JSON object", dead_letter_raw(None, record)
             )
         try:
             row = legacy_row(record, self.ctx) if _is_legacy(record) else report_row(record, self.ctx)

@@ -54,7 +54,7 @@ from typing import Any
 from prodlens.normalize.fields import RecordError, dead_letter_raw, parse_timestamp, repo_slug
 from prodlens.normalize.formats.base import Dead, Outcome, Row, Skip
 from prodlens.normalize.rows import ObjectContext
-from prodlens.normalize.usage.base import UsageFormat, ai_commit_row, measure, usage_day, usage_row
+from prodlens.normalize.usage.base import UsageFormat, ai_commit_row, measure, shape_of, usage_day, usage_row
 
 DAILY, COMMITS, TOOL = "cursor_daily", "cursor_ai_commits", "cursor"
 PREFIX = "usage/cursor/"
@@ -77,16 +77,6 @@ DAILY_KEYS = frozenset(
 COMMIT_KEYS = frozenset({"commitHash", "tabLinesAdded", "composerLinesAdded", "nonAiLinesAdded", "commitTs"})
 REQUESTS = ("composerRequests", "chatRequests", "agentRequests", "cmdkUsages")
 _SHA = re.compile(r"[0-9a-f]{4,64}")
-
-
-def _shape(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"a {len(value)}-character string"
-    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
 
 
 def _looks(item: Any, envelope: str, keys: frozenset[str], page_keys: tuple[str, ...]) -> bool:
@@ -119,14 +109,14 @@ def _identity(record: dict[str, Any], email_key: str, id_key: str) -> str | None
     """The e-mail, else the id as text; None when neither is given; RecordError(invalid_record) on a wrong type."""
     email = record.get(email_key)
     if email is not None and not isinstance(email, str):
-        raise RecordError("invalid_record", f"{email_key} is {_shape(email)}, not text")
+        raise RecordError("invalid_record", f"{email_key} is {shape_of(email)}, not text")
     if email and email.strip():
         return email.strip()
     user = record.get(id_key)
     if user is None or user == "":
         return None
     if isinstance(user, bool) or not isinstance(user, int | str):
-        raise RecordError("invalid_record", f"{id_key} is {_shape(user)}, not an id")
+        raise RecordError("invalid_record", f"{id_key} is {shape_of(user)}, not an id")
     return str(user).strip() or None
 
 
@@ -157,7 +147,7 @@ def _repo(value: Any) -> str:
     try:
         slug = repo_slug(value)
     except RecordError:  # repo_slug's own detail quotes the value
-        raise RecordError("invalid_repo", f"repoName is {_shape(value)}, not an owner/name slug") from None
+        raise RecordError("invalid_repo", f"repoName is {shape_of(value)}, not an owner/name slug") from None
     if slug is None:
         raise RecordError("missing_repo", "repoName is missing: a commit without a repository cannot join commits")
     return slug
@@ -168,7 +158,7 @@ def _sha(value: Any) -> str:
         raise RecordError("invalid_record", "commitHash is missing")
     sha = value.strip().lower() if isinstance(value, str) else None
     if sha is None or not _SHA.fullmatch(sha):
-        raise RecordError("invalid_record", f"commitHash is {_shape(value)}, not a hexadecimal commit id")
+        raise RecordError("invalid_record", f"commitHash is {shape_of(value)}, not a hexadecimal commit id")
     return sha
 
 
@@ -181,7 +171,7 @@ def _committed_at(item: dict[str, Any]) -> datetime:
     except RecordError as exc:  # parse_timestamp's own detail quotes the value
         if exc.reason == "missing_timestamp":
             raise RecordError(exc.reason, "commitTs and createdAt are missing") from None
-        raise RecordError(exc.reason, f"{field} is {_shape(stamp)}, not a timestamp in 2000-2100") from None
+        raise RecordError(exc.reason, f"{field} is {shape_of(stamp)}, not a timestamp in 2000-2100") from None
 
 
 def commit_row(item: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
@@ -192,7 +182,7 @@ def commit_row(item: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
     committed_at = _committed_at(item)
     primary = item.get("isPrimaryBranch")
     if primary is not None and not isinstance(primary, bool):
-        raise RecordError("invalid_record", f"isPrimaryBranch is {_shape(primary)}, not a boolean")
+        raise RecordError("invalid_record", f"isPrimaryBranch is {shape_of(primary)}, not a boolean")
     return ai_commit_row(
         ctx,
         TOOL,
@@ -214,7 +204,7 @@ Build = Callable[[dict[str, Any], ObjectContext], dict[str, Any]]
 
 def _outcome(record: Any, build: Build, ctx: ObjectContext, where: str) -> Outcome:
     if not isinstance(record, dict):
-        return Dead("invalid_record", f"{where}: {_shape(record)}, not a JSON object", dead_letter_raw(None, record))
+        return Dead("invalid_record", f"{where}: {shape_of(record)}, not a JSON object", dead_letter_raw(None, record))
     try:
         return Row(build(record, ctx))
     except RecordError as exc:
@@ -231,7 +221,7 @@ def _read(
         if isinstance(item, dict) and envelope in item:
             listed = item[envelope]
             if not isinstance(listed, list):
-                detail = f"{where}: {envelope} is {_shape(listed)}, not a list"
+                detail = f"{where}: {envelope} is {shape_of(listed)}, not a list"
                 yield line, Dead("invalid_record", detail, dead_letter_raw(None, item))
                 continue
             if not listed:

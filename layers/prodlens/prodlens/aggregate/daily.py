@@ -58,19 +58,46 @@ def _write_days(
     return files
 
 
+def _load_people(con: duckdb.DuckDBPyConnection, people: Sequence[Identity]) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE people (identity VARCHAR, person VARCHAR, team VARCHAR)")
+    if people:
+        con.executemany("INSERT INTO people VALUES (?, ?, ?)", [(p.identity, p.person, p.team) for p in people])
+
+
+def _daily_table(
+    output: Table,
+    query: str,
+    inputs: Sequence[tuple[str, Table, Sequence[PartitionFile]]],
+    days: Iterable[str],
+    out_dir: Path,
+    order_by: tuple[str, ...] = ("repo",),
+    people: Sequence[Identity] | None = None,
+    params: dict[str, list[str]] | None = None,
+) -> list[TableFile]:
+    """One per-day derived table: load each (temp table name, table, files) input (and the people table when
+    given), run `query` with $days (and `params`), and write one file per requested day that has a row."""
+    day_list = sorted(set(days))
+    con = connect(out_dir / ".spill")
+    try:
+        for name, table, files in inputs:
+            load_table(con, name, table, files)
+        if people is not None:
+            _load_people(con, people)
+        values = {"days": day_list, **(params or {})}
+        con.execute(f"CREATE TEMP TABLE result AS {query}", {k: v for k, v in values.items() if f"${k}" in query})
+        return _write_days(con, "result", output, day_list, out_dir, order_by=order_by)
+    finally:
+        con.close()
+
+
 def daily_session_metrics(traces: Sequence[PartitionFile], days: Iterable[str], out_dir: Path) -> list[TableFile]:
     """daily_session_metrics for `days` from every traces partition file of those days (all repos).
 
     One output file per day that has at least one trace; a requested day without traces gets no file
     (the caller removes that day's previous object).
     """
-    con = connect(out_dir / ".spill")
-    try:
-        load_table(con, "traces", TRACES, traces)
-        con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_SESSION_METRICS}")
-        return _write_days(con, "result", DAILY_SESSION_METRICS, days, out_dir)
-    finally:
-        con.close()
+    inputs = [("traces", TRACES, traces)]
+    return _daily_table(DAILY_SESSION_METRICS, queries.DAILY_SESSION_METRICS, inputs, days, out_dir)
 
 
 def pull_requests(
@@ -138,21 +165,8 @@ def daily_github_metrics(
 
     One output file per day with any activity (a commit, an opened or a merged PR).
     """
-    day_list = sorted(set(days))
-    con = connect(out_dir / ".spill")
-    try:
-        load_table(con, "commits", COMMITS, commit_files)
-        load_table(con, "pull_requests", PULL_REQUESTS, pull_request_files)
-        con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_GITHUB_METRICS}", {"days": day_list})
-        return _write_days(con, "result", DAILY_GITHUB_METRICS, day_list, out_dir)
-    finally:
-        con.close()
-
-
-def _load_people(con: duckdb.DuckDBPyConnection, people: Sequence[Identity]) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE people (identity VARCHAR, person VARCHAR, team VARCHAR)")
-    if people:
-        con.executemany("INSERT INTO people VALUES (?, ?, ?)", [(p.identity, p.person, p.team) for p in people])
+    inputs = [("commits", COMMITS, commit_files), ("pull_requests", PULL_REQUESTS, pull_request_files)]
+    return _daily_table(DAILY_GITHUB_METRICS, queries.DAILY_GITHUB_METRICS, inputs, days, out_dir)
 
 
 def developer_daily_usage(
@@ -160,16 +174,9 @@ def developer_daily_usage(
 ) -> list[TableFile]:
     """developer_daily_usage for `days` from the usage_records partitions of those days and of the day before
     each (the baseline of cumulative metric series), attributed through `people`. One file per day with a row."""
-    day_list = sorted(set(days))
-    con = connect(out_dir / ".spill")
-    try:
-        load_table(con, "usage_records", USAGE_RECORDS, usage)
-        _load_people(con, people)
-        con.execute(f"CREATE TEMP TABLE result AS {queries.DEVELOPER_DAILY_USAGE}", {"days": day_list})
-        order = ("tool", "developer_id")
-        return _write_days(con, "result", DEVELOPER_DAILY_USAGE, day_list, out_dir, order_by=order)
-    finally:
-        con.close()
+    inputs = [("usage_records", USAGE_RECORDS, usage)]
+    query, order = queries.DEVELOPER_DAILY_USAGE, ("tool", "developer_id")
+    return _daily_table(DEVELOPER_DAILY_USAGE, query, inputs, days, out_dir, order_by=order, people=people)
 
 
 def ai_commits(staging: Sequence[PartitionFile], out_dir: Path) -> list[TableFile]:
@@ -193,18 +200,14 @@ def daily_developer_metrics(
     people: Sequence[Identity] = (),
 ) -> list[TableFile]:
     """daily_developer_metrics for `days` from those days' traces, developer_daily_usage and commits, and every
-    pull_requests partition. One output file per day with a person."""
-    day_list = sorted(set(days))
-    con = connect(out_dir / ".spill")
-    try:
-        load_table(con, "traces", TRACES, traces)
-        load_table(con, "developer_daily_usage", DEVELOPER_DAILY_USAGE, usage)
-        load_table(con, "commits", COMMITS, commit_files)
-        load_table(con, "pull_requests", PULL_REQUESTS, pull_request_files)
-        _load_people(con, people)
-        con.execute("CREATE OR REPLACE TEMP TABLE trace_tools (source_format VARCHAR, tool VARCHAR)")
-        con.executemany("INSERT INTO trace_tools VALUES (?, ?)", sorted(TRACE_TOOLS.items()))
-        con.execute(f"CREATE TEMP TABLE result AS {queries.DAILY_DEVELOPER_METRICS}", {"days": day_list})
-        return _write_days(con, "result", DAILY_DEVELOPER_METRICS, day_list, out_dir, order_by=("person",))
-    finally:
-        con.close()
+    pull_requests partition; a trace's tool from the trace format registry. One output file per day with a person."""
+    inputs = [
+        ("traces", TRACES, traces),
+        ("developer_daily_usage", DEVELOPER_DAILY_USAGE, usage),
+        ("commits", COMMITS, commit_files),
+        ("pull_requests", PULL_REQUESTS, pull_request_files),
+    ]
+    formats = sorted(TRACE_TOOLS)
+    tools = {"trace_formats": formats, "trace_tools": [TRACE_TOOLS[f] for f in formats]}
+    query, order = queries.DAILY_DEVELOPER_METRICS, ("person",)
+    return _daily_table(DAILY_DEVELOPER_METRICS, query, inputs, days, out_dir, order, people, tools)

@@ -226,7 +226,7 @@ QUALIFY row_number() OVER (
 # daily_developer_metrics: one row per (event_date, person) for the requested days ($days). A person is the
 # people table's person for an identity (case-insensitive), else the identity as given. Per (day, person, tool),
 # the vendor's usage figures (developer_daily_usage) are the figures when the vendor reports that tool for that
-# person and day; otherwise the traces of that tool (trace_tools: source_format -> tool) count. Never both: the
+# person and day; otherwise the traces of that tool ($trace_formats[i] -> $trace_tools[i]) count. Never both: the
 # same activity is in a tool's traces and in its vendor's report. requests always come from traces.
 # Delivery: commits by their author (login or e-mail) on their author day; pull requests opened (created day) and
 # merged (merged day) by their author. Organization totals ('*') belong to nobody and are left out.
@@ -245,7 +245,9 @@ traced AS (
         sum(t.cost_usd ORDER BY t.cost_usd) AS cost_usd
     FROM traces AS t
     LEFT JOIN people AS p ON p.identity = lower(t.developer_id)
-    LEFT JOIN trace_tools AS tt ON tt.source_format = t.source_format
+    LEFT JOIN (
+        SELECT unnest($trace_formats::VARCHAR[]) AS source_format, unnest($trace_tools::VARCHAR[]) AS tool
+    ) AS tt ON tt.source_format = t.source_format
     WHERE t.developer_id IS NOT NULL AND t.event_date IN (SELECT event_date FROM days)
     GROUP BY ALL
 ),
@@ -291,27 +293,26 @@ authored AS (
     WHERE c.author IS NOT NULL AND c.event_date IN (SELECT event_date FROM days)
     GROUP BY ALL
 ),
-opened AS (
-    SELECT strftime(pr.created_at, '%Y-%m-%d') AS event_date, coalesce(p.person, pr.author) AS person,
-           count(*) AS prs_opened
-    FROM pull_requests AS pr
-    LEFT JOIN people AS p ON p.identity = lower(pr.author)
-    WHERE pr.author IS NOT NULL AND pr.created_at IS NOT NULL
-    GROUP BY ALL
+pr_events AS (
+    SELECT strftime(created_at, '%Y-%m-%d') AS event_date, author, 'opened' AS what
+    FROM pull_requests WHERE created_at IS NOT NULL
+    UNION ALL
+    SELECT strftime(merged_at, '%Y-%m-%d') AS event_date, author, 'merged' AS what
+    FROM pull_requests WHERE merged_at IS NOT NULL
 ),
-merged AS (
-    SELECT strftime(pr.merged_at, '%Y-%m-%d') AS event_date, coalesce(p.person, pr.author) AS person,
-           count(*) AS prs_merged
-    FROM pull_requests AS pr
-    LEFT JOIN people AS p ON p.identity = lower(pr.author)
-    WHERE pr.author IS NOT NULL AND pr.merged_at IS NOT NULL
+prs AS (
+    SELECT e.event_date, coalesce(p.person, e.author) AS person,
+           count(*) FILTER (WHERE what = 'opened') AS prs_opened,
+           count(*) FILTER (WHERE what = 'merged') AS prs_merged
+    FROM pr_events AS e
+    LEFT JOIN people AS p ON p.identity = lower(e.author)
+    WHERE e.author IS NOT NULL AND e.event_date IN (SELECT event_date FROM days)
     GROUP BY ALL
 ),
 everyone AS (
     SELECT event_date, person FROM ai
     UNION SELECT event_date, person FROM authored
-    UNION SELECT event_date, person FROM opened WHERE event_date IN (SELECT event_date FROM days)
-    UNION SELECT event_date, person FROM merged WHERE event_date IN (SELECT event_date FROM days)
+    UNION SELECT event_date, person FROM prs
 )
 SELECT
     e.event_date,
@@ -323,11 +324,10 @@ SELECT
     ai.cost_usd,
     coalesce(ai.tools, []::VARCHAR[]) AS tools,
     coalesce(a.commits_authored, 0) AS commits_authored,
-    coalesce(m.prs_merged, 0) AS prs_merged,
-    coalesce(o.prs_opened, 0) AS prs_opened
+    coalesce(pr.prs_merged, 0) AS prs_merged,
+    coalesce(pr.prs_opened, 0) AS prs_opened
 FROM everyone AS e
 LEFT JOIN ai ON ai.event_date = e.event_date AND ai.person = e.person
 LEFT JOIN authored AS a ON a.event_date = e.event_date AND a.person = e.person
-LEFT JOIN merged AS m ON m.event_date = e.event_date AND m.person = e.person
-LEFT JOIN opened AS o ON o.event_date = e.event_date AND o.person = e.person
+LEFT JOIN prs AS pr ON pr.event_date = e.event_date AND pr.person = e.person
 """

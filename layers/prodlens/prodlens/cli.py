@@ -9,7 +9,35 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+
+
+class CliError(Exception):
+    """A mistake in the command (a path, a statement): `prodlens <command>: <message>` on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (`prodlens report: argument --since: ...`), exit 2; no usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _day(text: str) -> str:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+    return text
+
+
+def _lake(args: argparse.Namespace) -> Path:
+    """The --lake folder of a command that reads a lake: it must hold one (`prodlens pipeline` makes it)."""
+    path = Path(args.lake)
+    if not (path / "lake").is_dir() and not (path / "state").is_dir():
+        raise CliError(f"no lake at {args.lake}: make one with `prodlens pipeline --input DIR --lake {args.lake}`")
+    return path
 
 
 @contextlib.contextmanager
@@ -70,9 +98,20 @@ def _query(args: argparse.Namespace) -> int:
         if not args.lake:
             print("prodlens query: give --lake DIR or --athena", file=sys.stderr)
             return 2
-        names, rows = LocalEngine(Path(args.lake) / "lake").execute(sql)
+        names, rows = _run_local(LocalEngine(_lake(args) / "lake"), sql)
     sys.stdout.write(format_json_lines(names, rows) if args.format == "json" else format_csv(names, rows))
     return 0
+
+
+def _run_local(engine: object, sql: str) -> tuple[list[str], list[tuple]]:
+    import duckdb
+    import sqlglot.errors
+
+    try:
+        return engine.execute(sql)  # type: ignore[attr-defined]
+    except (duckdb.Error, sqlglot.errors.SqlglotError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(f"the statement failed: {first_line}") from None
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -80,7 +119,7 @@ def _report(args: argparse.Namespace) -> int:
 
     sys.stdout.write(
         local_report(
-            Path(args.lake) / "lake",
+            _lake(args) / "lake",
             fmt=args.format,
             since=args.since,
             until=args.until,
@@ -95,8 +134,11 @@ def _report(args: argparse.Namespace) -> int:
 def _aggregate(args: argparse.Namespace) -> int:
     from prodlens.local.stack import run_backfill
 
+    if args.end < args.start:
+        raise CliError(f"--end {args.end} is before --start {args.start}")
+    lake = _lake(args)
     with _functions_log_to_stderr():
-        summary = run_backfill(Path(args.lake), args.start, args.end)
+        summary = run_backfill(lake, args.start, args.end)
     print(json.dumps(summary, sort_keys=True, default=str))
     return 0
 
@@ -104,14 +146,15 @@ def _aggregate(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from prodlens.local.stack import run_status
 
+    lake = _lake(args)
     with _functions_log_to_stderr():
-        summary = run_status(Path(args.lake))
+        summary = run_status(lake)
     print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prodlens", description=__doc__)
+    parser = _Parser(prog="prodlens", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("pipeline", help="run the whole pipeline on the embedded local stack")
@@ -143,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="the human-readable report from the local lake")
     p.add_argument("--lake", required=True)
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
-    p.add_argument("--since")
-    p.add_argument("--until")
+    p.add_argument("--since", type=_day)
+    p.add_argument("--until", type=_day)
     p.add_argument("--repo")
     p.add_argument("--team", help="the team view for one team of config/people.json, person by person")
     p.add_argument("--by", choices=("repo", "team"), default="repo", help="team: show the team view always")
@@ -152,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("aggregate", help="recompute the daily tables for a date range (backfill)")
     p.add_argument("--lake", required=True)
-    p.add_argument("--start", required=True)
-    p.add_argument("--end", required=True)
+    p.add_argument("--start", required=True, type=_day)
+    p.add_argument("--end", required=True, type=_day)
     p.set_defaults(func=_aggregate)
 
     p = sub.add_parser("status", help="last runs, dirty backlog and partitions of the local lake")
@@ -163,8 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from prodlens.people import InvalidPeopleConfig
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (CliError, InvalidPeopleConfig, FileNotFoundError) as exc:
+        print(f"prodlens {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from prodlens.normalize.formats import (
     StreamFormat,
     TraceFormat,
     classify,
+    skipped_by_key,
 )
 from prodlens.normalize.rows import ObjectContext
 from prodlens.normalize.writer import write_table
@@ -594,8 +595,8 @@ def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limit
     key = source.key
     if not key.startswith(INPUT_PREFIXES):
         return NormalizeOutput(key, None, Counts(), [], skipped_reason="not_input")
-    if key.startswith("traces/") and "/audit_logs/" in key:
-        return NormalizeOutput(key, "litellm", Counts(read=1, skipped=1), [], skipped_reason="litellm_audit_log")
+    if key.startswith("traces/") and (skipped := skipped_by_key(key)):
+        return NormalizeOutput(key, skipped[0], Counts(read=1, skipped=1), [], skipped_reason=skipped[1])
     workdir.mkdir(parents=True, exist_ok=True)
     run = _Run(source, workdir, limits)
     source_format: str | None = None

@@ -34,6 +34,15 @@ FORMATS: tuple[TraceFormat, ...] = (
 TRACE_TOOLS: dict[str, str] = {fmt.name: fmt.tool or fmt.name for fmt in FORMATS}
 
 
+def skipped_by_key(key: str) -> tuple[str, str] | None:
+    """(format, reason) when a format knows from a traces key alone that the object holds no requests."""
+    for fmt in FORMATS:
+        reason = fmt.skips_key(key) if isinstance(fmt, DocumentFormat) and fmt.skips_key else None
+        if reason:
+            return fmt.name, reason
+    return None
+
+
 def classify(value: Any) -> TraceFormat | None:
     """The format of one parsed JSON value, or None."""
     if not isinstance(value, dict):
@@ -53,4 +62,5 @@ __all__ = [
     "TRACE_TOOLS",
     "TraceFormat",
     "classify",
+    "skipped_by_key",
 ]

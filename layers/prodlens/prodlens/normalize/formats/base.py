@@ -58,6 +58,8 @@ class DocumentFormat:
     detects: Callable[[Any], bool]  # a parsed JSON document of this format?
     records: Callable[[Any, ObjectContext], Iterator[Outcome]]  # one outcome per record read
     tool: str = ""
+    # objects of this source that hold no requests, known by their key: (key) -> skip reason, or None
+    skips_key: Callable[[str], str | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -137,4 +137,9 @@ def records(document: Any, ctx: ObjectContext) -> Iterator[Outcome]:
         yield Dead(exc.reason, exc.detail, dead_letter_raw(None, document))
 
 
-FORMAT = DocumentFormat("litellm", detects, records)
+def skips_key(key: str) -> str | None:
+    """LiteLLM's S3 logger also writes audit records (who changed which key or team) under `audit_logs/`."""
+    return "litellm_audit_log" if "/audit_logs/" in key else None
+
+
+FORMAT = DocumentFormat("litellm", detects, records, skips_key=skips_key)

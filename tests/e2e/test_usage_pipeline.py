@@ -165,8 +165,10 @@ def test_a_redelivered_report_changes_nothing_and_a_people_edit_re_attributes_hi
     (again / "config").mkdir()
     moved = [{**PEOPLE[0], "team": "data"}, PEOPLE[1]]
     (again / "config" / "people.json").write_text(json.dumps(moved))
+    page = (lake / "lake" / "reports" / "latest.html").read_text()
+    assert 'id="teams"' in page and "<td>platform</td>" in page and "<td>data</td>" not in page
     time.sleep(1.1)  # S3 LastModified has one-second resolution
-    _prodlens("pipeline", "--input", str(again), "--lake", str(lake))
+    second = json.loads(_prodlens("pipeline", "--input", str(again), "--lake", str(lake)).stdout)
 
     after = _query(lake, "SELECT * FROM developer_daily_usage ORDER BY event_date, tool, developer_id")
     # Then: same rows and figures (the replacing report is the same report); only mara's team changed
@@ -178,3 +180,6 @@ def test_a_redelivered_report_changes_nothing_and_a_people_edit_re_attributes_hi
         assert {k: v for k, v in a.items() if k not in ("team", "source_key")} == {
             k: v for k, v in b.items() if k not in ("team", "source_key")
         }
+    # And correlate, whose inputs did not change, wrote the shareable page again with the new team
+    assert second["correlate"]["status"] == "unchanged"
+    assert "<td>data</td>" in (lake / "lake" / "reports" / "latest.html").read_text()

@@ -122,6 +122,7 @@ READS = {
         "commits",
         "traces",
         "dead_letters",
+        "daily_developer_metrics",  # the page's team view
     ),
     "GitHubSyncFunction": (),
 }

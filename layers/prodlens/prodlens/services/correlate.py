@@ -2,7 +2,9 @@
 
 Cheap first: a fingerprint of the daily objects' keys and ETags (one LIST per table) says whether
 anything changed since the last run. Only then are the objects read and `input_version` (a hash of
-the daily rows themselves) computed; an unchanged input_version is not recomputed either.
+the daily rows themselves) computed; an unchanged input_version is not recomputed either. The shareable page
+also shows the team view (daily_developer_metrics): when only that table changed (people moved team, a usage
+report arrived), the stored correlations are read back and the page alone is written again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from prodlens.lake_engine import LocalEngine
 from prodlens.observability import logger, metrics
 from prodlens.ports import ObjectStore, StateStore
 from prodlens.report import build_report, render_html
-from prodlens.schema import CORRELATIONS, DAILY_GITHUB_METRICS, DAILY_SESSION_METRICS
+from prodlens.schema import CORRELATIONS, DAILY_DEVELOPER_METRICS, DAILY_GITHUB_METRICS, DAILY_SESSION_METRICS
 from prodlens.stats import correlate, input_version
 from prodlens.stats.effects import compute_effects
 
@@ -27,16 +30,34 @@ CORRELATIONS_KEY = "correlations/correlations.parquet"
 REPORT_KEY = "reports/latest.html"
 CACHE_PK, CACHE_SK = "cache#correlations", "latest"
 INPUT_TABLES = (DAILY_SESSION_METRICS.name, DAILY_GITHUB_METRICS.name)
+PAGE_TABLES = (DAILY_DEVELOPER_METRICS.name,)  # shown on the page, not correlated
 
 
 def _fingerprint(store: ObjectStore, holidays: Sequence[date]) -> tuple[str, list[str]]:
     keys, digest = [], hashlib.sha256()
     digest.update(("holidays=" + ",".join(day.isoformat() for day in holidays) + "\n").encode())
-    for table in INPUT_TABLES:
+    for table in INPUT_TABLES + PAGE_TABLES:
         for obj in sorted(store.list(f"{table}/"), key=lambda o: o.key):
             keys.append(obj.key)
             digest.update(f"{obj.key}\0{obj.etag}\n".encode())
     return digest.hexdigest(), keys
+
+
+@dataclass(frozen=True)
+class _PageInputs:
+    session: list[dict[str, Any]]
+    github: list[dict[str, Any]]
+    developers: list[dict[str, Any]]
+    holidays: Sequence[date]
+
+
+def _write_page(store: ObjectStore, page: _PageInputs, correlations: list[dict[str, Any]]) -> None:
+    """The shareable page: figures from the daily tables (trace-level effect sizes are in `prodlens report`)."""
+    effects = compute_effects([], page.session, page.github)
+    report = build_report(
+        correlations, page.session, page.github, effects, holidays=page.holidays, developer_daily=page.developers
+    )
+    store.put_bytes(REPORT_KEY, render_html(report).encode("utf-8"), content_type="text/html; charset=utf-8")
 
 
 def run_correlate(
@@ -58,8 +79,21 @@ def run_correlate(
         engine = LocalEngine(workdir, threads=1)
         session_rows = engine.query_dicts(f"SELECT * FROM {DAILY_SESSION_METRICS.name}", dialect="duckdb")
         github_rows = engine.query_dicts(f"SELECT * FROM {DAILY_GITHUB_METRICS.name}", dialect="duckdb")
+        developer_rows = engine.query_dicts(f"SELECT * FROM {DAILY_DEVELOPER_METRICS.name}", dialect="duckdb")
         version = input_version(session_rows, github_rows, holidays)
-        if not force and cached.get("input_version") == version:
+        page = _PageInputs(session_rows, github_rows, developer_rows, holidays)
+        if not force and cached.get("input_version") == version and store.head(CORRELATIONS_KEY) is not None:
+            # The correlations stand; the page's other inputs (the team view) may have changed
+            stored = workdir / "stored" / CORRELATIONS_KEY
+            stored.parent.mkdir(parents=True)
+            store.download(CORRELATIONS_KEY, stored)
+            _write_page(
+                store,
+                page,
+                LocalEngine(workdir / "stored", threads=1).query_dicts(
+                    f"SELECT * FROM {CORRELATIONS.name}", dialect="duckdb"
+                ),
+            )
             state.put_item(CACHE_PK, CACHE_SK, {**cached, "fingerprint": fingerprint})
             metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
             return {"status": "unchanged", "input_version": version, "rows": cached.get("rows", 0)}
@@ -70,10 +104,7 @@ def run_correlate(
         out = workdir / "out" / "correlations.parquet"
         write_rows(CORRELATIONS, rows, out)
         store.upload(out, CORRELATIONS_KEY)
-        # The shareable page: figures from the daily tables (trace-level effect sizes are in `prodlens report`).
-        effects = compute_effects([], session_rows, github_rows)
-        report = build_report(rows, session_rows, github_rows, effects, holidays=holidays)
-        store.put_bytes(REPORT_KEY, render_html(report).encode("utf-8"), content_type="text/html; charset=utf-8")
+        _write_page(store, page, rows)
 
     state.put_item(
         CACHE_PK,

@@ -256,6 +256,15 @@ def test_status_reports_last_run_partitions_and_backlog(tmp_path: Path) -> None:
     assert report["partitions"]["daily_session_metrics"] == len(DAYS)
     assert report["partitions"]["pull_requests"] == 2
     assert report["dirty_backlog"]["traces"] == 2 and report["dirty_backlog_total"] == 2
+    # objects per partition: derived partitions are one object each; staging ones one per source object
+    assert report["objects_per_partition"]["daily_session_metrics"] == {"max": 1, "mean": 1.0}
+    traces: dict[str, int] = {}
+    for obj in lake.store.list("traces/"):
+        prefix = obj.key.rsplit("/", 1)[0]
+        traces[prefix] = traces.get(prefix, 0) + 1
+    expected = {"max": max(traces.values()), "mean": round(sum(traces.values()) / len(traces), 2)}
+    assert report["objects_per_partition"]["traces"] == expected and expected["max"] > 1
+    assert report["objects_per_partition"]["usage_records"] == {"max": 0, "mean": 0.0}
     json.dumps(report)
 
 

@@ -624,22 +624,30 @@ def parse_event(event: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def status(state: StateStore, store: ObjectStore) -> dict[str, Any]:
-    """What `prodlens status` prints: the last run, partitions per lake table, and the dirty backlog."""
+    """What `prodlens status` prints: the last run, partitions per lake table, the objects in a partition (max and
+    mean: what Athena opens to read one), and the dirty backlog."""
     item = state.get_checkpoint(JOB, CHECKPOINT_SCOPE) or {}
     value = item.get("value") or {}
     last = value.get("last_run") or {}
     partitions: dict[str, int] = {}
+    per_partition: dict[str, dict[str, float]] = {}
     for name, table in TABLES.items():
-        seen = set()
+        objects: dict[tuple, int] = {}
         for obj in store.list(table_prefix(name)):
-            if table.partition_keys:
-                try:
-                    seen.add(tuple(sorted(parse_partition(name, obj.key).items())))
-                except ValueError:
-                    continue
-            else:
-                seen.add(())
-        partitions[name] = len(seen)
+            if not obj.key.endswith(".parquet"):
+                continue
+            try:
+                partition = tuple(sorted(parse_partition(name, obj.key).items())) if table.partition_keys else ()
+            except ValueError:
+                continue
+            objects[partition] = objects.get(partition, 0) + 1
+        partitions[name] = len(objects)
+        # What Athena opens to read one partition: many small objects per partition cost time and requests.
+        counts = list(objects.values())
+        per_partition[name] = {
+            "max": max(counts, default=0),
+            "mean": round(sum(counts) / len(counts), 2) if counts else 0.0,
+        }
     backlog = {table: len(state.dirty(table)) for table in DIRTY_TABLES}
     return {
         "last_run_at": value.get("last_run_at"),
@@ -651,6 +659,7 @@ def status(state: StateStore, store: ObjectStore) -> dict[str, Any]:
         "rows_written_total": value.get("rows_written_total", 0),
         "checkpoint_version": item.get("version"),
         "partitions": partitions,
+        "objects_per_partition": per_partition,
         "dirty_backlog": backlog,
         "dirty_backlog_total": sum(backlog.values()),
     }

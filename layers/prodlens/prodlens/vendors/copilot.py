@@ -1,0 +1,155 @@
+"""Copilot usage metrics: each day's users report since the checkpoint, its NDJSON files stored unmodified.
+
+A day is two steps. `GET /orgs/{org}/copilot/metrics/reports/users-1-day?day=YYYY-MM-DD` (or
+`/enterprises/{enterprise}/...`) answers `{download_links: [...], report_day}`: signed URLs that expire soon,
+so every link is downloaded right away (without the token: they live on another host), and only when all of
+them are in hand are they stored, as `usage/copilot/<label>/users-1-day/<day>/<n>.ndjson` (n from 1, in the
+links' order), and the checkpoint moved to the day.
+
+- A day not published yet (204, or 404 on the report endpoint) stops the run there with `not_ready`: the
+  checkpoint stays before it, so the next run asks for it again. Later days are not asked for either.
+- A link that has expired (403/404/410 on the link) before it was downloaded: the day's report is asked for
+  again once (fresh links) and all its links downloaded again; a second expiry fails the day.
+- An empty `download_links` list is a day without data: completed, nothing stored.
+
+The report endpoint's links change with every call, so no ETag is kept for it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from prodlens.vendors.client import AuthError, OutOfTime, RateLimited, VendorClient, VendorError, VendorHttpError
+from prodlens.vendors.sync import (
+    DEFAULT_BACKFILL_DAYS,
+    PageSink,
+    SourceResult,
+    UsageSyncState,
+    advance,
+    days_to_fetch,
+    parse_label,
+    utc_today,
+)
+
+SOURCE = "copilot"
+REPORT = "users-1-day"
+SCOPES = ("organization", "enterprise")
+EXPIRED_LINK = (403, 404, 410)
+
+
+class UnexpectedReport(VendorError):
+    """A 200 from the report endpoint that is not `{download_links: [...], report_day}` for the day asked."""
+
+
+class LinkExpired(VendorError):
+    """A download link expired twice in a row: the day fails and is asked for again next run."""
+
+
+class _NotReady(Exception):
+    pass
+
+
+def report_key(label: str, day: str, n: int) -> str:
+    return f"usage/copilot/{label}/{REPORT}/{day}/{n}.ndjson"
+
+
+def report_url(client: VendorClient, scope: str, name: str, day: str) -> str:
+    if scope not in SCOPES:
+        raise ValueError(f"Copilot scope is organization or enterprise, not {scope!r}")
+    owner = "orgs" if scope == "organization" else "enterprises"
+    return f"{client.url(f'/{owner}/{quote(name, safe="")}/copilot/metrics/reports/{REPORT}')}?day={day}"
+
+
+def read_report(body: bytes, url: str, day: str) -> list[str]:
+    """The download links of a report response for `day`; UnexpectedReport if it is not one."""
+    where = url.split("?")[0]
+    try:
+        data: Any = json.loads(body)
+    except ValueError as err:
+        raise UnexpectedReport(f"{where} did not return JSON") from err
+    links = data.get("download_links") if isinstance(data, dict) else None
+    if not isinstance(links, list) or not all(isinstance(link, str) and link for link in links):
+        raise UnexpectedReport(f"{where} did not return a download_links array")
+    reported = data.get("report_day")
+    if reported is not None and reported != day:
+        raise UnexpectedReport(f"{where} returned the report of {reported!r} for {day}")
+    return links
+
+
+def sync_copilot(
+    client: VendorClient,
+    name: str,
+    sink: PageSink,
+    state: UsageSyncState,
+    *,
+    scope: str = "organization",
+    today: date | None = None,
+    oldest: date | None = None,
+    backfill_days: int = DEFAULT_BACKFILL_DAYS,
+) -> SourceResult:
+    """Fetch every day's report from the checkpoint (exclusive) to yesterday. API failures are reported in the
+    result, never raised; storage errors propagate."""
+    label = parse_label(name)
+    if scope not in SCOPES:
+        raise ValueError(f"Copilot scope is organization or enterprise, not {scope!r}")
+    state_scope = f"{SOURCE}/{label}" if scope == "organization" else f"{SOURCE}/enterprise:{label}"
+    result = SourceResult(SOURCE, label)
+    result.checkpoint = state.get_checkpoint(state_scope)
+    today = today or utc_today(client.clock.time())
+    before = (client.stats.requests, client.stats.downloads)
+    for day in days_to_fetch(result.checkpoint, today, oldest=oldest, backfill_days=backfill_days):
+        iso = day.isoformat()
+        try:
+            _fetch_day(client, scope, label, iso, sink, result)
+        except _NotReady:
+            result.status, result.pending_day = "not_ready", iso
+            break
+        except RateLimited as err:
+            result.status, result.retry_at, result.pending_day = "rate_limited", err.retry_at, iso
+            break
+        except OutOfTime:
+            result.status, result.pending_day = "out_of_time", iso
+            break
+        except AuthError as err:
+            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "auth", iso
+            break
+        except (VendorHttpError, LinkExpired) as err:
+            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "http", iso
+            break
+        except UnexpectedReport as err:
+            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "unexpected", iso
+            break
+        result.days.append(iso)
+        advance(state, state_scope, iso, result)
+    result.requests = client.stats.requests - before[0]
+    result.downloads = client.stats.downloads - before[1]
+    return result
+
+
+def _fetch_day(client: VendorClient, scope: str, label: str, day: str, sink: PageSink, out: SourceResult) -> None:
+    url = report_url(client, scope, label, day)
+    for attempt in (1, 2):
+        try:
+            response = client.get(url)
+        except VendorHttpError as err:
+            if err.status == 404 and not isinstance(err, AuthError):
+                raise _NotReady from None
+            raise
+        if response.status == 204:
+            raise _NotReady
+        links = read_report(response.body, url, day)
+        try:
+            bodies = [client.download(link).body for link in links]
+        except VendorHttpError as err:
+            if err.status not in EXPIRED_LINK:
+                raise
+            if attempt == 2:
+                raise LinkExpired(f"a download link of the {day} report expired twice ({err.status})") from None
+            continue  # ask for the day's report again: fresh links
+        for n, body in enumerate(bodies, start=1):
+            sink.put(report_key(label, day, n), body)
+            out.files_written += 1
+        return

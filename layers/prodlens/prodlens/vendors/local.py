@@ -1,0 +1,95 @@
+"""The usage fetchers on a local directory: files under DIR/usage/..., checkpoints and ETags in one JSON file in DIR."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prodlens.errors import CheckpointConflict
+from prodlens.github.client import Clock
+from prodlens.github.local import DirPageSink, _atomic_write
+from prodlens.vendors.claude_code import sync_claude_code
+from prodlens.vendors.client import CLAUDE_API_URL, COPILOT_API_URL, claude_code_client, copilot_client
+from prodlens.vendors.copilot import sync_copilot
+from prodlens.vendors.sync import DEFAULT_BACKFILL_DAYS, SOURCES
+
+STATE_FILE = "usage-sync-state.json"
+DEFAULT_API_URLS = {"copilot": COPILOT_API_URL, "claude_code": CLAUDE_API_URL}
+TOKEN_VARIABLES = {"copilot": "COPILOT_TOKEN", "claude_code": "ANTHROPIC_ADMIN_KEY"}
+
+
+class JsonFileUsageState:
+    """Checkpoints and page ETags in DIR/usage-sync-state.json, rewritten atomically on every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._data: dict[str, Any] = {"checkpoints": {}, "pages": {}}
+        if self.path.exists():
+            loaded = json.loads(self.path.read_text(encoding="utf-8"))
+            for section in self._data:
+                self._data[section].update(loaded.get(section, {}))
+
+    def get_checkpoint(self, scope: str) -> str | None:
+        return self._data["checkpoints"].get(scope)
+
+    def put_checkpoint(self, scope: str, value: str) -> None:
+        current = self._data["checkpoints"].get(scope)
+        if current is not None and current >= value:
+            raise CheckpointConflict(f"checkpoint {scope} is already at {current}")
+        self._data["checkpoints"][scope] = value
+        self._save()
+
+    def get_page(self, scope: str, url: str) -> dict[str, Any] | None:
+        return self._data["pages"].get(scope, {}).get(url)
+
+    def put_page(self, scope: str, url: str, value: dict[str, Any]) -> None:
+        self._data["pages"].setdefault(scope, {})[url] = value
+        self._save()
+
+    def _save(self) -> None:
+        _atomic_write(self.path, json.dumps(self._data, indent=2, sort_keys=True).encode("utf-8"))
+
+
+def run_local_usage_sync(
+    source: str,
+    org: str,
+    out_dir: Path,
+    token: str,
+    api_url: str | None = None,
+    *,
+    scope: str = "organization",
+    clock: Clock | None = None,
+    deadline: float | None = None,
+    today: date | None = None,
+    oldest: date | None = None,
+    backfill_days: int = DEFAULT_BACKFILL_DAYS,
+    **client_options: Any,
+) -> dict[str, Any]:
+    """`prodlens usage-sync`: fetch one source's days into `out_dir`; returns the source's result (JSON-ready).
+
+    Files go to `out_dir/usage/copilot/<org>/users-1-day/<day>/<n>.ndjson` or
+    `out_dir/usage/claude_code/<org>/<day>/page-<n>.json` (the keys the Lambda writes to the raw bucket),
+    state to `out_dir/usage-sync-state.json`, so a second run continues from the checkpoint.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown usage source {source!r} (one of {', '.join(SOURCES)})")
+    out_dir = Path(out_dir)
+    sink = DirPageSink(out_dir)
+    state = JsonFileUsageState(out_dir / STATE_FILE)
+    url = api_url or DEFAULT_API_URLS[source]
+    options = {"clock": clock, "deadline": deadline, **client_options}
+    if source == "copilot":
+        client = copilot_client(token, url, **options)
+        result = sync_copilot(
+            client, org, sink, state, scope=scope, today=today, oldest=oldest, backfill_days=backfill_days
+        )
+    else:
+        client = claude_code_client(token, url, **options)
+        result = sync_claude_code(client, org, sink, state, today=today, oldest=oldest, backfill_days=backfill_days)
+    summary = result.as_dict()
+    summary["rate_limit_waits"] = client.stats.rate_limit_waits
+    summary["retries"] = client.stats.retries
+    summary["out_dir"] = str(out_dir)
+    return summary

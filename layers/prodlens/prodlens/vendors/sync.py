@@ -1,0 +1,106 @@
+"""What both usage fetchers share: the state port, the day window, labels and the per-source result.
+
+A source's checkpoint is the last day whose data is completely stored (`YYYY-MM-DD`, UTC). A run fetches the
+days after it up to yesterday (UTC: today is not over), oldest first, and moves the checkpoint after each
+completed day, so a run stopped anywhere (rate limit, time budget, a day not ready, an error) resumes with the
+first day it did not complete. The first run (no checkpoint) starts at `oldest`, by default `backfill_days` ago.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from prodlens.errors import CheckpointConflict
+
+SOURCES = ("copilot", "claude_code")
+DEFAULT_BACKFILL_DAYS = 28
+
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class PageSink(Protocol):
+    def put(self, key: str, body: bytes) -> None:
+        """Store `body` under the raw-zone key `key`; return only once it is durably stored."""
+        ...
+
+
+class UsageSyncState(Protocol):
+    """Checkpoints and conditional-request state of the usage fetchers. `scope` is `<source>/<label>`."""
+
+    def get_checkpoint(self, scope: str) -> str | None: ...
+
+    def put_checkpoint(self, scope: str, value: str) -> None:
+        """Advance the checkpoint; raise CheckpointConflict if the stored value is already >= `value`."""
+        ...
+
+    def get_page(self, scope: str, url: str) -> dict[str, Any] | None:
+        """What the last 200 of `url` said: {"etag", "has_more", "next_page"}, or None."""
+        ...
+
+    def put_page(self, scope: str, url: str, value: dict[str, Any]) -> None: ...
+
+
+def parse_label(value: str) -> str:
+    """An organization, enterprise or workspace label as it appears in keys: `[A-Za-z0-9._-]`, lower-cased."""
+    text = value.strip()
+    if not _LABEL.match(text) or text in (".", ".."):
+        raise ValueError(f"not an organization or workspace name: {value!r}")
+    return text.lower()
+
+
+def utc_today(now: float) -> date:
+    return datetime.fromtimestamp(now, UTC).date()
+
+
+def days_to_fetch(
+    checkpoint: str | None,
+    today: date,
+    *,
+    oldest: date | None = None,
+    backfill_days: int = DEFAULT_BACKFILL_DAYS,
+    refetch_days: int = 0,
+) -> list[date]:
+    """The days a run fetches, oldest first: after the checkpoint (the last `refetch_days` days up to and
+    including it again) to yesterday; from `oldest` (default `today - backfill_days`) without a checkpoint."""
+    yesterday = today - timedelta(days=1)
+    floor = oldest if oldest is not None else today - timedelta(days=backfill_days)
+    if checkpoint is None:
+        start = floor
+    else:
+        start = date.fromisoformat(checkpoint) + timedelta(days=1) - timedelta(days=max(0, refetch_days))
+        start = max(start, floor) if oldest is not None else start
+    return [start + timedelta(days=n) for n in range((yesterday - start).days + 1)]
+
+
+@dataclass
+class SourceResult:
+    source: str
+    label: str
+    # ok | not_ready (a day is not published yet: retried next run) | rate_limited | out_of_time | error
+    status: str = "ok"
+    days: list[str] = field(default_factory=list)  # completed this run
+    files_written: int = 0
+    not_modified: int = 0
+    requests: int = 0
+    downloads: int = 0
+    checkpoint: str | None = None
+    pending_day: str | None = None  # the first day not completed (not ready, stopped or failed)
+    retry_at: float | None = None
+    error: str | None = None
+    error_kind: str | None = None  # auth | http | unexpected
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def advance(state: UsageSyncState, scope: str, day: str, result: SourceResult) -> None:
+    """Move the checkpoint to `day` (a lost race to a concurrent run that got further is fine)."""
+    try:
+        state.put_checkpoint(scope, day)
+    except CheckpointConflict:
+        pass
+    if result.checkpoint is None or day > result.checkpoint:
+        result.checkpoint = day

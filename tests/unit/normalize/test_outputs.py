@@ -345,23 +345,41 @@ def test_field_rules_for_timestamps_and_repos():
     assert repo_slug(" Acme/API ") == "acme/api" and repo_slug("") is None
 
 
-def test_rates_reproduce_genai_prices_for_tiered_and_cached_usage():
+@pytest.mark.parametrize(
+    ("tokens_in", "tokens_out", "cache_read", "cache_write"), [(3, 365, 0, 141272), (150_000, 10, 60_000, 7)]
+)
+def test_both_parsing_paths_price_like_genai_prices_for_tiered_and_cached_usage(
+    normalize, write, tokens_in, tokens_out, cache_read, cache_write
+):
     from genai_prices import Usage, calc_price
 
-    rates = rates_for("claude-sonnet-4-5-20250929", date(2025, 11, 19))
-    for tokens_in, tokens_out, cache_read, cache_write in [(3, 365, 0, 141272), (150_000, 10, 60_000, 7)]:
-        expected = calc_price(
-            Usage(
-                input_tokens=tokens_in + cache_read + cache_write,
-                output_tokens=tokens_out,
-                cache_read_tokens=cache_read,
-                cache_write_tokens=cache_write,
-            ),
-            "claude-sonnet-4-5-20250929",
-            provider_id="anthropic",
-            genai_request_timestamp=datetime(2025, 11, 19, 12),
-        ).total_price
-        assert rates.cost(tokens_in, tokens_out, cache_read, cache_write) == pytest.approx(float(expected))
+    model, at = "claude-sonnet-4-5-20250929", datetime(2025, 11, 19, 12)
+    expected = calc_price(
+        Usage(
+            input_tokens=tokens_in + cache_read + cache_write,
+            output_tokens=tokens_out,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+        ),
+        model,
+        provider_id="anthropic",
+        genai_request_timestamp=at,
+    ).total_price
+    # The same call through the vectorized path (a Claude Code transcript line) and the Python path (a LiteLLM
+    # payload without response_cost): both end in the one row projection
+    usage = {"input_tokens": tokens_in, "output_tokens": tokens_out, "cache_read_input_tokens": cache_read,
+             "cache_creation_input_tokens": cache_write}  # fmt: skip
+    transcript = {"type": "assistant", "sessionId": "s", "timestamp": "2025-11-19T12:00:00Z", "requestId": "r1",
+                  "message": {"id": "m1", "model": model, "usage": usage}}  # fmt: skip
+    payload = {"id": "c1", "startTime": at.timestamp(), "endTime": at.timestamp() + 1, "model": model,
+               "prompt_tokens": tokens_in + cache_read + cache_write, "completion_tokens": tokens_out,
+               "metadata": {"usage_object": {"prompt_tokens_details": {"cached_tokens": cache_read},
+                                             "cache_creation_input_tokens": cache_write}}}  # fmt: skip
+    jsonl_row = traces(normalize(write("t.jsonl", json.dumps(transcript) + "\n")))[0]
+    python_row = traces(normalize(write("p.json", json.dumps(payload))))[0]
+    assert jsonl_row["cost_usd"] == pytest.approx(float(expected)) and jsonl_row["cost_source"] == "priced"
+    assert (python_row["tokens_in"], python_row["cache_read_tokens"]) == (tokens_in, cache_read)
+    assert python_row["cost_usd"] == pytest.approx(float(expected)) and python_row["cost_source"] == "priced"
     assert rates_for("no-such-model-xyz", date(2025, 1, 1)) is None
 
 

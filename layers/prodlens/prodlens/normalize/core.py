@@ -230,8 +230,8 @@ def _detect(path: Path, limits: Limits) -> tuple[TraceFormat | str, Any]:
     raise _ObjectRejected("unknown_format", "no line in a known trace format", dead_letter_raw(head[:65536]))
 
 
-def _trace_columns() -> dict[str, str]:
-    return {**TRACES.duckdb_columns(), "event_date": "VARCHAR", "repo": "VARCHAR"}
+# A Python format's row before the projection: the trace columns it fills, and what the projection needs.
+_PYTHON_ROW_COLUMNS = {"ln": "BIGINT", "source_cost": "DOUBLE", "repo": "VARCHAR"}
 
 
 def _run_jsonl(run: _Run, line_format: LineFormat, path: Path) -> list[TableFile]:
@@ -283,11 +283,32 @@ def _run_jsonl(run: _Run, line_format: LineFormat, path: Path) -> list[TableFile
     _price_table(con, summary.to_price)
     # Without duplicates a view suffices: the writer scans it once for partition counts and once to COPY,
     # cheaper than materializing every row again.
+    _project(con, literal(line_format.name), run.source.key, dedup)
+    if dedup:  # partition sizes after the duplicates are dropped
+        files = write_table(con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
+    else:
+        ranges = ("ln", summary.line_ranges) if summary.line_ranges else None
+        files = write_table(con, TRACES, "out_traces", run.workdir, run.name, (), summary.partitions, ranges)
+    rows = sum(f.rows for f in files)
+    run.counts.read += summary.read
+    run.counts.rows += rows
+    run.counts.skipped += summary.skipped + (summary.rows - rows)
+    return files
+
+
+def _project(con: duckdb.DuckDBPyConnection, source_format: str, source_key: str, dedup: str = "") -> None:
+    """The one row projection of every trace format: `out_traces` from the validated rows of `parsed` (kind
+    'row', no check_reason) and the `rates` of their (model, day) pairs. Total tokens, the event day and the cost
+    (the source's own, else priced from the rates in force that day, tiered above a tier's start, else NULL and
+    'unpriced') are derived here and nowhere else. `source_format` is an SQL expression; `dedup` a QUALIFY
+    clause keeping the first line of a repeated record id."""
+    # Without duplicates a view suffices: the writer scans it once for partition counts and once to COPY,
+    # cheaper than materializing every row again.
     kind = "TABLE" if dedup else "VIEW"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP {kind} out_traces AS
-        SELECT p.record_id, {literal(line_format.name)} AS source_format, {literal(run.source.key)} AS source_key,
+        SELECT p.record_id, {source_format} AS source_format, {literal(source_key)} AS source_key,
             p.session_id, p.developer_id, p.model, p.ts,
             p.tokens_in, p.tokens_out, p.cache_read_tokens, p.cache_write_tokens,
             p.tokens_in + p.tokens_out + p.cache_read_tokens + p.cache_write_tokens AS total_tokens,
@@ -308,16 +329,6 @@ def _run_jsonl(run: _Run, line_format: LineFormat, path: Path) -> list[TableFile
         {dedup}
         """
     )
-    if dedup:  # partition sizes after the duplicates are dropped
-        files = write_table(con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
-    else:
-        ranges = ("ln", summary.line_ranges) if summary.line_ranges else None
-        files = write_table(con, TRACES, "out_traces", run.workdir, run.name, (), summary.partitions, ranges)
-    rows = sum(f.rows for f in files)
-    run.counts.read += summary.read
-    run.counts.rows += rows
-    run.counts.skipped += summary.skipped + (summary.rows - rows)
-    return files
 
 
 class _ParsedSummary:
@@ -425,43 +436,39 @@ def _document_outcomes(run: _Run, items: list[tuple[int, Any]]) -> Iterator[tupl
 
 
 def _python_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> list[TableFile]:
-    """Rows of the Python-parsed formats: one outcome per record read, each with its line number."""
+    """Rows of the Python-parsed formats: one outcome per record read, each with its line number. The rows then
+    go through the same projection as the JSONL formats' (_project: total tokens, event day, cost)."""
     sink = NdjsonSink(run.scratch / "rows.ndjson")
     seen: set[str] = set()
-
-    def accept(row: dict[str, Any]) -> None:
-        if row["record_id"] in seen:
-            run.counts.skipped += 1
-            return
-        seen.add(row["record_id"])
-        source_cost = row.pop("_source_cost")
-        if source_cost is not None:
-            row["cost_usd"], row["cost_source"] = source_cost, "source"
-        else:
-            row["cost_usd"], row["cost_source"] = pricing.price(
-                row["model"],
-                row["ts"],
-                row["tokens_in"],
-                row["tokens_out"],
-                row["cache_read_tokens"],
-                row["cache_write_tokens"],
-            )
-        sink.add(row)
-        run.counts.rows += 1
-
     for line_number, outcome in outcomes:
         run.counts.read += 1
         if isinstance(outcome, Row):
-            accept(outcome.values)
+            row = outcome.values
+            if row["record_id"] in seen:  # the same record twice in one object: counted once
+                run.counts.skipped += 1
+                continue
+            seen.add(row["record_id"])
+            sink.add({**row, "ln": line_number})
+            run.counts.rows += 1
         elif isinstance(outcome, Skip):
             run.counts.skipped += 1
         elif isinstance(outcome, Dead):
             run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
     sink.close()
-    load_ndjson(run.con, "out_traces", sink.path, _trace_columns())
+    columns = {**_PYTHON_ROW_COLUMNS, **TRACES.duckdb_columns()}
+    for derived in ("total_tokens", "cost_usd", "cost_source"):
+        columns.pop(derived)
+    load_ndjson(run.con, "python_rows", sink.path, columns)
+    run.con.execute(
+        "CREATE OR REPLACE TEMP TABLE parsed AS SELECT 'row' AS kind, NULL AS check_reason, * FROM python_rows"
+    )
+    pairs = run.con.execute(
+        "SELECT DISTINCT model, CAST(ts AS DATE) FROM parsed WHERE source_cost IS NULL AND model IS NOT NULL"
+    ).fetchall()
+    _price_table(run.con, sorted(pairs))
+    _project(run.con, "p.source_format", run.source.key)
     run.con.execute("SET preserve_insertion_order = true")
-    files = write_table(run.con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
-    return files
+    return write_table(run.con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
 
 
 def _json_lines(run: _Run, path: Path) -> list[tuple[int, Any]]:

@@ -36,13 +36,6 @@ class Rates:
     tier_cache_read: float | None = None
     tier_cache_write: float | None = None
 
-    def cost(self, tokens_in: int, tokens_out: int, cache_read: int, cache_write: int) -> float:
-        rates = (self.input, self.output, self.cache_read, self.cache_write)
-        if self.tier_start is not None and tokens_in + cache_read + cache_write > self.tier_start:
-            rates = (self.tier_input, self.tier_output, self.tier_cache_read, self.tier_cache_write)  # type: ignore[assignment]
-        r_in, r_out, r_read, r_write = rates
-        return (tokens_in * r_in + tokens_out * r_out + cache_read * r_read + cache_write * r_write) / 1e6
-
 
 def _split_ref(model: str) -> tuple[str | None, str]:
     if "/" in model:
@@ -110,11 +103,3 @@ def rates_for(model: str | None, day: date) -> Rates | None:
         tiered("cache_read_mtok", b_read),
         tiered("cache_write_mtok", b_write),
     )
-
-
-def price(model: str | None, ts: datetime, tokens_in: int, tokens_out: int, cache_read: int, cache_write: int):
-    """(cost_usd, cost_source) for a trace without a source cost: 'priced', or (None, 'unpriced')."""
-    rates = rates_for(model, ts.date())
-    if rates is None:
-        return None, "unpriced"
-    return rates.cost(tokens_in, tokens_out, cache_read, cache_write), "priced"

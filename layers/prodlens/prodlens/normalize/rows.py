@@ -25,32 +25,27 @@ def model_name(value: Any) -> str | None:
 
 
 def canonical_row(ctx: ObjectContext, source_format: str, rid: str, **values: Any) -> dict[str, Any]:
-    """A traces row from a format's values: the repo (own, else the object's metadata, else `unknown`), total
-    tokens and the event day derived here, once for every Python-parsed format."""
+    """A traces row from a format's values, with the repo decided once for every Python-parsed format (its own,
+    else the object's metadata, else `unknown`). Total tokens, the event day and the cost are derived by the
+    projection every format shares (normalize.core._project)."""
     repo = repo_slug(values.pop("own_repo", None)) or repo_slug(ctx.meta_repo) or "unknown"
-    ts = values["ts"]
-    tokens = (values["tokens_in"], values["tokens_out"], values["cache_read_tokens"], values["cache_write_tokens"])
-    row = {
+    return {
         "record_id": rid,
         "source_format": source_format,
-        "source_key": ctx.source_key,
         "session_id": values.get("session_id"),
         "developer_id": values.get("developer_id") or ctx.meta_developer or None,
         "model": model_name(values.get("model")),
-        "ts": ts,
-        "tokens_in": tokens[0],
-        "tokens_out": tokens[1],
-        "cache_read_tokens": tokens[2],
-        "cache_write_tokens": tokens[3],
-        "total_tokens": sum(tokens),
+        "ts": values["ts"],
+        "tokens_in": values["tokens_in"],
+        "tokens_out": values["tokens_out"],
+        "cache_read_tokens": values["cache_read_tokens"],
+        "cache_write_tokens": values["cache_write_tokens"],
         "latency_ms": values.get("latency_ms"),
         "status_code": values.get("status_code"),
         "is_error": bool(values.get("is_error")),
         "accepted_flag": values.get("accepted_flag"),
         "accepted_lines": values.get("accepted_lines"),
         "diff_ratio": values.get("diff_ratio"),
-        "_source_cost": values.get("source_cost"),
-        "event_date": ts.strftime("%Y-%m-%d"),
+        "source_cost": values.get("source_cost"),
         "repo": repo,
     }
-    return row

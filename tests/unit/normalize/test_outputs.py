@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from prodlens.lake import object_key, source_id
 from prodlens.normalize import normalize_paths
-from prodlens.normalize.fields import claude_identity, parse_timestamp, repo_slug, strip_text
+from prodlens.normalize.fields import parse_timestamp, repo_slug, strip_text
+from prodlens.normalize.formats.litellm import claude_identity
 from prodlens.normalize.pricing import rates_for
 from prodlens.normalize.writer import write_table
 from prodlens.schema import DEAD_LETTERS, GITHUB_COMMITS, TRACES

@@ -25,10 +25,6 @@ MAX_RAW_BYTES = 64 * 1024
 MAX_TOKENS = 10**15
 
 _SLUG_PART = re.compile(r"[a-z0-9._-]+")
-_SESSION_PREFIX = re.compile(r"^session[-_](.+)$")
-_LEGACY_IDENTITY = re.compile(
-    r"^user_(?P<device>[0-9a-fA-F]+)_account_(?P<account>[0-9a-fA-F-]*)_session_(?P<session>[0-9a-fA-F-]+)$"
-)
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
 
 # Keys whose values hold prompt or response text. Never copied into a column; dropped from the raw text
@@ -361,42 +357,6 @@ def is_repo_slug(slug: str) -> bool:
     """`name` or `owner/name` of [a-z0-9._-], without `..` (the JSONL paths check each distinct repo with it)."""
     parts = slug.split("/")
     return ".." not in slug and len(parts) <= 2 and all(_SLUG_PART.fullmatch(p) for p in parts)
-
-
-def seed_session(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    text = str(value)
-    match = _SESSION_PREFIX.match(text)
-    return match.group(1) if match else text
-
-
-def claude_identity(value: Any) -> dict[str, str]:
-    """device_id / account_uuid / session_id from a Claude Code `metadata.user_id` (JSON first, then legacy)."""
-    if isinstance(value, dict):
-        parsed: Any = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        parsed = None
-        if text.startswith("{"):
-            try:
-                parsed = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                parsed = None
-        if parsed is None:
-            match = _LEGACY_IDENTITY.match(text)
-            if not match:
-                return {}
-            return {
-                "device_id": match.group("device"),
-                "account_uuid": match.group("account"),
-                "session_id": match.group("session"),
-            }
-    else:
-        return {}
-    if not isinstance(parsed, dict):
-        return {}
-    return {k: str(parsed[k]) for k in ("device_id", "account_uuid", "session_id") if parsed.get(k)}
 
 
 def first(*values: Any) -> Any:

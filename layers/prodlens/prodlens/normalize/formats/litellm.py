@@ -3,13 +3,15 @@ kwargs wrapping one (`standard_logging_object`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from prodlens.normalize.fields import (
     RecordError,
     as_float,
-    claude_identity,
     dead_letter_raw,
     dig,
     first,
@@ -22,6 +24,38 @@ from prodlens.normalize.formats.base import Dead, DocumentFormat, Outcome, Row
 from prodlens.normalize.rows import ObjectContext, canonical_row
 
 OAUTH_PLACEHOLDER = "oauth-user"
+# Claude Code's metadata.user_id before it became JSON: user_<device>_account_<account>_session_<session>
+_LEGACY_IDENTITY = re.compile(
+    r"^user_(?P<device>[0-9a-fA-F]+)_account_(?P<account>[0-9a-fA-F-]*)_session_(?P<session>[0-9a-fA-F-]+)$"
+)
+
+
+def claude_identity(value: Any) -> dict[str, str]:
+    """device_id / account_uuid / session_id from a Claude Code `metadata.user_id` (JSON first, then legacy)."""
+    if isinstance(value, dict):
+        parsed: Any = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        parsed = None
+        if text.startswith("{"):
+            try:
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                parsed = None
+        if parsed is None:
+            match = _LEGACY_IDENTITY.match(text)
+            if not match:
+                return {}
+            return {
+                "device_id": match.group("device"),
+                "account_uuid": match.group("account"),
+                "session_id": match.group("session"),
+            }
+    else:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: str(parsed[k]) for k in ("device_id", "account_uuid", "session_id") if parsed.get(k)}
 
 
 def detects(obj: Any) -> bool:

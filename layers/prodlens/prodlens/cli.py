@@ -83,6 +83,25 @@ def _github_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage_sync(args: argparse.Namespace) -> int:
+    from prodlens.vendors.local import TOKEN_VARIABLES, run_local_usage_sync
+
+    variable = TOKEN_VARIABLES[args.source]
+    token = os.environ.get(variable, "")
+    if not token:
+        print(f"prodlens usage-sync: set {variable}", file=sys.stderr)
+        return 2
+    oldest = date.fromisoformat(args.oldest) if args.oldest else None
+    try:
+        summary = run_local_usage_sync(
+            args.source, args.org, Path(args.out), token, args.api_url, scope=args.scope, oldest=oldest
+        )
+    except ValueError as exc:  # an --org that is not a name
+        raise CliError(str(exc)) from None
+    print(json.dumps(summary, sort_keys=True, default=str))
+    return 1 if summary["status"] == "error" else 0
+
+
 def _query(args: argparse.Namespace) -> int:
     from prodlens.lake_engine import LocalEngine, format_csv, format_json_lines, named_query
 
@@ -172,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--api-url", default="https://api.github.com")
     p.set_defaults(func=_github_sync)
+
+    p = sub.add_parser("usage-sync", help="fetch vendor usage reports into DIR (COPILOT_TOKEN / ANTHROPIC_ADMIN_KEY)")
+    p.add_argument("--source", required=True, choices=("copilot", "claude_code"))
+    p.add_argument("--org", required=True, help="GitHub organization (or enterprise), or Anthropic org/workspace label")
+    p.add_argument("--out", required=True)
+    p.add_argument("--api-url", help="default: https://api.github.com or https://api.anthropic.com")
+    p.add_argument("--scope", choices=("organization", "enterprise"), default="organization", help="Copilot only")
+    p.add_argument("--oldest", type=_day, help="first day of the first run (default: 28 days ago)")
+    p.set_defaults(func=_usage_sync)
 
     p = sub.add_parser("query", help="run an Athena (Trino) statement on the local lake or on Athena")
     p.add_argument("sql", nargs="?", default="")

@@ -198,8 +198,11 @@ class _Lake:
         """No object under the partition's prefix (one LIST page at most)."""
         return next(iter(self.store.list(partition_prefix(table, partition))), None) is None
 
-    def forget_inputs(self) -> None:
-        """Free /tmp between day batches (Lambda reuses it across invocations)."""
+    def forget_inputs(self, days: int) -> None:
+        """Free /tmp between day batches of a run over more than one batch of `days` (Lambda reuses /tmp across
+        invocations). A run of one batch keeps them: daily_developer_metrics reads the same traces and commits."""
+        if days <= DAYS_PER_BATCH:
+            return
         for key, path in list(self.local.items()):
             if path.is_relative_to(self.inputs):
                 path.unlink(missing_ok=True)
@@ -341,7 +344,7 @@ def _recompute_developer_days(
         )
         _publish_days(lake, DAILY_DEVELOPER_METRICS.name, set(batch), outputs)
         written += outputs
-        lake.forget_inputs()
+        lake.forget_inputs(len(ordered))
     return written
 
 
@@ -353,7 +356,7 @@ def _recompute_session_days(lake: _Lake, days: set[str]) -> list[TableFile]:
         outputs = domain.daily_session_metrics(_day_files(lake, TRACES.name, batch), batch, lake.outputs)
         _publish_days(lake, DAILY_SESSION_METRICS.name, set(batch), outputs)
         written += outputs
-        lake.forget_inputs()
+        lake.forget_inputs(len(ordered))
     return written
 
 
@@ -396,7 +399,7 @@ def _recompute_usage_days(lake: _Lake, days: set[str], people: list[Identity]) -
         outputs = domain.developer_daily_usage(usage, batch, lake.outputs, people)
         _publish_days(lake, DEVELOPER_DAILY_USAGE.name, set(batch), outputs)
         written += outputs
-        lake.forget_inputs()
+        lake.forget_inputs(len(ordered))
     return written
 
 

@@ -15,7 +15,8 @@ from prodlens.github.sync import RepoRef, sync_repo
 STATE_FILE = "github-sync-state.json"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all (a temp file renamed over it): a crash never leaves half a page or state."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -39,7 +40,7 @@ class DirPageSink:
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root.resolve()):
             raise ValueError(f"page key escapes the output directory: {key!r}")
-        _atomic_write(path, body)
+        atomic_write(path, body)
 
 
 class JsonFileSyncState:
@@ -83,7 +84,7 @@ class JsonFileSyncState:
         self._save()
 
     def _save(self) -> None:
-        _atomic_write(self.path, json.dumps(self._data, indent=2, sort_keys=True).encode("utf-8"))
+        atomic_write(self.path, json.dumps(self._data, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def run_local_sync(

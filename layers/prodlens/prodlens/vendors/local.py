@@ -9,7 +9,7 @@ from typing import Any
 
 from prodlens.errors import CheckpointConflict
 from prodlens.github.client import Clock
-from prodlens.github.local import DirPageSink, _atomic_write
+from prodlens.github.local import DirPageSink, atomic_write
 from prodlens.vendors.claude_code import sync_claude_code
 from prodlens.vendors.client import CLAUDE_API_URL, COPILOT_API_URL, claude_code_client, copilot_client
 from prodlens.vendors.copilot import sync_copilot
@@ -49,7 +49,7 @@ class JsonFileUsageState:
         self._save()
 
     def _save(self) -> None:
-        _atomic_write(self.path, json.dumps(self._data, indent=2, sort_keys=True).encode("utf-8"))
+        atomic_write(self.path, json.dumps(self._data, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def run_local_usage_sync(

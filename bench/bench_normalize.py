@@ -167,7 +167,7 @@ def run_case(case: str, path: Path, key: str, lines: int, repeats: int = 3) -> d
     return data
 
 
-TARGET_ROWS_PER_S = 250_000  # issue #3, one core, seed JSONL file -> Parquet
+TARGET_ROWS_PER_S = 250_000  # one core, seed JSONL file -> Parquet
 
 
 def main() -> None:

@@ -435,25 +435,32 @@ def _document_outcomes(run: _Run, items: list[tuple[int, Any]]) -> Iterator[tupl
             yield line_number, outcome
 
 
-def _python_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> list[TableFile]:
-    """Rows of the Python-parsed formats: one outcome per record read, each with its line number. The rows then
-    go through the same projection as the JSONL formats' (_project: total tokens, event day, cost)."""
-    sink = NdjsonSink(run.scratch / "rows.ndjson")
+def _accepted_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The accounting of a Python-parsed object: every outcome is one record read; a row whose record id came
+    before in the object is a skip (counted once), a skip is a skip, a dead letter is written. Yields the rows
+    kept, with their line numbers."""
     seen: set[str] = set()
     for line_number, outcome in outcomes:
         run.counts.read += 1
         if isinstance(outcome, Row):
-            row = outcome.values
-            if row["record_id"] in seen:  # the same record twice in one object: counted once
+            if outcome.values["record_id"] in seen:
                 run.counts.skipped += 1
                 continue
-            seen.add(row["record_id"])
-            sink.add({**row, "ln": line_number})
+            seen.add(outcome.values["record_id"])
             run.counts.rows += 1
+            yield line_number, outcome.values
         elif isinstance(outcome, Skip):
             run.counts.skipped += 1
-        elif isinstance(outcome, Dead):
+        else:
             run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
+
+
+def _python_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> list[TableFile]:
+    """Rows of the Python-parsed formats: one outcome per record read, each with its line number. The rows then
+    go through the same projection as the JSONL formats' (_project: total tokens, event day, cost)."""
+    sink = NdjsonSink(run.scratch / "rows.ndjson")
+    for line_number, row in _accepted_rows(run, outcomes):
+        sink.add({**row, "ln": line_number})
     sink.close()
     columns = {**_PYTHON_ROW_COLUMNS, **TRACES.duckdb_columns()}
     for derived in ("total_tokens", "cost_usd", "cost_source"):
@@ -563,23 +570,9 @@ def _run_usage(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
         )
     tables = (USAGE_RECORDS, AI_COMMIT_RECORDS)
     sinks = {table.name: NdjsonSink(run.scratch / f"{table.name}.ndjson") for table in tables}
-    seen: set[str] = set()
-    for line_number, outcome in fmt.records(items, run.ctx):
-        run.counts.read += 1
-        if isinstance(outcome, Row):
-            row = outcome.values
-            if row["record_id"] in seen:  # the same record twice in one report: counted once
-                run.counts.skipped += 1
-                continue
-            seen.add(row["record_id"])
-            sinks[AI_COMMIT_RECORDS.name if "sha" in row else USAGE_RECORDS.name].add(
-                {**row, "reported_at": run.source.last_modified}
-            )
-            run.counts.rows += 1
-        elif isinstance(outcome, Skip):
-            run.counts.skipped += 1
-        else:
-            run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
+    for _, row in _accepted_rows(run, fmt.records(items, run.ctx)):
+        table = AI_COMMIT_RECORDS if "sha" in row else USAGE_RECORDS
+        sinks[table.name].add({**row, "reported_at": run.source.last_modified})
     files: list[TableFile] = []
     run.con.execute("SET preserve_insertion_order = true")
     for table in tables:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from prodlens.cli import main
-from prodlens.github.client import SystemClock
+from prodlens.http import SystemClock
 from prodlens.normalize import normalize_paths
 from prodlens.vendors.local import STATE_FILE
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from prodlens.github.client import GithubClient, GithubError, parse_link_header
+from prodlens.github.client import GithubClient, GithubError
+from prodlens.http import parse_link_header
 
 
 @pytest.mark.parametrize(

@@ -8,17 +8,14 @@ never appears in logs, exceptions or reprs.
 
 from __future__ import annotations
 
-import re
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from prodlens import __version__
+from prodlens import __version__, http
 from prodlens.errors import ProdLensError
+from prodlens.http import Clock, DeadlineMixin, Response, SystemClock, error_message, origin
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -54,58 +51,6 @@ class OutOfTime(GithubError):
     """Too little time is left in the invocation to start another request."""
 
 
-class Clock(Protocol):
-    def time(self) -> float:
-        """Seconds since the epoch (rate-limit resets are epoch seconds)."""
-        ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def time(self) -> float:
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    url: str
-    headers: Mapping[str, str]  # lower-cased names
-    body: bytes
-
-    @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.headers.get("last-modified")
-
-    @property
-    def next_url(self) -> str | None:
-        return parse_link_header(self.headers.get("link", "")).get("next")
-
-
-_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
-_REL = re.compile(r'rel\s*=\s*"?([^";]+)"?')
-
-
-def parse_link_header(value: str) -> dict[str, str]:
-    """`<url>; rel="next", <url>; rel="last"` -> {"next": url, "last": url} (a rel may list several names)."""
-    links: dict[str, str] = {}
-    for match in _LINK.finditer(value or ""):
-        url, params = match.group(1), match.group(2)
-        rel = _REL.search(params)
-        if rel:
-            for name in rel.group(1).split():
-                links.setdefault(name, url)
-    return links
-
-
 @dataclass
 class ClientStats:
     requests: int = 0
@@ -119,27 +64,24 @@ class ClientStats:
 class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     """Follow redirects (renamed repositories answer 301) only within the API's origin, so the token stays there."""
 
-    def __init__(self, origin: tuple[str, str]) -> None:
-        self._origin = origin
+    def __init__(self, allowed: tuple[str, str]) -> None:
+        self._origin = allowed
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
-        if _origin(newurl) != self._origin:
+        if origin(newurl) != self._origin:
             raise GithubHttpError(code, req.full_url, "redirect to another origin refused")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
-class GithubClient:
+class GithubClient(DeadlineMixin):
     """GETs against one GitHub API origin.
 
     `deadline` (epoch seconds, optional) bounds every wait and request: a rate-limit wait or back-off that
     would end after `deadline - reserve_s` raises instead of sleeping. Once a primary or secondary limit is
     known to last past the deadline, further calls raise `RateLimited` without touching the network.
     """
+
+    _out_of_time = OutOfTime
 
     def __init__(
         self,
@@ -158,7 +100,7 @@ class GithubClient:
         if not token:
             raise GithubError("a GitHub token is required")
         self.api_url = api_url.rstrip("/")
-        self._origin = _origin(self.api_url)
+        self._origin = origin(self.api_url)
         self._token = token
         self._clock = clock or SystemClock()
         self.deadline = deadline
@@ -180,7 +122,7 @@ class GithubClient:
 
     def get(self, url: str, etag: str | None = None) -> Response:
         """GET `url`; 200 and 304 are returned, rate limits and 5xx are waited out or raised."""
-        if _origin(url) != self._origin:
+        if origin(url) != self._origin:
             raise GithubHttpError(0, url, "URL outside the configured API origin refused")
         attempt = 0
         limited = 0
@@ -215,7 +157,7 @@ class GithubClient:
                 self.stats.retries += 1
                 self._wait(delay)
                 continue
-            raise GithubHttpError(status, url, _message(response.body))
+            raise GithubHttpError(status, url, error_message(response.body))
 
     def _send(self, url: str, etag: str | None) -> Response:
         headers = {
@@ -226,17 +168,8 @@ class GithubClient:
         }
         if etag:
             headers["If-None-Match"] = etag
-        request = urllib.request.Request(url, headers=headers, method="GET")
         self.stats.requests += 1
-        try:
-            with self._opener.open(request, timeout=self._request_timeout()) as raw:
-                response = Response(raw.status, raw.geturl(), _lower(raw.headers), raw.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                body = err.read() if err.fp is not None else b""
-            response = Response(err.code, url, _lower(err.headers), body)
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-            response = Response(0, url, {}, str(getattr(err, "reason", err)).encode())
+        response = http.get(self._opener, url, headers, self._request_timeout())
         self.stats.by_status[response.status] = self.stats.by_status.get(response.status, 0) + 1
         if response.status == 304:
             self.stats.not_modified += 1
@@ -262,36 +195,3 @@ class GithubClient:
         if response.status == 429 or b"secondary rate limit" in response.body.lower():
             return RateLimited("secondary", now + SECONDARY_DEFAULT_WAIT_S)
         return None
-
-    def _time_left(self) -> float | None:
-        return None if self.deadline is None else self.deadline - self._reserve_s - self._clock.time()
-
-    def _fits(self, wait_s: float) -> bool:
-        left = self._time_left()
-        return left is None or wait_s <= left
-
-    def _check_time_left(self) -> None:
-        left = self._time_left()
-        if left is not None and left <= 1.0:
-            raise OutOfTime("no time left for another request")
-
-    def _request_timeout(self) -> float:
-        left = self._time_left()
-        return self._timeout_s if left is None else max(1.0, min(self._timeout_s, left))
-
-    def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            self.stats.waited_s += seconds
-            self._clock.sleep(seconds)
-
-
-def _lower(headers: Mapping[str, str] | None) -> dict[str, str]:
-    if headers is None:
-        return {}
-    return {name.lower(): value for name, value in headers.items()}
-
-
-def _message(body: bytes) -> str:
-    text = body[:300].decode("utf-8", "replace")
-    match = re.search(r'"message"\s*:\s*"([^"]*)"', text)
-    return match.group(1) if match else text.strip()[:120]

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from prodlens.errors import CheckpointConflict
-from prodlens.github.client import Clock, GithubClient
+from prodlens.github.client import GithubClient
 from prodlens.github.sync import RepoRef, sync_repo
+from prodlens.http import Clock
 
 STATE_FILE = "github-sync-state.json"
 

@@ -10,8 +10,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from prodlens.errors import ConfigurationError
-from prodlens.github.client import DEFAULT_API_URL, Clock, GithubClient, SystemClock
+from prodlens.github.client import DEFAULT_API_URL, GithubClient
 from prodlens.github.sync import PageSink, RepoRef, SyncState, sync_repo
+from prodlens.http import Clock, SystemClock
 from prodlens.observability import logger, metrics
 
 # Keep this much of the invocation for storing the last state after the final request.

@@ -12,7 +12,6 @@ the next one resumes from the checkpoint. The token never appears in logs, excep
 
 from __future__ import annotations
 
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -20,9 +19,9 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
-from prodlens import __version__
+from prodlens import __version__, http
 from prodlens.errors import ProdLensError
-from prodlens.github.client import Clock, SystemClock
+from prodlens.http import Clock, DeadlineMixin, Response, SystemClock, error_message, origin
 
 COPILOT_API_URL = "https://api.github.com"
 COPILOT_API_VERSION = "2026-03-10"
@@ -63,18 +62,6 @@ class OutOfTime(VendorError):
     """Too little time is left in the invocation to start another request or wait."""
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    url: str
-    headers: Mapping[str, str]  # lower-cased names
-    body: bytes
-
-    @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-
 @dataclass
 class ClientStats:
     requests: int = 0
@@ -86,11 +73,6 @@ class ClientStats:
     by_status: dict[int, int] = field(default_factory=dict)
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
 def _redact(url: str) -> str:
     """A URL without its query: signed links carry their signature there."""
     parts = urlsplit(url)
@@ -100,21 +82,23 @@ def _redact(url: str) -> str:
 class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     """Follow redirects only within the API's origin, so the credentials stay there."""
 
-    def __init__(self, origin: tuple[str, str]) -> None:
-        self._origin = origin
+    def __init__(self, allowed: tuple[str, str]) -> None:
+        self._origin = allowed
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
-        if _origin(newurl) != self._origin:
+        if origin(newurl) != self._origin:
             raise VendorHttpError(code, req.full_url, "redirect to another origin refused")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-class VendorClient:
+class VendorClient(DeadlineMixin):
     """GETs against one vendor API origin (with `headers`) and credential-free downloads of signed links.
 
     `deadline` (epoch seconds, optional) bounds every wait and request: a wait that would end after
     `deadline - reserve_s`, or is longer than `max_wait_s`, raises instead of sleeping.
     """
+
+    _out_of_time = OutOfTime
 
     def __init__(
         self,
@@ -131,7 +115,7 @@ class VendorClient:
         reserve_s: float = 5.0,
     ) -> None:
         self.api_url = api_url.rstrip("/")
-        self._origin = _origin(self.api_url)
+        self._origin = origin(self.api_url)
         self._headers = {"User-Agent": USER_AGENT, **headers}
         self._clock = clock or SystemClock()
         self.deadline = deadline
@@ -158,7 +142,7 @@ class VendorClient:
     def get(self, url: str, etag: str | None = None) -> Response:
         """GET an API URL with the credentials. 200, 204 and 304 are returned; 401/403 raise `AuthError`, other
         4xx `VendorHttpError`; 429 and 5xx are waited out or raised."""
-        if _origin(url) != self._origin:
+        if origin(url) != self._origin:
             raise VendorHttpError(0, url, "URL outside the configured API origin refused")
         headers = dict(self._headers)
         if etag:
@@ -201,24 +185,15 @@ class VendorClient:
                 self._wait(delay)
                 continue
             if api and status in (401, 403):
-                raise AuthError(status, url, _message(response.body))
-            raise VendorHttpError(status, url, _message(response.body) if api else "")
+                raise AuthError(status, url, error_message(response.body))
+            raise VendorHttpError(status, url, error_message(response.body) if api else "")
 
     def _send(self, url: str, headers: dict[str, str], opener: urllib.request.OpenerDirector, api: bool) -> Response:
-        request = urllib.request.Request(url, headers=headers, method="GET")
         if api:
             self.stats.requests += 1
         else:
             self.stats.downloads += 1
-        try:
-            with opener.open(request, timeout=self._request_timeout()) as raw:
-                response = Response(raw.status, raw.geturl(), _lower(raw.headers), raw.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                body = err.read() if err.fp is not None else b""
-            response = Response(err.code, url, _lower(err.headers), body)
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-            response = Response(0, url, {}, str(getattr(err, "reason", err)).encode())
+        response = http.get(opener, url, headers, self._request_timeout())
         self.stats.by_status[response.status] = self.stats.by_status.get(response.status, 0) + 1
         if response.status == 304:
             self.stats.not_modified += 1
@@ -246,27 +221,6 @@ class VendorClient:
             except ValueError:
                 pass
         return now + DEFAULT_RETRY_AFTER_S
-
-    def _time_left(self) -> float | None:
-        return None if self.deadline is None else self.deadline - self._reserve_s - self._clock.time()
-
-    def _fits(self, wait_s: float) -> bool:
-        left = self._time_left()
-        return left is None or wait_s <= left
-
-    def _check_time_left(self) -> None:
-        left = self._time_left()
-        if left is not None and left <= 1.0:
-            raise OutOfTime("no time left for another request")
-
-    def _request_timeout(self) -> float:
-        left = self._time_left()
-        return self._timeout_s if left is None else max(1.0, min(self._timeout_s, left))
-
-    def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            self.stats.waited_s += seconds
-            self._clock.sleep(seconds)
 
 
 def _retry_after_s(value: str, now: float) -> float:
@@ -299,15 +253,3 @@ def claude_code_client(admin_key: str, api_url: str = CLAUDE_API_URL, **options:
         raise AuthError(0, api_url, "an Anthropic admin key is required (ANTHROPIC_ADMIN_KEY)")
     headers = {"x-api-key": admin_key, "anthropic-version": ANTHROPIC_VERSION, "Accept": "application/json"}
     return VendorClient(api_url, headers, **options)  # type: ignore[arg-type]
-
-
-def _lower(headers: Mapping[str, str] | None) -> dict[str, str]:
-    if headers is None:
-        return {}
-    return {name.lower(): value for name, value in headers.items()}
-
-
-def _message(body: bytes) -> str:
-    text = body[:300].decode("utf-8", "replace")
-    match = re.search(r'"message"\s*:\s*"([^"]*)"', text)
-    return match.group(1) if match else text.strip()[:120]

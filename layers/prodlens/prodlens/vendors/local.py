@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from prodlens.errors import CheckpointConflict
-from prodlens.github.client import Clock
 from prodlens.github.local import DirPageSink, atomic_write
+from prodlens.http import Clock
 from prodlens.vendors.claude_code import sync_claude_code
 from prodlens.vendors.client import CLAUDE_API_URL, COPILOT_API_URL, claude_code_client, copilot_client
 from prodlens.vendors.copilot import sync_copilot

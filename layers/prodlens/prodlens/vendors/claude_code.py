@@ -18,14 +18,14 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from prodlens.vendors.client import AuthError, OutOfTime, RateLimited, VendorClient, VendorError, VendorHttpError
+from prodlens.vendors.client import VendorClient, VendorError
 from prodlens.vendors.sync import (
     DEFAULT_BACKFILL_DAYS,
     PageSink,
     SourceResult,
     UsageSyncState,
-    advance,
     days_to_fetch,
+    fetch_days,
     parse_label,
     utc_today,
 )
@@ -87,34 +87,12 @@ def sync_claude_code(
     result = SourceResult(SOURCE, label)
     result.checkpoint = state.get_checkpoint(scope)
     today = today or utc_today(client.clock.time())
-    before = (client.stats.requests, client.stats.downloads)
     days = days_to_fetch(
         result.checkpoint, today, oldest=oldest, backfill_days=backfill_days, refetch_days=refetch_days
     )
-    for day in days:
-        iso = day.isoformat()
-        try:
-            _fetch_day(client, label, scope, iso, sink, state, result)
-        except RateLimited as err:
-            result.status, result.retry_at, result.pending_day = "rate_limited", err.retry_at, iso
-            break
-        except OutOfTime:
-            result.status, result.pending_day = "out_of_time", iso
-            break
-        except AuthError as err:
-            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "auth", iso
-            break
-        except VendorHttpError as err:
-            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "http", iso
-            break
-        except UnexpectedPage as err:
-            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "unexpected", iso
-            break
-        result.days.append(iso)
-        advance(state, scope, iso, result)
-    result.requests = client.stats.requests - before[0]
-    result.downloads = client.stats.downloads - before[1]
-    return result
+    return fetch_days(
+        client, days, lambda day: _fetch_day(client, label, scope, day, sink, state, result), state, scope, result
+    )
 
 
 def _fetch_day(

@@ -22,14 +22,15 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote
 
-from prodlens.vendors.client import AuthError, OutOfTime, RateLimited, VendorClient, VendorError, VendorHttpError
+from prodlens.vendors.client import AuthError, VendorClient, VendorError, VendorHttpError
 from prodlens.vendors.sync import (
     DEFAULT_BACKFILL_DAYS,
+    DayNotReady,
     PageSink,
     SourceResult,
     UsageSyncState,
-    advance,
     days_to_fetch,
+    fetch_days,
     parse_label,
     utc_today,
 )
@@ -47,9 +48,7 @@ class UnexpectedReport(VendorError):
 class LinkExpired(VendorError):
     """A download link expired twice in a row: the day fails and is asked for again next run."""
 
-
-class _NotReady(Exception):
-    pass
+    error_kind = "http"
 
 
 def report_key(label: str, day: str, n: int) -> str:
@@ -99,34 +98,10 @@ def sync_copilot(
     result = SourceResult(SOURCE, label)
     result.checkpoint = state.get_checkpoint(state_scope)
     today = today or utc_today(client.clock.time())
-    before = (client.stats.requests, client.stats.downloads)
-    for day in days_to_fetch(result.checkpoint, today, oldest=oldest, backfill_days=backfill_days):
-        iso = day.isoformat()
-        try:
-            _fetch_day(client, scope, label, iso, sink, result)
-        except _NotReady:
-            result.status, result.pending_day = "not_ready", iso
-            break
-        except RateLimited as err:
-            result.status, result.retry_at, result.pending_day = "rate_limited", err.retry_at, iso
-            break
-        except OutOfTime:
-            result.status, result.pending_day = "out_of_time", iso
-            break
-        except AuthError as err:
-            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "auth", iso
-            break
-        except (VendorHttpError, LinkExpired) as err:
-            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "http", iso
-            break
-        except UnexpectedReport as err:
-            result.status, result.error, result.error_kind, result.pending_day = "error", str(err), "unexpected", iso
-            break
-        result.days.append(iso)
-        advance(state, state_scope, iso, result)
-    result.requests = client.stats.requests - before[0]
-    result.downloads = client.stats.downloads - before[1]
-    return result
+    days = days_to_fetch(result.checkpoint, today, oldest=oldest, backfill_days=backfill_days)
+    return fetch_days(
+        client, days, lambda day: _fetch_day(client, scope, label, day, sink, result), state, state_scope, result
+    )
 
 
 def _fetch_day(client: VendorClient, scope: str, label: str, day: str, sink: PageSink, out: SourceResult) -> None:
@@ -136,10 +111,10 @@ def _fetch_day(client: VendorClient, scope: str, label: str, day: str, sink: Pag
             response = client.get(url)
         except VendorHttpError as err:
             if err.status == 404 and not isinstance(err, AuthError):
-                raise _NotReady from None
+                raise DayNotReady from None
             raise
         if response.status == 204:
-            raise _NotReady
+            raise DayNotReady
         links = read_report(response.body, url, day)
         try:
             bodies = [client.download(link).body for link in links]

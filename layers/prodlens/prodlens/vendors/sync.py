@@ -9,11 +9,13 @@ first day it did not complete. The first run (no checkpoint) starts at `oldest`,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from prodlens.errors import CheckpointConflict
+from prodlens.vendors.client import AuthError, OutOfTime, RateLimited, VendorClient, VendorError, VendorHttpError
 
 SOURCES = ("copilot", "claude_code")
 DEFAULT_BACKFILL_DAYS = 28
@@ -104,3 +106,44 @@ def advance(state: UsageSyncState, scope: str, day: str, result: SourceResult) -
         pass
     if result.checkpoint is None or day > result.checkpoint:
         result.checkpoint = day
+
+
+class DayNotReady(Exception):
+    """The vendor has not published the day yet: the run stops there and the next run asks again."""
+
+
+def fetch_days(
+    client: VendorClient,
+    days: Iterable[date],
+    fetch_day: Callable[[str], None],
+    state: UsageSyncState,
+    scope: str,
+    result: SourceResult,
+) -> SourceResult:
+    """Fetch `days` oldest first with `fetch_day(YYYY-MM-DD)`, moving the checkpoint after each; the first day
+    that stops (not ready, rate limited, out of time) or fails (auth, http, an unexpected answer: the error's
+    `error_kind`) ends the run and is the result's `pending_day`. Storage errors propagate."""
+    before = (client.stats.requests, client.stats.downloads)
+    for day in days:
+        iso = day.isoformat()
+        try:
+            fetch_day(iso)
+        except DayNotReady:
+            result.status = "not_ready"
+        except RateLimited as err:
+            result.status, result.retry_at = "rate_limited", err.retry_at
+        except OutOfTime:
+            result.status = "out_of_time"
+        except VendorError as err:
+            kind = "auth" if isinstance(err, AuthError) else "http" if isinstance(err, VendorHttpError) else None
+            result.status, result.error = "error", str(err)
+            result.error_kind = kind or getattr(err, "error_kind", "unexpected")
+        else:
+            result.days.append(iso)
+            advance(state, scope, iso, result)
+            continue
+        result.pending_day = iso
+        break
+    result.requests = client.stats.requests - before[0]
+    result.downloads = client.stats.downloads - before[1]
+    return result

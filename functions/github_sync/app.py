@@ -9,8 +9,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from prodlens.adapters.github_state import DynamoGithubSyncState
 from prodlens.adapters.raw_pages import S3PageSink
+from prodlens.adapters.secrets import load_token
 from prodlens.observability import logger, metrics
-from prodlens.services.github_sync import GithubSyncDeps, GithubSyncSettings, load_token, parse_repos, sync_repositories
+from prodlens.services.github_sync import GithubSyncDeps, GithubSyncSettings, parse_repos, sync_repositories
 
 
 @lru_cache(maxsize=1)

@@ -84,9 +84,10 @@ def _github_sync(args: argparse.Namespace) -> int:
 
 
 def _usage_sync(args: argparse.Namespace) -> int:
-    from prodlens.vendors.local import TOKEN_VARIABLES, run_local_usage_sync
+    from prodlens.vendors.local import run_local_usage_sync
+    from prodlens.vendors.sources import source
 
-    variable = TOKEN_VARIABLES[args.source]
+    variable = source(args.source).token_name
     token = os.environ.get(variable, "")
     if not token:
         print(f"prodlens usage-sync: set {variable}", file=sys.stderr)
@@ -96,7 +97,7 @@ def _usage_sync(args: argparse.Namespace) -> int:
         summary = run_local_usage_sync(
             args.source, args.org, Path(args.out), token, args.api_url, scope=args.scope, oldest=oldest
         )
-    except ValueError as exc:  # an --org that is not a name
+    except ValueError as exc:  # an --org that is not a name, a scope the source does not have
         raise CliError(str(exc)) from None
     print(json.dumps(summary, sort_keys=True, default=str))
     return 1 if summary["status"] == "error" else 0

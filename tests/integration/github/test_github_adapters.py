@@ -8,8 +8,9 @@ import boto3
 import pytest
 from prodlens.adapters.github_state import DynamoGithubSyncState
 from prodlens.adapters.raw_pages import S3PageSink
+from prodlens.adapters.secrets import load_token, token_from_secret
 from prodlens.errors import CheckpointConflict, ConfigurationError, StorageUnavailable
-from prodlens.services.github_sync import GithubSyncSettings, load_token, token_from_secret
+from prodlens.services.github_sync import GithubSyncSettings
 
 from tests.conftest import STATE_TABLE
 from tests.integration.github.conftest import RAW_BUCKET
@@ -108,6 +109,20 @@ def test_load_token_reads_secrets_manager_through_powertools(aws):
     boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="gh/plain", SecretString="ghp_x")
     try:
         assert load_token("gh/plain") == "ghp_x"
+    finally:
+        base.clear_caches()
+        base.DEFAULT_PROVIDERS.clear()
+
+
+def test_a_missing_secret_is_a_configuration_error_that_names_it(aws):
+    from aws_lambda_powertools.utilities.parameters import base
+
+    base.DEFAULT_PROVIDERS.clear()
+    try:
+        with pytest.raises(
+            ConfigurationError, match="cannot read the secret 'prodlens/absent': ResourceNotFoundException"
+        ):
+            load_token("prodlens/absent")
     finally:
         base.clear_caches()
         base.DEFAULT_PROVIDERS.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from prodlens.vendors.local import STATE_FILE, run_local_usage_sync
@@ -51,18 +51,41 @@ def test_each_day_to_yesterday_is_downloaded_from_its_links_and_stored_unmodifie
     assert COPILOT_TOKEN not in (tmp_path / STATE_FILE).read_text() + json.dumps(result)
 
 
-def test_first_run_backfills_the_configured_window(vendors, clock, tmp_path):
-    # Given no checkpoint and the default window of 28 days
-    vendors.add_copilot_day("2026-02-10", links=1)
-    for n in range(11, 29):
-        vendors.add_copilot_day(f"2026-02-{n}", links=1)
-    for n in range(1, 10):
-        vendors.add_copilot_day(f"2026-03-{n:02d}", links=1)
-    # When the fetcher runs without an oldest day
+def test_first_run_backfills_to_the_oldest_report_github_keeps(vendors, clock, tmp_path):
+    # Given an organization whose reports start on 2026-02-10 (GitHub keeps a year, and nothing before 2025-10-10)
+    for n in range(28):
+        vendors.add_copilot_day((date(2026, 2, 10) + timedelta(days=n)).isoformat(), links=1)
+    # When the fetcher runs for the first time, without an oldest day
     result = run(vendors, tmp_path, clock, oldest=None)
-    # Then it asks for every day from 28 days ago to yesterday
-    assert result["status"] == "ok" and len(result["days"]) == 28
-    assert result["days"][0] == "2026-02-10" and result["days"][-1] == "2026-03-09"
+    # Then it asked for every day from 2025-10-10 (less than a year before 2026-03-10), passed over the days
+    # before the first report, and stored every day from 2026-02-10 to yesterday
+    asked = sorted(r.query["day"] for r in vendors.requests(REPORT))
+    assert asked[0] == "2025-10-10" and asked[-1] == "2026-03-09" and len(asked) == len(set(asked)) == 151
+    assert result["status"] == "ok" and result["days_before_history"] == 123
+    assert result["days"][0] == "2026-02-10" and result["days"][-1] == "2026-03-09" and len(result["days"]) == 28
+    assert result["checkpoint"] == "2026-03-09"
+    # And a second run the next day asks for that day alone: the days before the history are not asked again
+    clock.now += DAY
+    vendors.add_copilot_day("2026-03-10", links=1)
+    mark = len(vendors.log)
+    assert run(vendors, tmp_path, clock, oldest=None)["days"] == ["2026-03-10"]
+    assert [r.query["day"] for r in vendors.log[mark:] if r.path == REPORT] == ["2026-03-10"]
+
+
+def test_first_run_finding_no_report_in_its_window_is_an_error_naming_the_organization(vendors, clock, tmp_path):
+    # Given an organization with no report at all (a wrong name or scope answers 404 for every day)
+    result = run(vendors, tmp_path, clock, oldest=date(2026, 2, 1))
+    # Then the source fails loudly (an alarm sees it) rather than waiting for ever, and no checkpoint is stored
+    assert result["status"] == "error" and result["error_kind"] == "not_found"
+    assert "acme" in result["error"] and "2026-02-01" in result["error"]
+    assert result["checkpoint"] is None and result["pending_day"] == "2026-02-01"
+
+
+def test_first_run_of_a_few_days_without_reports_is_only_not_ready(vendors, clock, tmp_path):
+    # Given a window of two days, neither published yet
+    result = run(vendors, tmp_path, clock, oldest=date(2026, 3, 8))
+    # Then the run waits for them: not an error
+    assert result["status"] == "not_ready" and result["pending_day"] == "2026-03-08" and result["error"] is None
 
 
 def test_second_run_continues_after_the_checkpoint(vendors, clock, tmp_path):

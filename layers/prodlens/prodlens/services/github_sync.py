@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,34 +50,6 @@ def parse_repos(value: str | Iterable[str], allow_empty: bool = False) -> tuple[
     if not slugs and not allow_empty:
         raise ValueError("no repository configured")
     return tuple(dict.fromkeys(slugs))
-
-
-def token_from_secret(value: str | bytes | Mapping[str, Any]) -> str:
-    """A secret holding the token as a plain string or as JSON {"token": ...} -> the token."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("{"):
-            try:
-                value = json.loads(text)
-            except ValueError as e:
-                raise ConfigurationError("the GitHub token secret is neither a token nor valid JSON") from e
-        else:
-            value = {"token": text}
-    token = value.get("token") if isinstance(value, Mapping) else None
-    if not isinstance(token, str) or not token.strip():
-        raise ConfigurationError('the GitHub token secret has no "token"')
-    return token.strip()
-
-
-def load_token(secret_id: str, get_secret: Callable[..., Any] | None = None) -> str:
-    """Read the token through Powertools Parameters (cached 5 minutes per execution environment)."""
-    if get_secret is None:
-        from aws_lambda_powertools.utilities import parameters
-
-        get_secret = parameters.get_secret
-    return token_from_secret(get_secret(secret_id, max_age=300))
 
 
 @dataclass

@@ -8,6 +8,8 @@ links' order), and the checkpoint moved to the day.
 
 - A day not published yet (204, or 404 on the report endpoint) stops the run there with `not_ready`: the
   checkpoint stays before it, so the next run asks for it again. Later days are not asked for either.
+- The first run (no checkpoint) asks back to the oldest day GitHub keeps (reports exist from 2025-10-10, for up
+  to a year): days without a report before the first one that has one are older than the history, passed over.
 - A link that has expired (403/404/410 on the link) before it was downloaded: the day's report is asked for
   again once (fresh links) and all its links downloaded again; a second expiry fails the day.
 - An empty `download_links` list is a day without data: completed, nothing stored.
@@ -18,13 +20,12 @@ The report endpoint's links change with every call, so no ETag is kept for it.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from prodlens.vendors.client import AuthError, VendorClient, VendorError, VendorHttpError
 from prodlens.vendors.sync import (
-    DEFAULT_BACKFILL_DAYS,
     DayNotReady,
     PageSink,
     SourceResult,
@@ -36,6 +37,8 @@ from prodlens.vendors.sync import (
 )
 
 SOURCE = "copilot"
+FIRST_REPORT_DAY = date(2025, 10, 10)  # GitHub: "Reports are available starting from October 10, 2025"
+HISTORY_DAYS = 365  # "... and historical data can be accessed for up to 1 year from the current date"
 REPORT = "users-1-day"
 SCOPES = ("organization", "enterprise")
 EXPIRED_LINK = (403, 404, 410)
@@ -87,10 +90,10 @@ def sync_copilot(
     scope: str = "organization",
     today: date | None = None,
     oldest: date | None = None,
-    backfill_days: int = DEFAULT_BACKFILL_DAYS,
 ) -> SourceResult:
-    """Fetch every day's report from the checkpoint (exclusive) to yesterday. API failures are reported in the
-    result, never raised; storage errors propagate."""
+    """Fetch every day's report from the checkpoint (exclusive) to yesterday; the first run from `oldest`
+    (default: the oldest day GitHub keeps). API failures are reported in the result, never raised; storage
+    errors propagate."""
     label = parse_label(name)
     if scope not in SCOPES:
         raise ValueError(f"Copilot scope is organization or enterprise, not {scope!r}")
@@ -98,10 +101,14 @@ def sync_copilot(
     result = SourceResult(SOURCE, label)
     result.checkpoint = state.get_checkpoint(state_scope)
     today = today or utc_today(client.clock.time())
-    days = days_to_fetch(result.checkpoint, today, oldest=oldest, backfill_days=backfill_days)
-    return fetch_days(
-        client, days, lambda day: _fetch_day(client, scope, label, day, sink, result), state, state_scope, result
-    )
+    first_run = result.checkpoint is None
+    oldest = oldest or max(FIRST_REPORT_DAY, today - timedelta(days=HISTORY_DAYS))
+    days = days_to_fetch(result.checkpoint, today, oldest=oldest)
+
+    def fetch(day: str) -> None:
+        _fetch_day(client, scope, label, day, sink, result)
+
+    return fetch_days(client, days, fetch, state, state_scope, result, find_history=first_run)
 
 
 def _fetch_day(client: VendorClient, scope: str, label: str, day: str, sink: PageSink, out: SourceResult) -> None:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from prodlens.errors import CheckpointConflict
 from prodlens.github.local import DirPageSink, atomic_write
-from prodlens.http import Clock
-from prodlens.vendors.claude_code import sync_claude_code
-from prodlens.vendors.client import CLAUDE_API_URL, COPILOT_API_URL, claude_code_client, copilot_client
-from prodlens.vendors.copilot import sync_copilot
-from prodlens.vendors.sync import DEFAULT_BACKFILL_DAYS, SOURCES
+from prodlens.vendors.sources import run_source
 
 STATE_FILE = "usage-sync-state.json"
-DEFAULT_API_URLS = {"copilot": COPILOT_API_URL, "claude_code": CLAUDE_API_URL}
-TOKEN_VARIABLES = {"copilot": "COPILOT_TOKEN", "claude_code": "ANTHROPIC_ADMIN_KEY"}
 
 
 class JsonFileUsageState:
@@ -58,38 +51,18 @@ def run_local_usage_sync(
     out_dir: Path,
     token: str,
     api_url: str | None = None,
-    *,
-    scope: str = "organization",
-    clock: Clock | None = None,
-    deadline: float | None = None,
-    today: date | None = None,
-    oldest: date | None = None,
-    backfill_days: int = DEFAULT_BACKFILL_DAYS,
-    **client_options: Any,
+    **options: Any,
 ) -> dict[str, Any]:
-    """`prodlens usage-sync`: fetch one source's days into `out_dir`; returns the source's result (JSON-ready).
+    """`prodlens usage-sync`: fetch one source's days into `out_dir` (options as `run_source`'s); returns the
+    source's result (JSON-ready).
 
     Files go to `out_dir/usage/copilot/<org>/users-1-day/<day>/<n>.ndjson` or
     `out_dir/usage/claude_code/<org>/<day>/page-<n>.json` (the keys the Lambda writes to the raw bucket),
     state to `out_dir/usage-sync-state.json`, so a second run continues from the checkpoint.
     """
-    if source not in SOURCES:
-        raise ValueError(f"unknown usage source {source!r} (one of {', '.join(SOURCES)})")
     out_dir = Path(out_dir)
     sink = DirPageSink(out_dir)
     state = JsonFileUsageState(out_dir / STATE_FILE)
-    url = api_url or DEFAULT_API_URLS[source]
-    options = {"clock": clock, "deadline": deadline, **client_options}
-    if source == "copilot":
-        client = copilot_client(token, url, **options)
-        result = sync_copilot(
-            client, org, sink, state, scope=scope, today=today, oldest=oldest, backfill_days=backfill_days
-        )
-    else:
-        client = claude_code_client(token, url, **options)
-        result = sync_claude_code(client, org, sink, state, today=today, oldest=oldest, backfill_days=backfill_days)
-    summary = result.as_dict()
-    summary["rate_limit_waits"] = client.stats.rate_limit_waits
-    summary["retries"] = client.stats.retries
+    summary = run_source(source, org, token, sink, state, api_url, **options)
     summary["out_dir"] = str(out_dir)
     return summary

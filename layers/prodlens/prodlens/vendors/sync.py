@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from prodlens.errors import CheckpointConflict
 from prodlens.vendors.client import AuthError, OutOfTime, RateLimited, VendorClient, VendorError, VendorHttpError
 
-SOURCES = ("copilot", "claude_code")
 DEFAULT_BACKFILL_DAYS = 28
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -90,6 +89,7 @@ class SourceResult:
     downloads: int = 0
     checkpoint: str | None = None
     pending_day: str | None = None  # the first day not completed (not ready, stopped or failed)
+    days_before_history: int = 0  # first run: days older than the oldest the vendor keeps (nothing to store)
     retry_at: float | None = None
     error: str | None = None
     error_kind: str | None = None  # auth | http | unexpected
@@ -119,16 +119,27 @@ def fetch_days(
     state: UsageSyncState,
     scope: str,
     result: SourceResult,
+    *,
+    find_history: bool = False,
 ) -> SourceResult:
     """Fetch `days` oldest first with `fetch_day(YYYY-MM-DD)`, moving the checkpoint after each; the first day
     that stops (not ready, rate limited, out of time) or fails (auth, http, an unexpected answer: the error's
-    `error_kind`) ends the run and is the result's `pending_day`. Storage errors propagate."""
+    `error_kind`) ends the run and is the result's `pending_day`. Storage errors propagate.
+
+    `find_history` (a first run that asks back to the oldest day the vendor may keep): days without a report
+    before the first one that has one are older than the vendor's history, so they are passed over rather than
+    waited for. If no day has a report, the first day stays pending (a day may yet be published) unless the
+    window spans more than a few days, which means the organization has no reports at all: an error."""
     before = (client.stats.requests, client.stats.downloads)
+    days = list(days)
     for day in days:
         iso = day.isoformat()
         try:
             fetch_day(iso)
         except DayNotReady:
+            if find_history and not result.days:
+                result.days_before_history += 1
+                continue
             result.status = "not_ready"
         except RateLimited as err:
             result.status, result.retry_at = "rate_limited", err.retry_at
@@ -144,6 +155,26 @@ def fetch_days(
             continue
         result.pending_day = iso
         break
+    if find_history and days and not result.days and result.status == "ok":
+        _no_history(result, days)
     result.requests = client.stats.requests - before[0]
     result.downloads = client.stats.downloads - before[1]
     return result
+
+
+# A first run that finds no report in a window longer than this is misconfigured (organization, scope, token),
+# not early: vendors publish a day within a day or two.
+NO_HISTORY_DAYS = 3
+
+
+def _no_history(result: SourceResult, days: list[date]) -> None:
+    result.days_before_history = 0
+    result.pending_day = days[0].isoformat()
+    if len(days) <= NO_HISTORY_DAYS:
+        result.status = "not_ready"
+        return
+    result.status, result.error_kind = "error", "not_found"
+    result.error = (
+        f"no {result.source} report for {result.label} on any day from {days[0]} to {days[-1]}: "
+        "check the organization (or enterprise) name, the scope and the token's permissions"
+    )

@@ -23,6 +23,7 @@ import re
 import subprocess
 from collections import defaultdict
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,18 @@ GLUE = [
     f"arn:aws:glue:{LOCAL_REGION}:{LOCAL_ACCOUNT}:database/{DATABASE}",
     f"arn:aws:glue:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{DATABASE}/*",
 ]
-SECRET = f"arn:aws:secretsmanager:{LOCAL_REGION}:{LOCAL_ACCOUNT}:secret:{_T.parameters['GitHubTokenSecretName']}-*"
+
+
+def _secret(parameter: str) -> str:
+    return f"arn:aws:secretsmanager:{LOCAL_REGION}:{LOCAL_ACCOUNT}:secret:{_T.parameters[parameter]}-*"
+
+
+# The fetchers: each may write only its raw prefix and read only its own secret.
+FETCHERS = {
+    "GitHubSyncFunction": ("github/*", _secret("GitHubTokenSecretName")),
+    "CopilotSyncFunction": ("usage/copilot/*", _secret("CopilotTokenSecretName")),
+    "ClaudeCodeSyncFunction": ("usage/claude_code/*", _secret("ClaudeCodeAdminKeySecretName")),
+}
 
 LAKE_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 STATE_ITEMS = (
@@ -102,7 +114,7 @@ WRITES = {
         "daily_developer_metrics",
     ),
     "CorrelateFunction": ("correlations", "reports"),
-    "GitHubSyncFunction": (),
+    **dict.fromkeys(FETCHERS, ()),
 }
 READS = {
     "NormalizeFunction": (),
@@ -124,7 +136,7 @@ READS = {
         "dead_letters",
         "daily_developer_metrics",  # the page's team view
     ),
-    "GitHubSyncFunction": (),
+    **dict.fromkeys(FETCHERS, ()),
 }
 FUNCTIONS = tuple(WRITES)
 # Deregistering partitions left without objects: aggregate alone, on the tables whose partitions it checks (the
@@ -148,8 +160,9 @@ def _expected_grants(function: str) -> tuple[set[tuple[str, str]], set[str], set
         grants |= {("s3:GetObject", f"{RAW}/{prefix}") for prefix in raw_prefixes} | {("s3:ListBucket", RAW)}
     if function == "AggregateFunction":
         grants.add(("s3:GetObject", f"{RAW}/config/people.json"))  # people and teams, read at every run
-    if function == "GitHubSyncFunction":
-        grants |= {("s3:PutObject", f"{RAW}/github/*"), ("secretsmanager:GetSecretValue", SECRET)}
+    if function in FETCHERS:
+        prefix, secret = FETCHERS[function]
+        grants |= {("s3:PutObject", f"{RAW}/{prefix}"), ("secretsmanager:GetSecretValue", secret)}
     else:
         grants |= {(action, arn) for action in GLUE_PARTITIONS for arn in GLUE}
     if function in DEREGISTERS:
@@ -470,23 +483,46 @@ def _recording_stack(monkeypatch, overrides: dict[str, str]):
 def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role(monkeypatch, translated, ledger):
     from aws_lambda_powertools.utilities.parameters import base
 
+    from tests.integration.vendors.fake_vendors import ADMIN_KEY, COPILOT_TOKEN, FakeVendors
     from tests.unit.github.fake_github import TOKEN, FakeGithub
 
     github = FakeGithub().start()
     github.add_repo("acme/api")
+    vendors = FakeVendors().start()
+    # The fetchers run on the real clock: reports for the two days before today
+    today = datetime.now(UTC).date()
+    recent = [(today - timedelta(days=n)).isoformat() for n in (2, 1)]
+    for day in recent:
+        vendors.add_copilot_day(day)
+        vendors.add_claude_day(day)
     try:
-        overrides = {"GitHubRepos": "acme/api", "GitHubApiUrl": github.url}
+        overrides = {
+            "GitHubRepos": "acme/api",
+            "GitHubApiUrl": github.url,
+            "CopilotAccounts": "acme",
+            "CopilotApiUrl": vendors.url,
+            "ClaudeCodeAccounts": "acme",
+            "ClaudeCodeApiUrl": vendors.url,
+            "ClaudeCodeOldestDay": recent[0],
+        }
         base.clear_caches()
         base.DEFAULT_PROVIDERS.clear()
         with _recording_stack(monkeypatch, overrides) as (stack, calls):
-            secret = stack.template.parameters["GitHubTokenSecretName"]
-            boto3.client("secretsmanager", region_name=LOCAL_REGION).create_secret(
-                Name=secret, SecretString=json.dumps({"token": TOKEN})
-            )
+            secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
+            tokens = {
+                "GitHubTokenSecretName": json.dumps({"token": TOKEN}),
+                "CopilotTokenSecretName": COPILOT_TOKEN,
+                "ClaudeCodeAdminKeySecretName": json.dumps({"token": ADMIN_KEY}),
+            }
+            for parameter, value in tokens.items():
+                secrets.create_secret(Name=stack.template.parameters[parameter], SecretString=value)
             stack.enable_notifications()
-            # When every function runs as deployed: github_sync fills github/, the demo traces land in traces/,
-            # the notifications reach normalize, the sweep lists the raw bucket, aggregate and correlate run
-            sync = stack.invoke("github_sync", stack.template.schedule_inputs("GitHubSyncFunction")[0])
+            # When every function runs as deployed: the fetchers fill github/ and usage/, the demo traces land in
+            # traces/, the notifications reach normalize, the sweep lists the raw bucket, aggregate and correlate run
+            sync = {
+                name: stack.invoke(name, stack.template.schedule_inputs(local_stack.FUNCTIONS[name])[0])
+                for name in ("github_sync", "copilot_sync", "claude_code_sync")
+            }
             stack.upload_inputs(ROOT / "demo" / "input")
             delivery = stack.drain_queue()
             stack.invoke("normalize", {"mode": "sweep"})
@@ -503,14 +539,16 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
                 )
                 assert stack.drain_queue()["failed"] == 0
                 stack.invoke("aggregate", stack.template.schedule_inputs("AggregateFunction")[0])
-            secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
-            secret_arn = secrets.describe_secret(SecretId=secret)["ARN"]
+            secret_arns = {secret["Name"]: secret["ARN"] for secret in secrets.list_secrets()["SecretList"]}
             lake_keys = {o["Key"].split("/", 1)[0] for o in stack._bucket_objects(stack.lake_bucket)}
     finally:
         base.clear_caches()
         base.DEFAULT_PROVIDERS.clear()
         github.stop()
-    assert delivery["failed"] == 0 and sync, (delivery, sync)
+        vendors.stop()
+    assert all(result["status"] == "ok" for result in sync.values()), sync
+    assert [a["days"] for a in sync["copilot_sync"]["accounts"]] == [recent]
+    assert delivery["failed"] == 0, delivery
     # Given each function's deployed grants (concrete ARNs of the dev stack)
     resolver = Template(translated, dict(_T.parameters))
     grants: dict[str, list[tuple[str, str, list[str] | None]]] = {}
@@ -527,7 +565,7 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
     seen: dict[str, set[str]] = defaultdict(set)
     for function, service, operation, params in calls:
         if service == "secretsmanager":
-            params = {**params, "SecretId": secret_arn}
+            params = {**params, "SecretId": secret_arns[params["SecretId"]]}
         for action, resource, prefix in _required(service, operation, params):
             seen[function].add(action)
             if not _allowed(grants[function], action, resource, prefix):
@@ -535,7 +573,9 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
     assert denied == [], denied[:20]
     # And the run exercised every function and every lake prefix (so the check above covered them)
     assert {f for f, *_ in calls} == set(FUNCTIONS)
-    assert {"s3:PutObject", "dynamodb:PutItem", "secretsmanager:GetSecretValue"} <= seen["GitHubSyncFunction"]
+    for fetcher in FETCHERS:
+        assert {"s3:PutObject", "secretsmanager:GetSecretValue"} <= seen[fetcher], fetcher
+        assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} & seen[fetcher], fetcher  # its checkpoints
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:PutItem"} <= seen["NormalizeFunction"]
     assert "glue:BatchDeletePartition" in seen["AggregateFunction"]
     assert not [f for f in FUNCTIONS if f not in DEREGISTERS and PARTITION_DELETES & seen[f]]
@@ -546,6 +586,8 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
         "github_commits",
         "daily_session_metrics",
         "daily_github_metrics",
+        "usage_records",
+        "developer_daily_usage",
         "correlations",
         "reports",
     }, lake_keys

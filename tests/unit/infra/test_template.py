@@ -114,7 +114,11 @@ def test_parameters_required_by_the_stack_exist_with_their_defaults(template):
     assert params["MaxObjectBytes"]["Default"] == 4294967296
     assert params["LogRetentionDays"]["Default"] in params["LogRetentionDays"]["AllowedValues"]
     assert params["AthenaBytesScannedCutoff"]["Default"] >= 10_000_000
-    for schedule in ("NormalizeSweepSchedule", "AggregateSchedule", "CorrelateSchedule", "GitHubSyncSchedule"):
+    assert params["CopilotAccounts"]["Default"] == params["ClaudeCodeAccounts"]["Default"] == ""  # fetchers idle
+    assert params["CopilotTokenSecretName"]["Default"] == "prodlens/copilot-token"
+    assert params["ClaudeCodeAdminKeySecretName"]["Default"] == "prodlens/anthropic-admin-key"
+    schedules = ("NormalizeSweepSchedule", "AggregateSchedule", "CorrelateSchedule", "GitHubSyncSchedule")
+    for schedule in (*schedules, "UsageSyncSchedule"):
         assert re.fullmatch(r"(rate|cron)\(.+\)", params[schedule]["Default"]), schedule
 
 
@@ -327,12 +331,14 @@ def test_normalize_consumes_ingest_queue_with_partial_batch_failures(resources):
 # ---- functions --------------------------------------------------------------------------------------
 
 
-def test_functions_are_the_four_handlers(functions):
+def test_functions_are_the_five_handlers_the_usage_fetcher_deployed_once_per_vendor(functions):
     expected = {
         "NormalizeFunction": "functions/normalize/",
         "AggregateFunction": "functions/aggregate/",
         "CorrelateFunction": "functions/correlate/",
         "GitHubSyncFunction": "functions/github_sync/",
+        "CopilotSyncFunction": "functions/usage_sync/",
+        "ClaudeCodeSyncFunction": "functions/usage_sync/",
     }
     assert {name: fn["Properties"]["CodeUri"] for name, fn in functions.items()} == expected
     assert {fn["Properties"]["Handler"] for fn in functions.values()} == {"app.lambda_handler"}
@@ -345,6 +351,8 @@ def test_functions_are_the_four_handlers(functions):
         ("AggregateFunction", "aggregate"),
         ("CorrelateFunction", "correlate"),
         ("GitHubSyncFunction", "github_sync"),
+        ("CopilotSyncFunction", "usage_sync"),
+        ("ClaudeCodeSyncFunction", "usage_sync"),
     ],
 )
 def test_scheduled_payloads_are_json_naming_the_job(functions, function, job):
@@ -407,6 +415,26 @@ def test_github_sync_env_and_secret_scope(functions):
     assert secret["Resource"]["Fn::Sub"].endswith(":secret:${GitHubTokenSecretName}-*")
     (put,) = [s for s in statements if s["Action"] == "s3:PutObject"]
     assert put["Resource"]["Fn::Sub"].endswith("/github/*")
+
+
+@pytest.mark.parametrize(
+    ("function", "source", "secret", "prefix"),
+    [
+        ("CopilotSyncFunction", "copilot", "CopilotTokenSecretName", "/usage/copilot/*"),
+        ("ClaudeCodeSyncFunction", "claude_code", "ClaudeCodeAdminKeySecretName", "/usage/claude_code/*"),
+    ],
+)
+def test_each_usage_fetcher_reads_only_its_secret_and_writes_only_its_prefix(
+    functions, function, source, secret, prefix
+):
+    props = functions[function]["Properties"]
+    env = props["Environment"]["Variables"]
+    assert env["USAGE_SOURCE"] == source and env["USAGE_TOKEN_SECRET"] == {"Ref": secret}
+    statements = [s for _, s in _inline_statements({function: functions[function]})]
+    (read,) = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert read["Resource"]["Fn::Sub"].endswith(f":secret:${{{secret}}}-*")
+    (put,) = [s for s in statements if s["Action"] == "s3:PutObject"]
+    assert put["Resource"]["Fn::Sub"].endswith(prefix)
 
 
 # ---- IAM --------------------------------------------------------------------------------------------
@@ -490,6 +518,8 @@ def test_functions_use_the_layers_their_imports_need(template, functions):
         "AggregateFunction": ["DuckDBLayer"],
         "CorrelateFunction": ["DuckDBLayer", "NumpyLayer"],
         "GitHubSyncFunction": [],
+        "CopilotSyncFunction": [],
+        "ClaudeCodeSyncFunction": [],
     }
 
 
@@ -596,6 +626,7 @@ ALARMS = {
     "JobFailureAlarm",
     "NormalizeErrorsAlarm",
     "GitHubSyncFailureAlarm",
+    "UsageSyncFailureAlarm",
     "DeadLetterShareAlarm",
     "DataGapAlarm",
     "DailyCostAlarm",
@@ -666,6 +697,7 @@ def test_custom_metric_alarms_watch_metrics_the_functions_emit(resources):
     }
     assert watched == {
         "GithubReposFailed",
+        "UsageSyncFailed",
         "DeadLetters",
         "RowsWritten",
         "WeekdayHoursSinceLastTrace",
@@ -718,6 +750,22 @@ def test_github_sync_alarm_adds_failed_repositories_and_failed_invocations(resou
     errors = metrics["errors"]["MetricStat"]["Metric"]
     assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "GitHubSyncFunction"}}]
+
+
+def test_usage_sync_alarm_adds_failed_organizations_and_failed_invocations_of_both_fetchers(resources):
+    metrics = {m["Id"]: m for m in resources["UsageSyncFailureAlarm"]["Properties"]["Metrics"]}
+    assert metrics["accounts"]["MetricStat"]["Metric"]["MetricName"] == "UsageSyncFailed"
+    functions = {
+        metrics[i]["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for i in ("copilot", "claude")
+        if metrics[i]["MetricStat"]["Metric"]["MetricName"] == "Errors"
+    }
+    assert functions == {"CopilotSyncFunction", "ClaudeCodeSyncFunction"}
+    assert set(metrics["failures"]["Expression"].split(" + ")) == {
+        "FILL(accounts, 0)",
+        "FILL(copilot, 0)",
+        "FILL(claude, 0)",
+    }
 
 
 def test_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_alarms_may_use(resources):

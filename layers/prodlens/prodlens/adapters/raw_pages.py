@@ -1,4 +1,4 @@
-"""The raw bucket as a PageSink for the GitHub fetcher (prodlens.github.sync.PageSink)."""
+"""The raw bucket as the PageSink of the fetchers (GitHub pages, vendor usage reports), each written unmodified."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 
 
 class S3PageSink:
-    """PUTs each page unmodified under its raw-zone key (`github/<owner>/<name>/<endpoint>/<hash>.json`).
+    """PUTs each page unmodified under its raw-zone key (`github/<owner>/<name>/<endpoint>/<hash>.json`,
+    `usage/<source>/<label>/...`).
 
-    Keys are content-addressed, so a page fetched again overwrites itself with the same bytes (same ETag,
-    which normalize recognises as processed). No HEAD first: the function may only s3:PutObject on github/*.
+    A page fetched again overwrites itself (GitHub keys are content-addressed: same bytes, same ETag, which
+    normalize recognises as processed; a usage day's keys are fixed, and normalize replaces a report by the one
+    stored last). No HEAD first: each fetcher may only s3:PutObject on its own prefix.
     """
 
     def __init__(self, bucket: str, client: S3Client | None = None) -> None:
@@ -28,7 +30,8 @@ class S3PageSink:
 
     def put(self, key: str, body: bytes) -> None:
         try:
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+            content_type = "application/x-ndjson" if key.endswith(".ndjson") else "application/json"
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         except (ClientError, BotoCoreError) as e:
             error = translate(e, f"put s3://{self.bucket}/{key}")
             # A write has no "not found" outcome: a missing bucket is storage the platform must retry or fix.

@@ -29,7 +29,6 @@ from prodlens.local.template import LOCAL_REGION, Template
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
-FUNCTIONS_DIR = REPO_ROOT / "functions"
 SIDECAR_SUFFIX = ".meta.json"
 RECEIVE_ATTEMPTS = 10  # consecutive failed ReceiveMessage calls before drain_queue gives up
 FUNCTIONS = {
@@ -37,6 +36,8 @@ FUNCTIONS = {
     "aggregate": "AggregateFunction",
     "correlate": "CorrelateFunction",
     "github_sync": "GitHubSyncFunction",
+    "copilot_sync": "CopilotSyncFunction",
+    "claude_code_sync": "ClaudeCodeSyncFunction",
 }
 
 
@@ -61,8 +62,9 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _load_handler(name: str) -> ModuleType:
-    path = FUNCTIONS_DIR / name / "app.py"
+def _load_handler(name: str, code_uri: str) -> ModuleType:
+    """The function's app.py from its CodeUri (two functions may share one code folder)."""
+    path = REPO_ROOT / code_uri / "app.py"
     spec = importlib.util.spec_from_file_location(f"prodlens_function_{name}", path)
     if spec is None or spec.loader is None:
         raise FileNotFoundError(path)
@@ -216,7 +218,7 @@ class LocalStack:
         os.environ.update(self.template.function_environment(FUNCTIONS[name]))
         _clear_caches()
         if name not in self._handlers:
-            self._handlers[name] = _load_handler(name)
+            self._handlers[name] = _load_handler(name, self.template.properties(FUNCTIONS[name])["CodeUri"])
         function_name = self.template.physical_name(FUNCTIONS[name])
         return self._handlers[name].lambda_handler(event, LambdaContext(function_name))
 

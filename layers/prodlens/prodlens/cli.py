@@ -199,7 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--api-url", help="default: https://api.github.com or https://api.anthropic.com")
     p.add_argument("--scope", choices=("organization", "enterprise"), default="organization", help="Copilot only")
-    p.add_argument("--oldest", type=_day, help="first day of the first run (default: 28 days ago)")
+    p.add_argument(
+        "--oldest",
+        type=_day,
+        help="first day of the first run (default: copilot, the oldest day GitHub keeps; claude_code, 28 days ago)",
+    )
     p.set_defaults(func=_usage_sync)
 
     p = sub.add_parser("query", help="run an Athena (Trino) statement on the local lake or on Athena")

@@ -114,7 +114,7 @@ def test_null_variances_of_white_noise_are_one_over_the_free_days(start, days):
     # Given the residual-maker M of a calendar design of rank m
     _, basis = residualize(np.zeros((days, 1)), calendar_design(start, days))
     rank = basis.shape[1]
-    m = adjusted._project_out(np.eye(days), basis)
+    m = adjusted.project_out(np.eye(days), basis)
 
     # When / Then: residualized white noise has var(r) = 1 / (n - m), plain white noise 1 / (n - 1)
     assert null_variances([m], [m])[0, 0] == pytest.approx(1.0 / (days - rank), rel=1e-9)
@@ -162,12 +162,12 @@ def test_n_eff_at_a_lag_uses_the_lagged_windows_of_the_fitted_noise_covariances(
     # Then x(d) uses the first n days and y(d + 5) the last n days of M Sigma(phi) M
     phis = residual_ar1(np.hstack([series.x, series.y]), expected_lag1(series.basis))
     assert np.all(phis > 0.0)
-    covs = [adjusted._project_out(adjusted._ar1_covariance(phi, days), series.basis) for phi in phis]
+    covs = [adjusted.project_out(adjusted.ar1_covariance(phi, days), series.basis) for phi in phis]
     for i, lag in enumerate((0, 5)):
         n = days - lag
         variance = null_variances([covs[0][:n, :n]], [covs[1][lag:, lag:]])[0, 0]
         assert result.n_eff[i, 0, 0] == pytest.approx(1.0 + 1.0 / variance, rel=1e-12)
-        white = adjusted._project_out(np.eye(days), series.basis)
+        white = adjusted.project_out(np.eye(days), series.basis)
         white_variance = null_variances([white[:n, :n]], [white[lag:, lag:]])[0, 0]
         assert result.n_eff[i, 0, 0] < 1.0 + 1.0 / white_variance  # positive autocorrelation costs days
 
@@ -179,8 +179,8 @@ def test_null_variances_match_the_monte_carlo_variance_of_r_for_ar1_noise(phi_x,
     days, pairs = 84, 4000
     _, basis = residualize(np.zeros((days, 1)), calendar_design(MONDAY, days))
     m = np.eye(days) - basis @ basis.T
-    sigma_x = adjusted._ar1_covariance(phi_x, days)
-    sigma_y = adjusted._ar1_covariance(phi_y, days)
+    sigma_x = adjusted.ar1_covariance(phi_x, days)
+    sigma_y = adjusted.ar1_covariance(phi_y, days)
     ex = m @ np.linalg.cholesky(sigma_x) @ rng.standard_normal((days, pairs))
     ey = m @ np.linalg.cholesky(sigma_y) @ rng.standard_normal((days, pairs))
     ex -= ex.mean(axis=0)

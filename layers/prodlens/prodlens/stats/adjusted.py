@@ -90,7 +90,7 @@ def calendar_design(start: date, days: int, off_days: np.ndarray | None = None) 
     return design[:, design.any(axis=0)]
 
 
-def _orthonormal_basis(design: np.ndarray) -> np.ndarray:
+def orthonormal_basis(design: np.ndarray) -> np.ndarray:
     """An orthonormal basis of the design's column space (rank-revealing SVD)."""
     u, s, _ = np.linalg.svd(design, full_matrices=False)
     tol = s.max(initial=0.0) * max(design.shape) * np.finfo(float).eps
@@ -103,7 +103,7 @@ def _residuals(values: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 def residualize(values: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Residuals of each column of `values` after least squares on `design`, and an orthonormal basis of it."""
-    basis = _orthonormal_basis(design)
+    basis = orthonormal_basis(design)
     return _residuals(values, basis), basis
 
 
@@ -112,12 +112,12 @@ def _distance(days: int) -> np.ndarray:
     return np.abs(np.arange(days)[:, None] - np.arange(days)[None, :])
 
 
-def _ar1_covariance(phi: float, days: int) -> np.ndarray:
+def ar1_covariance(phi: float, days: int) -> np.ndarray:
     """Correlation matrix of a stationary AR(1) series: phi ** |i - j|."""
     return (float(phi) ** np.arange(days))[_distance(days)]
 
 
-def _project_out(cov: np.ndarray, basis: np.ndarray) -> np.ndarray:
+def project_out(cov: np.ndarray, basis: np.ndarray) -> np.ndarray:
     """M cov M with M = I - basis basis' (the covariance of least-squares residuals), in O(n^2 r)."""
     cb = cov @ basis
     inner = basis.T @ cb
@@ -136,7 +136,7 @@ def expected_lag1(basis: np.ndarray) -> np.ndarray:
     days = len(basis)
     expected = []
     for phi in PHI_GRID:
-        cov = _project_out(_ar1_covariance(phi, days), basis)
+        cov = project_out(ar1_covariance(phi, days), basis)
         expected.append(np.trace(cov, offset=1) / np.trace(cov))
     return np.maximum.accumulate(np.array(expected))  # monotone for np.interp
 
@@ -191,7 +191,7 @@ def calendar_fit(start: date, days: int, off_days: np.ndarray | None = None) -> 
 @lru_cache(maxsize=16)
 def _calendar_fit(start: date, days: int, off_key: bytes | None) -> CalendarFit:
     off_days = None if off_key is None else np.frombuffer(off_key, dtype=bool)
-    basis = _orthonormal_basis(calendar_design(start, days, off_days))
+    basis = orthonormal_basis(calendar_design(start, days, off_days))
     grid = expected_lag1(basis)
     basis.flags.writeable = grid.flags.writeable = False  # shared by every caller of the cache
     return CalendarFit(basis, grid)
@@ -271,7 +271,7 @@ def adjusted_lagged(adjusted: AdjustedSeries, lags: Iterable[int]) -> AdjustedSt
     r = np.full(shape, np.nan)
     n_eff = np.full(shape, np.nan)
     phis = residual_ar1(np.hstack([x, y]), adjusted.fit.lag1_grid)
-    covs = {phi: _project_out(_ar1_covariance(phi, days), adjusted.basis) for phi in np.unique(phis)}
+    covs = {phi: project_out(ar1_covariance(phi, days), adjusted.basis) for phi in np.unique(phis)}
     for i, lag in enumerate(lags):
         xs, ys = lagged_pair(x, y, lag)
         n = len(xs)

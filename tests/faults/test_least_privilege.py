@@ -113,7 +113,7 @@ WRITES = {
         "ai_commits",
         "daily_developer_metrics",
     ),
-    "CorrelateFunction": ("correlations", "reports"),
+    "CorrelateFunction": ("correlations", "rollout_effects", "reports"),
     **dict.fromkeys(FETCHERS, ()),
 }
 READS = {
@@ -160,6 +160,8 @@ def _expected_grants(function: str) -> tuple[set[tuple[str, str]], set[str], set
         grants |= {("s3:GetObject", f"{RAW}/{prefix}") for prefix in raw_prefixes} | {("s3:ListBucket", RAW)}
     if function == "AggregateFunction":
         grants.add(("s3:GetObject", f"{RAW}/config/people.json"))  # people and teams, read at every run
+    if function == "CorrelateFunction":
+        grants.add(("s3:GetObject", f"{RAW}/config/rollouts.json"))  # rollout dates, read at every run
     if function in FETCHERS:
         prefix, secret = FETCHERS[function]
         grants |= {("s3:PutObject", f"{RAW}/{prefix}"), ("secretsmanager:GetSecretValue", secret)}
@@ -589,6 +591,7 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
         "usage_records",
         "developer_daily_usage",
         "correlations",
+        "rollout_effects",
         "reports",
     }, lake_keys
     ledger["calls checked against roles"] += len(calls)

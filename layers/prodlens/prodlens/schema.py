@@ -310,6 +310,32 @@ DAILY_DEVELOPER_METRICS = Table(
     "One row per (event_date, person): one person's day across every AI tool and source, and what they delivered.",
 )
 
+ROLLOUT_EFFECTS = Table(
+    "rollout_effects",
+    (
+        ("unit", "string"),
+        ("metric", "string"),
+        ("design", "string"),
+        ("rollout_date", "date"),
+        ("rollout_source", "string"),
+        ("days_before", "int"),
+        ("days_after", "int"),
+        ("level_change", "double"),
+        ("slope_change", "double"),
+        ("relative_change", "double"),
+        ("ci_low", "double"),
+        ("ci_high", "double"),
+        ("p", "double"),
+        ("p_adj", "double"),
+        ("verdict", "string"),
+        ("input_version", "string"),
+        ("computed_at", "timestamp"),
+    ),
+    (),
+    "One row per (unit, metric, design): what changed in delivery at the unit's AI rollout (its, did), with a 95 "
+    "percent interval and a verdict.",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -323,6 +349,7 @@ TABLES: dict[str, Table] = {
         DAILY_SESSION_METRICS,
         DAILY_GITHUB_METRICS,
         CORRELATIONS,
+        ROLLOUT_EFFECTS,
         USAGE_RECORDS,
         DEVELOPER_DAILY_USAGE,
         AI_COMMIT_RECORDS,

@@ -20,6 +20,7 @@ from prodlens.report.model import (
     fmt_p,
     repo_label,
 )
+from prodlens.report.rollouts import ROLLOUT_NOTE, ROLLOUT_TITLE
 from prodlens.report.teams import COLUMNS, TEAMS_TITLE, table_rows
 from prodlens.report.text import NO_WARNINGS, NOT_SIGNIFICANT_LABEL, WARNINGS_TITLE, _effects_lines
 
@@ -378,6 +379,36 @@ def teams_block(report: Report) -> str:
     )
 
 
+def rollouts_block(report: Report) -> str:
+    """What changed at the AI rollout: one table row per measured effect, then the units without a verdict."""
+    view = report.rollouts
+    if not view.effects:
+        return ""
+    heads = ("unit", "metric", "design", "rollout", "change/day", "relative", "95% CI", "p_adj", "verdict")
+    head = "".join(f"<th>{_e(h)}</th>" for h in heads)
+    rows = []
+    for e in view.measured:
+        cells = (
+            e.unit,
+            e.metric,
+            e.design,
+            f"{e.rollout_date} ({e.rollout_source})",
+            f"{e.level_change:+.2f}",
+            "" if e.relative_change is None else f"{e.relative_change:+.0%}",
+            f"{e.ci_low:+.2f} to {e.ci_high:+.2f}",
+            f"{e.p_adj:.3g}",
+            e.verdict.replace("_", " "),
+        )
+        rows.append(f'<tr class="{_e(e.verdict)}">' + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>" if rows else ""
+    missing = "".join(f"<li>{_e(unit)}: {_e(why)}</li>" for unit, why in view.unmeasured_units.items())
+    missing_block = f'<p class="meta">Too little data:</p><ul>{missing}</ul>' if missing else ""
+    return (
+        f'<section class="rollouts" id="rollouts"><h2>{_e(ROLLOUT_TITLE)}</h2>{table}{missing_block}'
+        f'<p class="meta">{_e(ROLLOUT_NOTE.strip())}</p></section>'
+    )
+
+
 def render_html(report: Report) -> str:
     """A single self-contained page (inline CSS and SVG, every string escaped, no external links).
 
@@ -408,6 +439,7 @@ def render_html(report: Report) -> str:
     body.append("</section>")
     body.append(warnings_block(report))
     body.append(teams_block(report))
+    body.append(rollouts_block(report))
 
     if report.charts:
         body.append("<h2>Adjusted association by repo</h2>")

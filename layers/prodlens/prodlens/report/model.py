@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from prodlens.report.gaps import DataWarning, data_warnings
+from prodlens.report.rollouts import RolloutView, rollout_view
 from prodlens.report.teams import TeamView, team_view
 from prodlens.stats.correlate import (
     POOLED,
@@ -299,6 +300,7 @@ class Report:
     charts: dict[str, ScopeCharts] = field(default_factory=dict)
     warnings: list[DataWarning] = field(default_factory=list)  # data gaps and stopped sources in the window
     teams: TeamView | None = None  # the team view (people.json teams), when asked for or when teams exist
+    rollouts: RolloutView = field(default_factory=RolloutView)  # what changed at the AI rollout (rollout_effects)
 
     @property
     def days(self) -> int:
@@ -528,6 +530,7 @@ def build_report(
     developer_daily: Rows = (),
     team: str | None = None,
     by_team: bool = False,
+    rollout_effects: Rows = (),
 ) -> Report:
     """Assemble the report.
 
@@ -623,4 +626,5 @@ def build_report(
         charts=charts,
         warnings=warnings,
         teams=team_view(developer_rows, team) if show_teams else None,
+        rollouts=rollout_view(as_rows(rollout_effects), repo),
     )

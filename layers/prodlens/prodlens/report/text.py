@@ -18,6 +18,7 @@ from prodlens.report.model import (
     fmt_p,
     repo_label,
 )
+from prodlens.report.rollouts import rollout_lines
 from prodlens.report.teams import COLUMNS, TEAMS_TITLE, TeamView, table_rows
 
 MAX_SIGNIFICANT_SHOWN = 25
@@ -167,6 +168,8 @@ def render_text(report: Report) -> str:
     out.extend(warning_lines(report.warnings))
     out.append("")
     out.extend(team_lines(report.teams))
+    out.extend(rollout_lines(report.rollouts))
+    out.append("")
 
     effect_lines = _effects_lines(report.effects)
     if effect_lines:
@@ -219,6 +222,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     data: dict[str, Any] = {"verdicts": [{**dataclasses.asdict(v), "headline": v.headline} for v in report.verdicts]}
     data["data_warnings"] = [dataclasses.asdict(w) for w in report.warnings]
     data["teams"] = dataclasses.asdict(report.teams) if report.teams is not None else None
+    data["rollout_effects"] = [dataclasses.asdict(e) for e in report.rollouts.effects]
     for key in ("since", "until", "repo_filter", "window_start", "window_end"):
         data[key] = getattr(report, key)
     data["days"] = report.days

@@ -1,4 +1,5 @@
-"""Use case: lagged correlations over the daily tables, cached on their inputs, plus the shareable report.
+"""Use case: lagged correlations and rollout effects over the daily tables, cached on their inputs, plus the
+shareable report.
 
 Cheap first: a fingerprint of the daily objects' keys and ETags (one LIST per table) says whether
 anything changed since the last run. Only then are the objects read and `input_version` (a hash of
@@ -22,20 +23,31 @@ from prodlens.lake_engine import LocalEngine
 from prodlens.observability import logger, metrics
 from prodlens.ports import ObjectStore, StateStore
 from prodlens.report import build_report, render_html
-from prodlens.schema import CORRELATIONS, DAILY_DEVELOPER_METRICS, DAILY_GITHUB_METRICS, DAILY_SESSION_METRICS
+from prodlens.rollouts import ROLLOUTS_KEY, parse_rollouts
+from prodlens.schema import (
+    CORRELATIONS,
+    DAILY_DEVELOPER_METRICS,
+    DAILY_GITHUB_METRICS,
+    DAILY_SESSION_METRICS,
+    ROLLOUT_EFFECTS,
+    Table,
+)
 from prodlens.stats import correlate, input_version
 from prodlens.stats.effects import compute_effects
+from prodlens.stats.rollout_table import rollout_effects
 
 CORRELATIONS_KEY = "correlations/correlations.parquet"
+ROLLOUT_EFFECTS_KEY = "rollout_effects/rollout_effects.parquet"
 REPORT_KEY = "reports/latest.html"
 CACHE_PK, CACHE_SK = "cache#correlations", "latest"
 INPUT_TABLES = (DAILY_SESSION_METRICS.name, DAILY_GITHUB_METRICS.name)
 PAGE_TABLES = (DAILY_DEVELOPER_METRICS.name,)  # shown on the page, not correlated
 
 
-def _fingerprint(store: ObjectStore, holidays: Sequence[date]) -> tuple[str, list[str]]:
+def _fingerprint(store: ObjectStore, holidays: Sequence[date], rollouts_etag: str) -> tuple[str, list[str]]:
     keys, digest = [], hashlib.sha256()
     digest.update(("holidays=" + ",".join(day.isoformat() for day in holidays) + "\n").encode())
+    digest.update(f"rollouts={rollouts_etag}\n".encode())
     for table in INPUT_TABLES + PAGE_TABLES:
         for obj in sorted(store.list(f"{table}/"), key=lambda o: o.key):
             keys.append(obj.key)
@@ -49,29 +61,61 @@ class _PageInputs:
     github: list[dict[str, Any]]
     developers: list[dict[str, Any]]
     holidays: Sequence[date]
+    rollouts: list[dict[str, Any]]
 
 
 def _write_page(store: ObjectStore, page: _PageInputs, correlations: list[dict[str, Any]]) -> None:
     """The shareable page: figures from the daily tables (trace-level effect sizes are in `prodlens report`)."""
     effects = compute_effects([], page.session, page.github)
     report = build_report(
-        correlations, page.session, page.github, effects, holidays=page.holidays, developer_daily=page.developers
+        correlations,
+        page.session,
+        page.github,
+        effects,
+        holidays=page.holidays,
+        developer_daily=page.developers,
+        rollout_effects=page.rollouts,
     )
     store.put_bytes(REPORT_KEY, render_html(report).encode("utf-8"), content_type="text/html; charset=utf-8")
 
 
+def _read_rollouts(config: ObjectStore | None, workdir: Path) -> dict[str, date]:
+    """config/rollouts.json (raw bucket) as unit -> date; {} without the file. InvalidRolloutsConfig fails the run."""
+    if config is None or config.head(ROLLOUTS_KEY) is None:
+        return {}
+    path = workdir / "rollouts.json"
+    config.download(ROLLOUTS_KEY, path)
+    return parse_rollouts(path.read_bytes())
+
+
+def _write_table(store: ObjectStore, workdir: Path, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
+    out = workdir / "out" / key
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_rows(table, rows, out)
+    store.upload(out, key)
+
+
 def run_correlate(
-    store: ObjectStore, state: StateStore, *, now: datetime, force: bool = False, holidays: Sequence[date] = ()
+    store: ObjectStore,
+    state: StateStore,
+    *,
+    now: datetime,
+    force: bool = False,
+    holidays: Sequence[date] = (),
+    config: ObjectStore | None = None,
 ) -> dict[str, Any]:
-    """Recompute `correlations` when the daily tables (or the configured holidays) changed; returns a summary."""
+    """Recompute `correlations` when the daily tables (or the configured holidays) changed, and `rollout_effects`
+    and the page whenever any input (also config/rollouts.json in `config`, the raw bucket) did; a summary."""
     cached = state.get_item(CACHE_PK, CACHE_SK) or {}
-    fingerprint, keys = _fingerprint(store, holidays)
+    rollouts_head = config.head(ROLLOUTS_KEY) if config is not None else None
+    fingerprint, keys = _fingerprint(store, holidays, rollouts_head.etag if rollouts_head else "")
     if not force and cached.get("fingerprint") == fingerprint:
         metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
         return {"status": "cached", "input_version": cached.get("input_version"), "rows": cached.get("rows", 0)}
 
     with tempfile.TemporaryDirectory(prefix="prodlens-correlate-") as tmp:
         workdir = Path(tmp)
+        configured = _read_rollouts(config, workdir)
         for key in keys:
             target = workdir / key
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +125,20 @@ def run_correlate(
         github_rows = engine.query_dicts(f"SELECT * FROM {DAILY_GITHUB_METRICS.name}", dialect="duckdb")
         developer_rows = engine.query_dicts(f"SELECT * FROM {DAILY_DEVELOPER_METRICS.name}", dialect="duckdb")
         version = input_version(session_rows, github_rows, holidays)
-        page = _PageInputs(session_rows, github_rows, developer_rows, holidays)
+        computed_at = now.replace(tzinfo=None)
+        # What changed at each rollout: cheap next to the correlations, and it also reads the team table and the
+        # rollout dates, so it is recomputed whenever anything did
+        rollouts = rollout_effects(
+            session_rows,
+            github_rows,
+            developer_rows,
+            configured=configured,
+            holidays=holidays,
+            input_version=version,
+            computed_at=computed_at,
+        )
+        _write_table(store, workdir, ROLLOUT_EFFECTS, ROLLOUT_EFFECTS_KEY, rollouts)
+        page = _PageInputs(session_rows, github_rows, developer_rows, holidays, rollouts)
         if not force and cached.get("input_version") == version and store.head(CORRELATIONS_KEY) is not None:
             # The correlations stand; the page's other inputs (the team view) may have changed
             stored = workdir / "stored" / CORRELATIONS_KEY
@@ -96,14 +153,15 @@ def run_correlate(
             )
             state.put_item(CACHE_PK, CACHE_SK, {**cached, "fingerprint": fingerprint})
             metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
-            return {"status": "unchanged", "input_version": version, "rows": cached.get("rows", 0)}
+            return {
+                "status": "unchanged",
+                "input_version": version,
+                "rows": cached.get("rows", 0),
+                "rollout_rows": len(rollouts),
+            }
 
-        rows = correlate(
-            session_rows, github_rows, holidays=holidays, input_version=version, computed_at=now.replace(tzinfo=None)
-        )
-        out = workdir / "out" / "correlations.parquet"
-        write_rows(CORRELATIONS, rows, out)
-        store.upload(out, CORRELATIONS_KEY)
+        rows = correlate(session_rows, github_rows, holidays=holidays, input_version=version, computed_at=computed_at)
+        _write_table(store, workdir, CORRELATIONS, CORRELATIONS_KEY, rows)
         _write_page(store, page, rows)
 
     state.put_item(
@@ -113,4 +171,10 @@ def run_correlate(
     )
     metrics.add_metric(name="CorrelationRows", unit="Count", value=len(rows))
     logger.info("correlations computed", rows=len(rows), input_version=version, daily_objects=len(keys))
-    return {"status": "computed", "input_version": version, "rows": len(rows), "daily_objects": len(keys)}
+    return {
+        "status": "computed",
+        "input_version": version,
+        "rows": len(rows),
+        "rollout_rows": len(rollouts),
+        "daily_objects": len(keys),
+    }

@@ -36,6 +36,7 @@ def local_report(
         conditions.append(f"repo = {literal(repo)}")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     correlations = engine.query_dicts("SELECT * FROM correlations", dialect="duckdb")
+    rollouts = engine.query_dicts("SELECT * FROM rollout_effects ORDER BY unit, design, metric", dialect="duckdb")
     session = engine.query_dicts("SELECT * FROM daily_session_metrics ORDER BY event_date, repo", dialect="duckdb")
     github = engine.query_dicts("SELECT * FROM daily_github_metrics ORDER BY event_date, repo", dialect="duckdb")
     developers = engine.query_dicts(
@@ -58,6 +59,7 @@ def local_report(
         developer_daily=developers,
         team=team,
         by_team=by_team,
+        rollout_effects=rollouts,
     )
     return _RENDERERS[fmt](report)
 

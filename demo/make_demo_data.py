@@ -23,6 +23,12 @@ START = date(2026, 9, 1)
 DAYS = 112
 HOLIDAYS = (date(2026, 11, 26),)  # the whole team is off: almost no AI use, no commits
 REPOS = ("acme/api", "acme/web")
+# acme/web rolls AI out on Monday 2026-10-19 (config/rollouts.json says so): before, a few developers try it (a
+# sixth of the later use), and from then on its delivery is 60 % higher; acme/api uses AI throughout (its link is
+# day to day, see github_pages).
+WEB_ROLLOUT_DAY = 48
+WEB_TRIAL_SHARE = 1 / 6
+WEB_ROLLOUT_LIFT = 1.6
 DEVELOPERS = ("alice@acme.dev", "bob@acme.dev", "carol@acme.dev", "dan@acme.dev")
 MODELS = ("claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "gpt-4o-2024-08-06")
 rng = random.Random(20260901)
@@ -53,13 +59,16 @@ def _calendar_factor(day: date, weekend: float) -> float:
 
 def daily_requests() -> dict[str, list[int]]:
     """AI requests per repo and day: a weekday rhythm, a rising adoption trend and noise."""
-    return {repo: [max(0, int(_usual_requests(repo, d) + rng.gauss(0, 4))) for d in range(DAYS)] for repo in REPOS}
+    # Every day draws its noise, with AI or without, so the other repos' data stay the same draw for draw
+    noise = {repo: [rng.gauss(0, 4) for _ in range(DAYS)] for repo in REPOS}
+    return {repo: [max(0, int(_usual_requests(repo, d) + noise[repo][d])) for d in range(DAYS)] for repo in REPOS}
 
 
 def _usual_requests(repo: str, d: int) -> float:
     """The expected AI requests of day d (daily_requests without its noise)."""
     base = 28 if repo == "acme/api" else 16
-    return base * (1 + d / DAYS) * _calendar_factor(START + timedelta(d), 0.35)
+    trial = WEB_TRIAL_SHARE if repo == "acme/web" and d < WEB_ROLLOUT_DAY else 1.0
+    return base * trial * (1 + d / DAYS) * _calendar_factor(START + timedelta(d), 0.35)
 
 
 def seed_lines(repo: str, requests: list[int]) -> str:
@@ -327,6 +336,8 @@ def github_pages(repo: str, requests: list[int]) -> None:
         weekend = (START + timedelta(d)).weekday() >= 5
         previous = requests[d - 1] if d else requests[0]
         usual = 6.0 * (1 + 0.6 * d / DAYS) * _calendar_factor(START + timedelta(d), 0.15)
+        if repo == "acme/web" and d >= WEB_ROLLOUT_DAY:
+            usual *= WEB_ROLLOUT_LIFT
         # acme/api: yesterday's AI requests beyond their usual level -> today's commits; acme/web: no link
         link = 0.4 * (previous - _usual_requests(repo, d - 1)) if repo == "acme/api" and d else 0.0
         for c in range(max(0, int(usual + link + rng.gauss(0, 1.5)))):
@@ -594,8 +605,10 @@ def cursor_reports() -> None:
                 "createdAt": commit["commit"]["committer"]["date"],
             }
         )
-    _write("usage/cursor/ai-code-commits__page-1.json", json.dumps({"items": items, "totalCount": len(items),
-                                                                    "page": 1, "pageSize": 100}, indent=1))
+    _write(
+        "usage/cursor/ai-code-commits__page-1.json",
+        json.dumps({"items": items, "totalCount": len(items), "page": 1, "pageSize": 100}, indent=1),
+    )
 
 
 def main() -> None:
@@ -615,6 +628,10 @@ def main() -> None:
         '{"usage": {"input_tokens": 10, "output_tokens": 5}, "metadata": {"repo": "acme/api"}}\n',
     )
     people()
+    _write(
+        "config/rollouts.json",
+        json.dumps([{"unit": "acme/web", "date": str(START + timedelta(WEB_ROLLOUT_DAY))}]) + "\n",
+    )
     copilot_reports()
     claude_code_analytics()
     cursor_reports()

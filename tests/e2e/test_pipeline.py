@@ -25,8 +25,11 @@ def _prodlens(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _lake_digest(lake: Path) -> dict[str, str]:
-    return {p.relative_to(lake).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((lake / "lake").rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(lake).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((lake / "lake").rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,22 +50,35 @@ def test_pipeline_delivers_every_upload_and_fills_every_table(demo_lake):
     lake, summary = demo_lake
     files = [p for p in DEMO_INPUT.rglob("*") if p.is_file() and not p.name.endswith(".meta.json")]
     inputs = [p for p in files if p.relative_to(DEMO_INPUT).parts[0] in ("traces", "github", "usage")]
-    # Then every upload was delivered (plus the s3:TestEvent S3 sends on setup; config/people.json is read by
-    # aggregate, not delivered), nothing failed
-    assert summary["uploaded"] == len(files) == len(inputs) + 1
+    # Then every upload was delivered (plus the s3:TestEvent S3 sends on setup; config/people.json and
+    # config/rollouts.json are read by aggregate and correlate, not delivered), nothing failed
+    assert summary["uploaded"] == len(files) == len(inputs) + 2
     assert summary["delivered"] == len(inputs) + 1
     assert summary["failed_deliveries"] == 0 and summary["dead_lettered_messages"] == 0
     assert summary["correlate"]["status"] == "computed"
     # And each contract table answers through the Athena SQL
-    for table in ("traces", "dead_letters", "daily_session_metrics", "daily_github_metrics", "correlations",
-                  "pull_requests", "commits", "developer_daily_usage", "ai_commits", "daily_developer_metrics"):
+    for table in (
+        "traces",
+        "dead_letters",
+        "daily_session_metrics",
+        "daily_github_metrics",
+        "correlations",
+        "rollout_effects",
+        "pull_requests",
+        "commits",
+        "developer_daily_usage",
+        "ai_commits",
+        "daily_developer_metrics",
+    ):
         assert int(_query(lake, f"SELECT count(*) AS n FROM {table}")[0]["n"]) > 0, table
 
 
 def test_traces_hold_every_format_and_rows_match_the_inputs(demo_lake):
     lake, _ = demo_lake
-    formats = {r["source_format"]: int(r["n"]) for r in
-               _query(lake, "SELECT source_format, count(*) AS n FROM traces GROUP BY 1")}
+    formats = {
+        r["source_format"]: int(r["n"])
+        for r in _query(lake, "SELECT source_format, count(*) AS n FROM traces GROUP BY 1")
+    }
     seed_lines = sum(1 for f in (DEMO_INPUT / "traces" / "seed").glob("acme-*.jsonl") for _ in f.open())
     assert formats["seed"] == seed_lines + 1  # plus the one good line of broken-upload.jsonl
     assert formats["litellm"] == 12
@@ -72,15 +88,20 @@ def test_traces_hold_every_format_and_rows_match_the_inputs(demo_lake):
 
 def test_repo_partition_filter_and_attribution_from_object_metadata(demo_lake):
     lake, _ = demo_lake
-    rows = _query(lake, "SELECT developer_id, count(*) AS n FROM traces "
-                        "WHERE repo = 'acme/web' AND source_format = 'claude_code' GROUP BY 1")
+    rows = _query(
+        lake,
+        "SELECT developer_id, count(*) AS n FROM traces "
+        "WHERE repo = 'acme/web' AND source_format = 'claude_code' GROUP BY 1",
+    )
     assert rows == [{"developer_id": "carol@acme.dev", "n": "30"}]
 
 
 def test_bad_lines_become_dead_letters_with_reasons(demo_lake):
     lake, _ = demo_lake
-    reasons = {r["reason"] for r in _query(lake, "SELECT reason FROM dead_letters "
-                                                 "WHERE source_key = 'traces/seed/broken-upload.jsonl'")}
+    reasons = {
+        r["reason"]
+        for r in _query(lake, "SELECT reason FROM dead_letters WHERE source_key = 'traces/seed/broken-upload.jsonl'")
+    }
     assert reasons == {"invalid_json", "missing_timestamp"}
 
 
@@ -108,10 +129,35 @@ def test_report_opens_with_the_verdicts_the_demo_data_was_built_for(demo_lake):
     assert verdicts["acme/api"]["verdict"] == "link"
     assert verdicts["acme/api"]["lag_days"] == 1 and verdicts["acme/api"]["adj_r"] > 0
     assert verdicts["acme/web"]["verdict"] == "no_evidence"
-    assert any(a["repo"] == "acme/web" and a["pearson_p_adj"] is not None and a["pearson_p_adj"] < 0.05
-               for a in report["associations"])
+    assert any(
+        a["repo"] == "acme/web" and a["pearson_p_adj"] is not None and a["pearson_p_adj"] < 0.05
+        for a in report["associations"]
+    )
     # And the verdicts come before the unadjusted appendix
     assert text.index("acme/api: evidence of a link") < text.index("Appendix: unadjusted")
+
+
+def test_the_demo_rollout_is_found_in_rollout_effects_and_the_report(demo_lake):
+    # Given the demo: acme/web rolls AI out on 2026-10-19 (config/rollouts.json) and commits 60 % more from then on
+    lake, _ = demo_lake
+    rows = _query(lake, "SELECT * FROM rollout_effects WHERE unit = 'acme/web' AND design = 'its'")
+    by_metric = {r["metric"]: r for r in rows}
+    # Then its commit_count row, at the configured date, says increase, and its interval holds the true 60 %
+    commits = by_metric["commit_count"]
+    assert (commits["rollout_date"], commits["rollout_source"], commits["verdict"]) == (
+        "2026-10-19",
+        "configured",
+        "increase",
+    )
+    counterfactual = float(commits["level_change"]) / float(commits["relative_change"])
+    assert float(commits["ci_low"]) / counterfactual < 0.6 < float(commits["ci_high"]) / counterfactual
+    # And acme/api, which used AI from the first day, has no rollout to judge
+    api = _query(lake, "SELECT DISTINCT verdict FROM rollout_effects WHERE unit = 'acme/api'")
+    assert api == [{"verdict": "too_little_data"}]
+    # And the report says it under its own heading
+    text = _prodlens("report", "--lake", str(lake)).stdout
+    section = text[text.index("What changed at the AI rollout") :]
+    assert "acme/web commit_count [its] since 2026-10-19 (configured)" in section and "-> increase" in section
 
 
 def test_named_queries_run_on_the_local_lake_and_agree_with_the_report(demo_lake):
@@ -129,5 +175,8 @@ def test_named_queries_run_on_the_local_lake_and_agree_with_the_report(demo_lake
         verdict = expected[row["repo"]]
         assert row["verdict"] == verdict["verdict"], row["repo"]
         assert (row["x_metric"], row["y_metric"], int(row["lag_days"])) == (
-            verdict["x_metric"], verdict["y_metric"], verdict["lag_days"])
+            verdict["x_metric"],
+            verdict["y_metric"],
+            verdict["lag_days"],
+        )
         assert float(row["adj_r"]) == pytest.approx(verdict["adj_r"], abs=1e-12)

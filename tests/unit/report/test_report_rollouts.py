@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from prodlens.report import build_report, render_html, render_json, render_text
 from prodlens.report.rollouts import ROLLOUT_TITLE, rollout_view
@@ -55,3 +55,21 @@ def test_html_has_a_row_per_measured_effect_and_escapes_units():
 def test_without_rows_the_text_says_so_and_the_page_has_no_section():
     assert f"{ROLLOUT_TITLE}: no rollout effects computed yet" in render_text(_report([]))
     assert 'id="rollouts"' not in render_html(_report([]))
+
+
+def test_html_charts_an_increase_of_a_charted_metric_with_its_rollout_line_and_levels():
+    # Given daily points for acme/web and the increase of its commits at 2026-10-19
+    from prodlens.report.html import rollout_chart
+    from prodlens.report.model import DailyPoint
+    from prodlens.report.rollouts import RolloutEffect
+
+    points = [DailyPoint(date(2026, 9, 1) + timedelta(days=d), 0.0, 6.0 if d < 48 else 8.4, 1.0) for d in range(112)]
+    effect = RolloutEffect.from_row(ROWS[0])
+    svg = rollout_chart(effect, points)
+    # Then the chart names the unit, draws the rollout line and both post-rollout levels (without: 2.4 / 0.38)
+    assert "acme/web" in svg and "rollout 2026-10-19" in svg
+    assert "without the change: 6.3 per day" in svg and "estimated: 8.7 per day" in svg
+    # And the page shows it for the increase only (the no-change row and unknown metrics get none)
+    report = _report()
+    report.daily["acme/web"] = points
+    assert render_html(report).count("aria-label=\"commit_count per day, week by week") == 1

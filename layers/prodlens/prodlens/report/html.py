@@ -20,7 +20,7 @@ from prodlens.report.model import (
     fmt_p,
     repo_label,
 )
-from prodlens.report.rollouts import ROLLOUT_NOTE, ROLLOUT_TITLE
+from prodlens.report.rollouts import ROLLOUT_NOTE, ROLLOUT_TITLE, RolloutEffect
 from prodlens.report.teams import COLUMNS, TEAMS_TITLE, table_rows
 from prodlens.report.text import NO_WARNINGS, NOT_SIGNIFICANT_LABEL, WARNINGS_TITLE, _effects_lines
 
@@ -379,6 +379,61 @@ def teams_block(report: Report) -> str:
     )
 
 
+CHARTED_METRICS = {"commit_count": COMMIT_COLOR, "merged_pr_count": MERGED_COLOR}
+
+
+def rollout_chart(effect: RolloutEffect, points: list[DailyPoint]) -> str:
+    """Before/after one rollout: the metric's mean per day of each week, the rollout line, and after it the level
+    the unit would have had without the change (dashed) and the level estimated with it (its design)."""
+    if effect.rollout_date is None or effect.level_change is None or not effect.relative_change or not points:
+        return ""
+    width, left, right, top, plot_h, axis_h = 900, 60, 20, 22, 140, 24
+    plot_w = width - left - right
+    first, days = points[0].day, len(points)
+    weeks: dict[int, list[float]] = {}
+    for p in points:
+        weeks.setdefault((p.day - first).days // 7, []).append(getattr(p, effect.metric))
+    weekly = [(week * 7 + 3.5, sum(v) / len(v)) for week, v in sorted(weeks.items())]
+    without = effect.level_change / effect.relative_change
+    with_change = without + effect.level_change
+    high = max([v for _, v in weekly] + [without, with_change, 0.0]) or 1.0
+
+    def x_of(day: float) -> float:
+        return left + plot_w * day / max(days, 1)
+
+    def y_of(value: float) -> float:
+        return top + plot_h - plot_h * value / high
+
+    rollout_x = x_of((effect.rollout_date - first).days)
+    title = f"{effect.metric} per day, week by week, around the AI rollout: {repo_label(effect.unit)}"
+    color = CHARTED_METRICS[effect.metric]
+    coords = " ".join(f"{x_of(d):.2f},{y_of(v):.2f}" for d, v in weekly)
+    end = left + plot_w
+    parts = [
+        f'<svg viewBox="0 0 {width} {top + plot_h + axis_h}" width="{width}" height="{top + plot_h + axis_h}" '
+        f'role="img" aria-label="{_e(title)}"><title>{_e(title)}</title>',
+        f'<text x="{left}" y="14">{_e(effect.metric)}: mean per day of each week (max {_e(_axis_label(high))})</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{end}" y2="{top + plot_h}" stroke="#d0d7de"/>',
+        f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="1.5"><title>weekly mean</title>'
+        "</polyline>",
+        f'<line x1="{rollout_x:.2f}" y1="{top}" x2="{rollout_x:.2f}" y2="{top + plot_h}" stroke="{CI_COLOR}" '
+        f'stroke-dasharray="2 3"><title>rollout {_e(effect.rollout_date)}</title></line>',
+        f'<line x1="{rollout_x:.2f}" y1="{y_of(without):.2f}" x2="{end}" y2="{y_of(without):.2f}" stroke="{CI_COLOR}" '
+        f'stroke-dasharray="6 4"><title>without the change: {_e(_axis_label(without))} per day</title></line>',
+        f'<line x1="{rollout_x:.2f}" y1="{y_of(with_change):.2f}" x2="{end}" y2="{y_of(with_change):.2f}" '
+        f'stroke="{color}" stroke-width="2.5"><title>estimated: {_e(_axis_label(with_change))} per day</title></line>',
+        f'<text x="{left}" y="{top + plot_h + 16}">{_e(first)}</text>',
+        f'<text x="{rollout_x:.2f}" y="{top + plot_h + 16}" text-anchor="middle">'
+        f"rollout {_e(effect.rollout_date)}</text>",
+        f'<text x="{end}" y="{top + plot_h + 16}" text-anchor="end">{_e(points[-1].day)}</text>',
+        "</svg>",
+        '<p class="legend">thin line: the mean per day of each week; after the dotted rollout line, thick: the level '
+        "estimated with the change, dashed: the level the same days would have had without it (weekday, holidays "
+        "and trend accounted for)</p>",
+    ]
+    return "".join(parts)
+
+
 def rollouts_block(report: Report) -> str:
     """What changed at the AI rollout: one table row per measured effect, then the units without a verdict."""
     view = report.rollouts
@@ -401,10 +456,15 @@ def rollouts_block(report: Report) -> str:
         )
         rows.append(f'<tr class="{_e(e.verdict)}">' + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>" if rows else ""
+    charts = "".join(
+        rollout_chart(e, report.daily.get(e.unit, []))
+        for e in view.measured
+        if e.design == "its" and e.metric in CHARTED_METRICS and e.verdict in ("increase", "decrease")
+    )
     missing = "".join(f"<li>{_e(unit)}: {_e(why)}</li>" for unit, why in view.unmeasured_units.items())
     missing_block = f'<p class="meta">Too little data:</p><ul>{missing}</ul>' if missing else ""
     return (
-        f'<section class="rollouts" id="rollouts"><h2>{_e(ROLLOUT_TITLE)}</h2>{table}{missing_block}'
+        f'<section class="rollouts" id="rollouts"><h2>{_e(ROLLOUT_TITLE)}</h2>{table}{charts}{missing_block}'
         f'<p class="meta">{_e(ROLLOUT_NOTE.strip())}</p></section>'
     )
 

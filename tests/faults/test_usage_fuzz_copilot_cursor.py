@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prodlens.normalize.fields import MAX_RAW_BYTES, is_repo_slug
+from prodlens.normalize.fields import MAX_RAW_BYTES
 from prodlens.normalize.formats.base import Dead, Row, Skip
 from prodlens.normalize.rows import ObjectContext
+from prodlens.normalize.rules import Rules
 from prodlens.normalize.usage import copilot, cursor
 from prodlens.normalize.usage.base import COUNT_MEASURES, KINDS, MAX_COUNT, REAL_MEASURES
 
@@ -195,7 +196,7 @@ def check_usage_row(row: dict[str, Any], tool: str, source_format: str) -> None:
 
 def check_commit_row(row: dict[str, Any]) -> None:
     assert _HEX32.fullmatch(row["record_id"]) and row["tool"] == "cursor"
-    assert isinstance(row["repo"], str) and is_repo_slug(row["repo"]) and row["repo"] == row["repo"].lower()
+    assert isinstance(row["repo"], str) and Rules().slug(row["repo"]) == row["repo"]  # a valid slug, lower-case
     assert re.fullmatch(r"[0-9a-f]{4,64}", row["sha"])
     assert row["developer_id"] is None or (isinstance(row["developer_id"], str) and row["developer_id"])
     assert isinstance(row["committed_at"], datetime) and row["committed_at"].tzinfo is None

@@ -58,7 +58,7 @@ def test_otlp_records_yield_a_row_per_llm_span_a_skip_per_other_span_and_a_dead_
     document = _first_value(FIXTURES / "otlp__llm_spans.json")
     (otlp,) = [fmt for fmt in FORMATS if fmt.name == "otlp"]
     document["resourceSpans"].append({"scopeSpans": "not a list"})
-    outcomes = list(otlp.records(document, CTX))
+    outcomes = [outcome for _, outcome in otlp.records([(0, document)], CTX)]
     kinds = [type(o) for o in outcomes]
     assert Row in kinds and kinds[-1] is Dead
     assert outcomes[-1].reason == "invalid_record" and "scopeSpans" in outcomes[-1].detail
@@ -72,5 +72,5 @@ def test_litellm_record_without_a_start_time_is_one_dead_letter_not_a_row():
     (litellm,) = [fmt for fmt in FORMATS if fmt.name == "litellm"]
     payload = document.get("standard_logging_object", document)
     payload.pop("startTime")
-    (outcome,) = litellm.records(document, CTX)
+    ((_, outcome),) = litellm.records([(0, document)], CTX)
     assert isinstance(outcome, Dead) and outcome.reason == "missing_timestamp"

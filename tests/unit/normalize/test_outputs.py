@@ -15,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from prodlens.lake import object_key, source_id
 from prodlens.normalize import normalize_paths
-from prodlens.normalize.fields import parse_timestamp, repo_slug, strip_text
+from prodlens.normalize.fields import strip_text
 from prodlens.normalize.formats.litellm import claude_identity
 from prodlens.normalize.pricing import rates_for
+from prodlens.normalize.rules import Rules
 from prodlens.normalize.writer import write_table
 from prodlens.schema import DEAD_LETTERS, GITHUB_COMMITS, TRACES
 
@@ -341,9 +342,10 @@ def test_claude_identity_parses_json_first_then_legacy(value, expected):
 
 
 def test_field_rules_for_timestamps_and_repos():
-    assert parse_timestamp([1770131992, 242000000]) == datetime(2026, 2, 3, 15, 19, 52, 242000)
-    assert parse_timestamp("1544712660000000000") == datetime(2018, 12, 13, 14, 51)
-    assert repo_slug(" Acme/API ") == "acme/api" and repo_slug("") is None
+    rules = Rules()
+    assert rules.timestamp([1770131992, 242000000]) == datetime(2026, 2, 3, 15, 19, 52, 242000)
+    assert rules.timestamp("1544712660000000000") == datetime(2018, 12, 13, 14, 51)
+    assert rules.slug(" Acme/API ") == "acme/api" and rules.slug("") is None
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from prodlens.duck import NdjsonSink, literal, load_ndjson
 from prodlens.lake import object_key, source_id
 from prodlens.models import Counts, NormalizeOutput, SourceObject, TableFile
 from prodlens.normalize import jsonl, pricing, usage
-from prodlens.normalize.fields import dead_letter_raw, is_repo_slug
+from prodlens.normalize.fields import dead_letter_raw
 from prodlens.normalize.formats import (
     Dead,
     DocumentFormat,
@@ -335,18 +335,19 @@ class _ParsedSummary:
     """Counts of the `parsed` table in one aggregate: accounting, partitions and the (model, day) pairs to price."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        # (kind, valid, day, repo, model, no source cost, first line, last line, lines, repo is a slug) per group
         groups = con.execute(
-            "SELECT kind, check_reason IS NULL, CAST(ts AS DATE), repo, model, source_cost IS NULL,"
-            " min(ln), max(ln), count(*) FROM parsed GROUP BY ALL"
+            "SELECT *, pl_slug_ok(repo) FROM (SELECT kind, check_reason IS NULL, CAST(ts AS DATE), repo, model,"
+            " source_cost IS NULL, min(ln), max(ln), count(*) FROM parsed GROUP BY ALL)"
         ).fetchall()
-        self.lines = sum(g[-1] for g in groups)  # rows of `parsed`: lines, or non-blank lines (NDJSON reader)
-        self.read = sum(g[-1] for g in groups if g[0] != "blank")
-        self.skipped = sum(g[-1] for g in groups if g[0] == "skip")
-        self.dead = sum(g[-1] for g in groups if not g[1])
+        self.lines = sum(g[8] for g in groups)  # rows of `parsed`: lines, or non-blank lines (NDJSON reader)
+        self.read = sum(g[8] for g in groups if g[0] != "blank")
+        self.skipped = sum(g[8] for g in groups if g[0] == "skip")
+        self.dead = sum(g[8] for g in groups if not g[1])
         good = [g for g in groups if g[0] == "row" and g[1]]
-        self.rows = sum(g[-1] for g in good)
+        self.rows = sum(g[8] for g in good)
         partitions: dict[tuple[str, str], list[int]] = {}
-        for _, _, day, repo, _, _, low, high, n in good:
+        for _, _, day, repo, _, _, low, high, n, _ in good:
             low_, high_, n_ = partitions.get((day.isoformat(), repo), (low, high, 0))
             partitions[(day.isoformat(), repo)] = [min(low, low_), max(high, high_), n + n_]
         self.partitions = [(day, repo, n) for (day, repo), (_, _, n) in sorted(partitions.items())]
@@ -356,9 +357,9 @@ class _ParsedSummary:
         ordered = sorted(bounds)
         disjoint = all(a[1] < b[0] for a, b in itertools.pairwise(ordered))
         self.line_ranges = bounds if disjoint and len(bounds) > 1 else None
-        self.invalid_repos = sorted({repo for _, repo, _ in self.partitions if not is_repo_slug(repo)})
+        self.invalid_repos = sorted({repo for _, _, _, repo, *_, valid_repo in good if not valid_repo})
         self.to_price = sorted(
-            {(model, day) for _, _, day, _, model, unpriced, _, _, _ in good if unpriced and model is not None}
+            {(model, day) for _, _, day, _, model, unpriced, *_ in good if unpriced and model is not None}
         )
 
 
@@ -422,17 +423,17 @@ def _jsonl_dead_letters(run: _Run, line_format: LineFormat, path: Path, expected
 
 
 def _document_outcomes(run: _Run, items: list[tuple[int, Any]]) -> Iterator[tuple[int, Outcome]]:
-    """The outcomes of documents (each with its line number, 0 = the whole object), format by format."""
-    for line_number, document in items:
-        fmt = classify(document)
-        if not isinstance(fmt, DocumentFormat):
+    """The outcomes of documents (each with its line number, 0 = the whole object), handed to their format a run
+    of consecutive documents at a time (one evaluation of the field rules per run)."""
+    for fmt, group in itertools.groupby(items, key=lambda item: classify(item[1])):
+        if isinstance(fmt, DocumentFormat):
+            yield from fmt.records(group, run.ctx)
+            continue
+        for line_number, document in group:
             yield (
                 line_number,
                 Dead("unknown_format", "not a LiteLLM payload or OTLP export", dead_letter_raw(None, document)),
             )
-            continue
-        for outcome in fmt.records(document, run.ctx):
-            yield line_number, outcome
 
 
 def _accepted_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -440,19 +441,25 @@ def _accepted_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> Iterat
     before in the object is a skip (counted once), a skip is a skip, a dead letter is written. Yields the rows
     kept, with their line numbers."""
     seen: set[str] = set()
-    for line_number, outcome in outcomes:
-        run.counts.read += 1
-        if isinstance(outcome, Row):
-            if outcome.values["record_id"] in seen:
+    try:
+        for line_number, outcome in outcomes:
+            run.counts.read += 1
+            if isinstance(outcome, Row):
+                if outcome.values["record_id"] in seen:
+                    run.counts.skipped += 1
+                    continue
+                seen.add(outcome.values["record_id"])
+                run.counts.rows += 1
+                yield line_number, outcome.values
+            elif isinstance(outcome, Skip):
                 run.counts.skipped += 1
-                continue
-            seen.add(outcome.values["record_id"])
-            run.counts.rows += 1
-            yield line_number, outcome.values
-        elif isinstance(outcome, Skip):
-            run.counts.skipped += 1
-        else:
-            run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
+            else:
+                run.dead_letter(line_number, outcome.reason, outcome.detail, outcome.raw)
+    except duckdb.OutOfMemoryException as exc:
+        # a field too large for the field rules' connection (rules.py), like a line too large to parse
+        raise _ObjectRejected(
+            "too_large", f"a field needs more memory to check than allowed: {str(exc)[:300]}"
+        ) from exc
 
 
 def _python_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> list[TableFile]:

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from prodlens.normalize.fields import dead_letter_raw
+from prodlens.normalize.rules import MAX_YEAR, MIN_YEAR
 
 TABLE_BY_KIND = {
     "pulls": "github_pulls",
@@ -33,8 +34,6 @@ TABLE_BY_KIND = {
     "issue_events": "github_issue_events",
 }
 MAX_RAW_BYTES = 64 * 1024
-MIN_YEAR = 2000
-MAX_YEAR = 2100
 
 _SLUG_PART = re.compile(r"^[a-z0-9._-]+$")
 

@@ -5,10 +5,10 @@ Each line is parsed once into typed columns with VARCHAR leaves, by DuckDB's NDJ
 malformed line becomes a row of NULLs, so it never fails the scan). Its row numbers are line numbers unless
 the file has blank lines; that matters only for dead letters, so the object is read again line by line
 (a CSV read with a NUL delimiter and no quoting, then `json_transform`) only when it has both.
-The rules of fields.py (timestamps, tokens, repo normalisation, session prefixes) are the SQL macros below;
-a repo's validity is checked afterwards per distinct repo with fields.is_repo_slug. The result is the
-`parsed` table: one row per line, `kind` in row / skip / dead / blank, and `check_reason` naming why a
-candidate row is a dead letter. Raw lines of dead letters are fetched afterwards by number.
+The field rules (timestamps, tokens, numbers, booleans, repo slugs) are the SQL macros of rules.py, the one
+definition the Python-parsed formats use too; a repo's validity is checked afterwards per distinct repo. The
+result is the `parsed` table: one row per line, `kind` in row / skip / dead / blank, and `check_reason`
+naming why a candidate row is a dead letter. Raw lines of dead letters are fetched afterwards by number.
 """
 
 from __future__ import annotations
@@ -26,37 +26,9 @@ if TYPE_CHECKING:
     from prodlens.normalize.formats.base import LineFormat
 
 from prodlens.duck import literal
-from prodlens.normalize.fields import MAX_TOKENS, MAX_YEAR, MIN_YEAR, normalize_repo
+from prodlens.normalize.rules import MAX_YEAR, MIN_YEAR, prepare
 
 MIB = 1024 * 1024
-
-MACROS = rf"""
-CREATE OR REPLACE TEMP MACRO pl_epoch(x) AS make_timestamp(CAST(round(
-    CASE WHEN abs(x) < 1e11 THEN x * 1e6 WHEN abs(x) < 1e14 THEN x * 1e3 WHEN abs(x) < 1e17 THEN x ELSE x / 1e3 END
-) AS BIGINT));
--- ISO strings (the common case) are tried first: they hold '-' or ':', an epoch number does not (a negative
--- epoch would, and is rejected either way as out of range).
-CREATE OR REPLACE TEMP MACRO pl_ts(s) AS CASE
-    WHEN s IS NULL OR s = '' THEN NULL
-    WHEN contains(s, '-') OR contains(s, ':') THEN make_timestamp(epoch_us(try_cast(s AS TIMESTAMPTZ)))
-    ELSE try(pl_epoch(try_cast(s AS DOUBLE))) END;
-CREATE OR REPLACE TEMP MACRO pl_ts_ok(t) AS t IS NOT NULL AND year(t) BETWEEN {MIN_YEAR} AND {MAX_YEAR};
--- token count: NULL when absent, -1 when not a non-negative integer (integral decimals like 12.0 accepted)
-CREATE OR REPLACE TEMP MACRO pl_tok(s) AS CASE
-    WHEN s IS NULL THEN NULL
-    WHEN contains(s, '.') THEN CASE WHEN regexp_full_match(s, '[0-9]{{1,18}}\.0*')
-        THEN CAST(split_part(s, '.', 1) AS BIGINT) ELSE -1 END
-    ELSE coalesce(try_cast(s AS BIGINT), -1) END;
-CREATE OR REPLACE TEMP MACRO pl_bool(s) AS CASE
-    WHEN lower(s) IN ('true', '1', 'yes') THEN true WHEN lower(s) IN ('false', '0', 'no') THEN false END;
--- lower() only on ASCII text (as many bytes as characters): Unicode case folding maps look-alikes such as
--- KELVIN SIGN to ASCII letters; non-ASCII text is kept as is and fails the slug check (invalid_repo).
-CREATE OR REPLACE TEMP MACRO pl_slug(s) AS nullif(CASE WHEN strlen(s) = length(s) THEN lower(trim(s))
-    ELSE trim(s) END, '');
--- NaN / Infinity (Python writers emit them; DuckDB's JSON reader accepts them) are unknown values, not numbers
-CREATE OR REPLACE TEMP MACRO pl_fin(x) AS CASE WHEN isfinite(x) THEN x END;
-CREATE OR REPLACE TEMP MACRO pl_dbl(s) AS CASE WHEN isfinite(try_cast(s AS DOUBLE)) THEN try_cast(s AS DOUBLE) END;
-"""
 
 
 def lines_sql(path: Path, max_line_bytes: int) -> str:
@@ -106,14 +78,11 @@ SELECT * REPLACE (CASE WHEN kind = 'row' AND NOT pl_ts_ok(ts) THEN ts_raw END AS
     CASE
         WHEN kind = 'dead' THEN 'invalid_record'
         WHEN kind <> 'row' THEN NULL
-        WHEN ts_raw IS NULL OR ts_raw = '' THEN 'missing_timestamp'
-        WHEN NOT pl_ts_ok(ts) THEN 'invalid_timestamp'
+        WHEN pl_ts_check(ts_raw, ts) IS NOT NULL THEN pl_ts_check(ts_raw, ts)
         WHEN least(tokens_in, tokens_out, cache_read_tokens, cache_write_tokens) < 0 THEN 'invalid_tokens'
-        WHEN greatest(tokens_in, tokens_out, cache_read_tokens, cache_write_tokens) > MAX_TOKENS
-            THEN 'invalid_tokens'
     END AS check_reason
 FROM ({candidates})
-""".replace("MAX_TOKENS", str(MAX_TOKENS))
+"""
 
 
 class NumberedLines:
@@ -201,9 +170,9 @@ def run(
     its reader refuses invalid UTF-8, and such lines are then replaced (in a copy under `scratch`) by a
     non-JSON marker, so each becomes its own dead letter. Raises duckdb.InvalidInputException or
     duckdb.OutOfMemoryException when the object cannot be read within the limits."""
-    con.execute(MACROS)
-    # the object's repo metadata, normalised like a record's own; its validity is checked with theirs
-    params = {"meta_repo": normalize_repo(meta_repo or ""), "meta_developer": meta_developer or None}
+    prepare(con)
+    # the object's repo metadata is a leaf like a record's own repo (pl_slug; validity checked with theirs)
+    params = {"meta_repo": meta_repo or None, "meta_developer": meta_developer or None}
 
     def parse(fast: bool, typed_metadata: bool, source: Path = path) -> None:
         reader = source_sql(source, line_format.structure(typed_metadata), max_line_bytes, fast)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from prodlens.normalize.fields import repo_slug
+from prodlens.normalize.fields import RecordError
+from prodlens.normalize.rules import SLUG, Rules
 
 
 @dataclass(frozen=True)
@@ -13,6 +15,11 @@ class ObjectContext:
     source_key: str
     meta_repo: str | None
     meta_developer: str | None
+    # the field rules of this object, evaluated in batches (rules.Rules); the metadata repo is one of its leaves
+    rules: Rules = field(default_factory=Rules, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rules.prefetch(SLUG, [self.meta_repo])
 
 
 def model_name(value: Any) -> str | None:
@@ -24,11 +31,21 @@ def model_name(value: Any) -> str | None:
     return None
 
 
+def latency_ms(ctx: ObjectContext, start: datetime, end: Any) -> float | None:
+    """Milliseconds from `start` to a raw end time; None when the end is absent or not a valid time."""
+    if end is None:
+        return None
+    try:
+        return (ctx.rules.timestamp(end) - start).total_seconds() * 1000
+    except RecordError:
+        return None
+
+
 def canonical_row(ctx: ObjectContext, source_format: str, rid: str, **values: Any) -> dict[str, Any]:
     """A traces row from a format's values, with the repo decided once for every Python-parsed format (its own,
     else the object's metadata, else `unknown`). Total tokens, the event day and the cost are derived by the
     projection every format shares (normalize.core._project)."""
-    repo = repo_slug(values.pop("own_repo", None)) or repo_slug(ctx.meta_repo) or "unknown"
+    repo = ctx.rules.slug(values.pop("own_repo", None)) or ctx.rules.slug(ctx.meta_repo) or "unknown"
     return {
         "record_id": rid,
         "source_format": source_format,

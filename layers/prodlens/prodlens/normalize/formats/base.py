@@ -2,10 +2,14 @@
 
 - `LineFormat`: JSON Lines read vectorized in DuckDB SQL (see normalize.jsonl). The format gives the typed
   structure the NDJSON reader reads each line into, and the SQL that turns those columns into candidate rows.
-- `DocumentFormat`: one JSON document per record or per object, parsed in Python. The format yields one
-  `Outcome` per record it reads: a canonical row, a skip, or a dead letter.
+- `DocumentFormat`: one JSON document per record or per object, parsed in Python. The format is handed the
+  object's documents (each with its line number) and yields one `Outcome` per record it reads, with the line
+  number of its document: a canonical row, a skip, or a dead letter.
 - `StreamFormat`: JSON Lines whose records depend on the lines before them (a session log with cumulative
   counters), parsed in Python in file order: one `Outcome` per line, with its line number.
+
+The Python formats take their field rules from `ObjectContext.rules` (normalize.rules), announcing the raw
+leaves of all their records first so that an object's rules are evaluated in one query.
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ class LineFormat:
 class DocumentFormat:
     name: str
     detects: Callable[[Any], bool]  # a parsed JSON document of this format?
-    records: Callable[[Any, ObjectContext], Iterator[Outcome]]  # one outcome per record read
+    # (line number, document) pairs -> one (line number, outcome) per record read
+    records: Callable[[Iterable[tuple[int, Any]], ObjectContext], Iterator[tuple[int, Outcome]]]
     tool: str = ""
     # objects of this source that hold no requests, known by their key: (key) -> skip reason, or None
     skips_key: Callable[[str], str | None] | None = None

@@ -77,7 +77,7 @@ SELECT ln, kind,
     CAST(NULL AS INTEGER) AS accepted_lines,
     CAST(NULL AS DOUBLE) AS diff_ratio,
     pl_fin(costUSD) AS source_cost,
-    coalesce(CAST($meta_repo AS VARCHAR), 'unknown') AS repo
+    coalesce(pl_slug(CAST($meta_repo AS VARCHAR)), 'unknown') AS repo
 FROM c
 """
 

@@ -21,9 +21,10 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prodlens.normalize.fields import RecordError, dead_letter_raw, dig, parse_timestamp, record_id, token_count
+from prodlens.normalize.fields import RecordError, dead_letter_raw, dig, record_id
 from prodlens.normalize.formats.base import Dead, Outcome, Row, Skip, StreamFormat
 from prodlens.normalize.rows import ObjectContext, canonical_row
+from prodlens.normalize.rules import TIMESTAMP, TOKENS, Rules
 
 _ENVELOPE_TYPES = frozenset({"session_meta", "turn_context", "event_msg", "response_item"})
 _COUNTERS = ("input_tokens", "cached_input_tokens", "output_tokens")
@@ -51,7 +52,8 @@ def repo_from_remote(url: Any) -> str | None:
 
 
 class _Session:
-    def __init__(self) -> None:
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
         self.session_id: str | None = None
         self.repo: str | None = None
         self.model: str | None = None
@@ -72,7 +74,7 @@ class _Session:
 
     def advance(self, usage: dict[str, Any]) -> dict[str, int] | None:
         """The increase of each counter if the cumulative total advanced, else None (a re-emit)."""
-        totals = {name: token_count(usage.get(name), f"total_token_usage.{name}") or 0 for name in _COUNTERS}
+        totals = {name: self.rules.tokens(usage.get(name), f"total_token_usage.{name}") or 0 for name in _COUNTERS}
         previous = self.totals or dict.fromkeys(_COUNTERS, 0)
         if sum(totals[n] for n in ("input_tokens", "output_tokens")) <= sum(
             previous[n] for n in ("input_tokens", "output_tokens")
@@ -98,7 +100,7 @@ def _row(session: _Session, line: dict[str, Any], increase: dict[str, int], ctx:
         own_repo=session.repo,
         session_id=session.session_id,
         model=session.model,
-        ts=parse_timestamp(line.get("timestamp")),
+        ts=ctx.rules.timestamp(line.get("timestamp")),
         tokens_in=increase["input_tokens"] - cached,
         tokens_out=increase["output_tokens"],
         cache_read_tokens=cached,
@@ -106,8 +108,19 @@ def _row(session: _Session, line: dict[str, Any], increase: dict[str, int], ctx:
     )
 
 
+def _usage(line: Any) -> dict[str, Any] | None:
+    """The cumulative counters of a token_count event line (not yet checked), else None."""
+    payload = line.get("payload") if isinstance(line, dict) and line.get("type") == "event_msg" else None
+    usage = dig(payload, "info", "total_token_usage") if dig(payload, "type") == "token_count" else None
+    return usage if isinstance(usage, dict) else None
+
+
 def records(lines: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tuple[int, Outcome]]:
-    session = _Session()
+    lines = list(lines)
+    counted = [(line, usage) for _, line in lines if (usage := _usage(line)) is not None]
+    ctx.rules.prefetch(TOKENS, (usage.get(name) for _, usage in counted for name in _COUNTERS))
+    ctx.rules.prefetch(TIMESTAMP, (line.get("timestamp") for line, _ in counted))
+    session = _Session(ctx.rules)
     for number, line in lines:
         payload = line.get("payload") if isinstance(line, dict) else None
         kind = line.get("type") if isinstance(line, dict) else None
@@ -123,8 +136,8 @@ def records(lines: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tu
         elif kind == "event_msg" and payload.get("type") == "user_message":
             session.replaying = False
         elif kind == "event_msg" and payload.get("type") == "token_count":
-            usage = dig(payload, "info", "total_token_usage")
-            if isinstance(usage, dict):
+            usage = _usage(line)
+            if usage is not None:
                 try:
                     increase = session.advance(usage)
                     if increase is not None and not session.replaying:

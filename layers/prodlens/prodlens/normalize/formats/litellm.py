@@ -4,24 +4,15 @@ kwargs wrapping one (`standard_logging_object`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 
-from prodlens.normalize.fields import (
-    RecordError,
-    as_float,
-    dead_letter_raw,
-    dig,
-    first,
-    parse_timestamp,
-    record_id,
-    token_count,
-    uncached_input,
-)
+from prodlens.normalize.fields import RecordError, dead_letter_raw, dig, first, record_id, uncached_input
 from prodlens.normalize.formats.base import Dead, DocumentFormat, Outcome, Row
-from prodlens.normalize.rows import ObjectContext, canonical_row
+from prodlens.normalize.rows import ObjectContext, canonical_row, latency_ms
+from prodlens.normalize.rules import NUMBER, SLUG, TIMESTAMP, TOKENS
 
 OAUTH_PLACEHOLDER = "oauth-user"
 # Claude Code's metadata.user_id before it became JSON: user_<device>_account_<account>_session_<session>
@@ -88,30 +79,57 @@ def _litellm_status(payload: dict[str, Any]) -> tuple[int | None, bool]:
     return None, False
 
 
-def parse(obj: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
-    """One StandardLoggingPayload (or callback kwargs wrapping one) -> one canonical row."""
-    payload = obj["standard_logging_object"] if isinstance(obj.get("standard_logging_object"), dict) else obj
-    ts = parse_timestamp(payload.get("startTime"))
+def _payload(obj: dict[str, Any]) -> dict[str, Any]:
+    """The StandardLoggingPayload itself, or the one callback kwargs wrap."""
+    return obj["standard_logging_object"] if isinstance(obj.get("standard_logging_object"), dict) else obj
+
+
+# The raw leaves of a payload that the field rules check (rules.Rules), by name.
+RULE_OF = {
+    "start": TIMESTAMP,
+    "end": TIMESTAMP,
+    "prompt_tokens": TOKENS,
+    "completion_tokens": TOKENS,
+    "cache_read_tokens": TOKENS,
+    "cache_write_tokens": TOKENS,
+    "cost": NUMBER,
+    "repo": SLUG,
+}
+
+
+def leaves(payload: dict[str, Any]) -> dict[str, Any]:
     metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
     usage = metadata.get("usage_object") if isinstance(metadata.get("usage_object"), dict) else {}
     response_usage = dig(payload, "response", "usage") if isinstance(dig(payload, "response", "usage"), dict) else {}
-
-    prompt = token_count(payload.get("prompt_tokens"), "prompt_tokens") or 0
-    completion = token_count(payload.get("completion_tokens"), "completion_tokens") or 0
-    cache_read = token_count(
-        first(
+    return {
+        "start": payload.get("startTime"),
+        "end": payload.get("endTime"),
+        "prompt_tokens": payload.get("prompt_tokens"),
+        "completion_tokens": payload.get("completion_tokens"),
+        "cache_read_tokens": first(
             usage.get("cache_read_input_tokens"),
             response_usage.get("cache_read_input_tokens"),
             dig(usage, "prompt_tokens_details", "cached_tokens"),
             dig(response_usage, "prompt_tokens_details", "cached_tokens"),
         ),
-        "cache_read_tokens",
-    )
-    cache_write = token_count(
-        first(usage.get("cache_creation_input_tokens"), response_usage.get("cache_creation_input_tokens")),
-        "cache_write_tokens",
-    )
-    cache_read, cache_write = cache_read or 0, cache_write or 0
+        "cache_write_tokens": first(
+            usage.get("cache_creation_input_tokens"), response_usage.get("cache_creation_input_tokens")
+        ),
+        "cost": first(payload.get("response_cost"), dig(payload, "hidden_params", "response_cost")),
+        "repo": _litellm_repo(payload),
+    }
+
+
+def parse(payload: dict[str, Any], raw: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
+    """One StandardLoggingPayload and its raw leaves (`leaves`) -> one canonical row."""
+    rules = ctx.rules
+    ts = rules.timestamp(raw["start"])
+    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+
+    prompt = rules.tokens(raw["prompt_tokens"], "prompt_tokens") or 0
+    completion = rules.tokens(raw["completion_tokens"], "completion_tokens") or 0
+    cache_read = rules.tokens(raw["cache_read_tokens"], "cache_read_tokens") or 0
+    cache_write = rules.tokens(raw["cache_write_tokens"], "cache_write_tokens") or 0
     # LiteLLM's prompt_tokens include cache tokens (Anthropic: read + creation; OpenAI: cached_tokens).
     tokens_in = uncached_input(prompt, cache_read, cache_write)
 
@@ -129,13 +147,6 @@ def parse(obj: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
         identity.get("session_id"), dig(metadata, "spend_logs_metadata", "session_id"), payload.get("trace_id")
     )
 
-    end = payload.get("endTime")
-    latency = None
-    if end is not None:
-        try:
-            latency = (parse_timestamp(end) - ts).total_seconds() * 1000
-        except RecordError:
-            latency = None
     status_code, is_error = _litellm_status(payload)
     call_id = payload.get("litellm_call_id")
     rid = (
@@ -145,7 +156,7 @@ def parse(obj: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
         ctx,
         "litellm",
         rid,
-        own_repo=_litellm_repo(payload),
+        own_repo=raw["repo"],
         session_id=str(session) if session is not None else None,
         developer_id=str(developer) if developer is not None else None,
         model=first(
@@ -156,19 +167,24 @@ def parse(obj: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
         tokens_out=completion,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
-        latency_ms=latency,
+        latency_ms=latency_ms(ctx, ts, raw["end"]),
         status_code=status_code,
         is_error=is_error,
         accepted_flag=None,
-        source_cost=as_float(first(payload.get("response_cost"), dig(payload, "hidden_params", "response_cost"))),
+        source_cost=rules.number(raw["cost"]),
     )
 
 
-def records(document: Any, ctx: ObjectContext) -> Iterator[Outcome]:
-    try:
-        yield Row(parse(document, ctx))
-    except RecordError as exc:
-        yield Dead(exc.reason, exc.detail, dead_letter_raw(None, document))
+def records(documents: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tuple[int, Outcome]]:
+    """One outcome per document; the field rules of all documents are evaluated together."""
+    drafts = [(line, document, _payload(document)) for line, document in documents]
+    raws = [leaves(payload) for _, _, payload in drafts]
+    ctx.rules.prefetch_leaves(raws, RULE_OF)
+    for (line, document, payload), raw in zip(drafts, raws, strict=True):
+        try:
+            yield line, Row(parse(payload, raw, ctx))
+        except RecordError as exc:
+            yield line, Dead(exc.reason, exc.detail, dead_letter_raw(None, document))
 
 
 def skips_key(key: str) -> str | None:

@@ -110,13 +110,13 @@ SELECT ln, kind,
     coalesce(pl_tok(u.cache_read_input_tokens), 0) AS cache_read_tokens,
     coalesce(pl_tok(u.cache_creation_input_tokens), 0) AS cache_write_tokens,
     pl_dbl(a.latency_ms) AS latency_ms,
-    try_cast(pl_fin(a.status_code) AS INTEGER) AS status_code,
+    pl_whole(pl_fin(a.status_code)) AS status_code,
     coalesce(pl_fin(a.status_code) >= 400, false) AS is_error,
     pl_bool(a."prod_lens.accepted") AS accepted_flag,
-    try_cast(pl_fin(a.accepted_lines) AS INTEGER) AS accepted_lines,
+    pl_whole(pl_fin(a.accepted_lines)) AS accepted_lines,
     pl_fin(a.diff_ratio) AS diff_ratio,
     pl_fin(a."llm.cost.total") AS source_cost,
-    coalesce(pl_slug(md.repo), pl_slug(a.repo), CAST($meta_repo AS VARCHAR), 'unknown') AS repo,
+    coalesce(pl_slug(md.repo), pl_slug(a.repo), pl_slug(CAST($meta_repo AS VARCHAR)), 'unknown') AS repo,
     metadata_unread
 FROM c
 """

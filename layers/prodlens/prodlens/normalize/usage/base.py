@@ -33,6 +33,7 @@ from typing import Any
 from prodlens.normalize.fields import RecordError, dead_letter_raw, record_id
 from prodlens.normalize.formats.base import Dead, Outcome, Row, Skip
 from prodlens.normalize.rows import ObjectContext
+from prodlens.normalize.rules import MAX_TOKENS
 from prodlens.schema import USAGE_MEASURES
 
 REPORT, DELTA, CUMULATIVE = "report", "delta", "cumulative"
@@ -47,7 +48,7 @@ MEASURES = COUNT_MEASURES + REAL_MEASURES
 # metrics): aggregate keeps it only for a (day, tool) that has no per-developer row.
 ORGANIZATION = "*"
 
-MAX_COUNT = 10**15
+MAX_COUNT = MAX_TOKENS  # the bound of a trace's token count holds for every count of a report too
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from prodlens.normalize.fields import RecordError, dead_letter_raw, parse_timestamp, record_id, repo_slug
+from prodlens.normalize.fields import RecordError, dead_letter_raw, dig, record_id
 from prodlens.normalize.formats.otlp_json import METRICS, MalformedPart, iter_items, otlp_attributes
 from prodlens.normalize.rows import ObjectContext
+from prodlens.normalize.rules import SLUG, TIMESTAMP
 from prodlens.normalize.usage.base import (
     COUNT_MEASURES,
     CUMULATIVE,
@@ -182,10 +183,10 @@ def developer(attrs: dict[str, Any], resource: dict[str, Any]) -> str | None:
     return None
 
 
-def resource_repo(resource: dict[str, Any]) -> str | None:
+def resource_repo(resource: dict[str, Any], ctx: ObjectContext) -> str | None:
     try:
-        return repo_slug(resource.get("repo"))
-    except RecordError:  # repo_slug's detail quotes the value: not echoed here
+        return ctx.rules.slug(resource.get("repo"))
+    except RecordError:  # the rule's detail quotes the value: not echoed here
         raise RecordError("invalid_repo", "resource attribute repo is not an owner/name slug") from None
 
 
@@ -206,8 +207,8 @@ def point_row(
         raise RecordError("missing_timestamp", "a cumulative point has no startTimeUnixNano")
     if start_ns is not None and start_ns > time_ns:
         raise RecordError("invalid_timestamp", "startTimeUnixNano is after timeUnixNano")
-    point_time: datetime = parse_timestamp(time_ns)
-    series_start = parse_timestamp(start_ns) if start_ns is not None else None
+    point_time: datetime = ctx.rules.timestamp(time_ns)
+    series_start = ctx.rules.timestamp(start_ns) if start_ns is not None else None
     value = column_value(point_value(point), column)
     series = record_id(NAME, metric, _canonical(attrs), _canonical(resource), start_ns or "")
     return usage_row(
@@ -217,7 +218,7 @@ def point_row(
         event_date=point_time.date().isoformat(),
         developer_id=developer(attrs, resource),
         kind=kind,
-        repo=resource_repo(resource),
+        repo=resource_repo(resource, ctx),
         record_key=(series, time_ns),
         series_id=series,
         series_start=series_start,
@@ -291,12 +292,22 @@ def metric_outcomes(
 
 def records(items: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tuple[int, Outcome]]:
     """One outcome per data point of every OTLP metrics export (the object, or one export per JSON line)."""
-    for line, item in items:
-        if not isinstance(item, dict) or "resourceMetrics" not in item:
+    exports = [
+        (line, item, list(iter_items(item, METRICS)) if isinstance(item, dict) and "resourceMetrics" in item else None)
+        for line, item in items
+    ]
+    # the field rules of every point's times and every resource's repo, evaluated together
+    found = [(resource, metric) for *_, metrics in exports for resource, metric in metrics or ()]
+    listed = [dig(metric, "sum", "dataPoints") for _, metric in found]
+    points = [point for each in listed if isinstance(each, list) for point in each]
+    ctx.rules.prefetch(TIMESTAMP, (dig(p, k) for p in points for k in ("timeUnixNano", "startTimeUnixNano")))
+    ctx.rules.prefetch(SLUG, (resource.get("repo") for resource, _ in found))
+    for line, item, metrics in exports:
+        if metrics is None:
             detail = f"item is {shape_of(item)} without resourceMetrics, not an OTLP metrics export"
             yield line, Dead("invalid_record", detail, dead_letter_raw(None, item))
             continue
-        for index, (resource, metric) in enumerate(iter_items(item, METRICS), 1):
+        for index, (resource, metric) in enumerate(metrics, 1):
             where = f"metric {index}"
             if isinstance(metric, MalformedPart):
                 detail = f"{where}: {metric.path} is {shape_of(metric.value)}, not an OTLP object/list"

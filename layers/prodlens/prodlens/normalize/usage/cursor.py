@@ -28,7 +28,7 @@ item per JSON line. One ai_commit_records row per item (the API lists one item p
 
 | ai_commits column | source field                                                                     |
 |-------------------|----------------------------------------------------------------------------------|
-| repo              | `repoName` (`owner/name`, lower-cased by fields.repo_slug)                       |
+| repo              | `repoName` (`owner/name`, lower-cased by the slug rule, normalize.rules)         |
 | sha               | `commitHash` (hexadecimal, lower-cased)                                          |
 | developer_id      | `userEmail`, else `userId` (None when neither: the commit still counts)          |
 | committed_at      | `commitTs`, else `createdAt` (the ingest time; naive UTC)                        |
@@ -51,9 +51,10 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from prodlens.normalize.fields import RecordError, dead_letter_raw, parse_timestamp, repo_slug
+from prodlens.normalize.fields import RecordError, dead_letter_raw
 from prodlens.normalize.formats.base import Dead, Outcome, Row, Skip
 from prodlens.normalize.rows import ObjectContext
+from prodlens.normalize.rules import SLUG, TIMESTAMP
 from prodlens.normalize.usage.base import UsageFormat, ai_commit_row, measure, shape_of, usage_day, usage_row
 
 DAILY, COMMITS, TOOL = "cursor_daily", "cursor_ai_commits", "cursor"
@@ -143,10 +144,10 @@ def daily_row(record: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
     )
 
 
-def _repo(value: Any) -> str:
+def _repo(value: Any, ctx: ObjectContext) -> str:
     try:
-        slug = repo_slug(value)
-    except RecordError:  # repo_slug's own detail quotes the value
+        slug = ctx.rules.slug(value)
+    except RecordError:  # the rule's own detail quotes the value
         raise RecordError("invalid_repo", f"repoName is {shape_of(value)}, not an owner/name slug") from None
     if slug is None:
         raise RecordError("missing_repo", "repoName is missing: a commit without a repository cannot join commits")
@@ -162,13 +163,17 @@ def _sha(value: Any) -> str:
     return sha
 
 
-def _committed_at(item: dict[str, Any]) -> datetime:
-    stamp, field = item.get("commitTs"), "commitTs"
-    if stamp is None or stamp == "":
-        stamp, field = item.get("createdAt"), "createdAt"
+def _stamp(item: dict[str, Any]) -> tuple[Any, str]:
+    """(raw commit time, its field): `commitTs`, else `createdAt`."""
+    stamp = item.get("commitTs")
+    return (stamp, "commitTs") if stamp is not None and stamp != "" else (item.get("createdAt"), "createdAt")
+
+
+def _committed_at(item: dict[str, Any], ctx: ObjectContext) -> datetime:
+    stamp, field = _stamp(item)
     try:
-        return parse_timestamp(stamp)
-    except RecordError as exc:  # parse_timestamp's own detail quotes the value
+        return ctx.rules.timestamp(stamp)
+    except RecordError as exc:  # the rule's own detail quotes the value
         if exc.reason == "missing_timestamp":
             raise RecordError(exc.reason, "commitTs and createdAt are missing") from None
         raise RecordError(exc.reason, f"{field} is {shape_of(stamp)}, not a timestamp in 2000-2100") from None
@@ -176,10 +181,10 @@ def _committed_at(item: dict[str, Any]) -> datetime:
 
 def commit_row(item: dict[str, Any], ctx: ObjectContext) -> dict[str, Any]:
     """An AI-code commit item -> one ai_commit_records row."""
-    repo = _repo(item.get("repoName"))
+    repo = _repo(item.get("repoName"), ctx)
     sha = _sha(item.get("commitHash"))
     developer = _identity(item, "userEmail", "userId")
-    committed_at = _committed_at(item)
+    committed_at = _committed_at(item, ctx)
     primary = item.get("isPrimaryBranch")
     if primary is not None and not isinstance(primary, bool):
         raise RecordError("invalid_record", f"isPrimaryBranch is {shape_of(primary)}, not a boolean")
@@ -240,11 +245,21 @@ def _read(
             yield line, outcome
 
 
+def _commits(items: list[tuple[int, Any]]) -> list[dict[str, Any]]:
+    """The commit items of every page (or bare item), for announcing their leaves to the field rules."""
+    listed = [item.get("items") if isinstance(item, dict) and "items" in item else [item] for _, item in items]
+    return [commit for each in listed if isinstance(each, list) for commit in each if isinstance(commit, dict)]
+
+
 def records_daily(items: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tuple[int, Outcome]]:
     return _read(items, ctx, "data", daily_row, one_per_day=True)
 
 
 def records_commits(items: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tuple[int, Outcome]]:
+    items = list(items)
+    commits = _commits(items)  # their repos and times, evaluated together
+    ctx.rules.prefetch(SLUG, (commit.get("repoName") for commit in commits))
+    ctx.rules.prefetch(TIMESTAMP, (_stamp(commit)[0] for commit in commits))
     return _read(items, ctx, "items", commit_row, one_per_day=False)
 
 

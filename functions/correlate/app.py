@@ -23,5 +23,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         now=datetime.now(UTC),
         force=bool(event.get("force")),
         holidays=settings.holidays,
-        config=adapters.raw,  # config/rollouts.json
+        config=adapters.raw,  # config/rollouts.json, config/people.json
     )

@@ -64,6 +64,7 @@ def test_pipeline_delivers_every_upload_and_fills_every_table(demo_lake):
         "daily_github_metrics",
         "correlations",
         "rollout_effects",
+        "cohort_weekly",
         "pull_requests",
         "commits",
         "developer_daily_usage",

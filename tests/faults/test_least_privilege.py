@@ -113,7 +113,7 @@ WRITES = {
         "ai_commits",
         "daily_developer_metrics",
     ),
-    "CorrelateFunction": ("correlations", "rollout_effects", "reports"),
+    "CorrelateFunction": ("correlations", "rollout_effects", "cohort_weekly", "reports"),
     **dict.fromkeys(FETCHERS, ()),
 }
 READS = {
@@ -161,7 +161,8 @@ def _expected_grants(function: str) -> tuple[set[tuple[str, str]], set[str], set
     if function == "AggregateFunction":
         grants.add(("s3:GetObject", f"{RAW}/config/people.json"))  # people and teams, read at every run
     if function == "CorrelateFunction":
-        grants.add(("s3:GetObject", f"{RAW}/config/rollouts.json"))  # rollout dates, read at every run
+        # rollout dates, and people (PR authors to persons for the cohorts), read at every run
+        grants |= {("s3:GetObject", f"{RAW}/config/rollouts.json"), ("s3:GetObject", f"{RAW}/config/people.json")}
     if function in FETCHERS:
         prefix, secret = FETCHERS[function]
         grants |= {("s3:PutObject", f"{RAW}/{prefix}"), ("secretsmanager:GetSecretValue", secret)}
@@ -592,6 +593,7 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
         "developer_daily_usage",
         "correlations",
         "rollout_effects",
+        "cohort_weekly",
         "reports",
     }, lake_keys
     ledger["calls checked against roles"] += len(calls)

@@ -336,6 +336,24 @@ ROLLOUT_EFFECTS = Table(
     "percent interval and a verdict.",
 )
 
+COHORT_WEEKLY = Table(
+    "cohort_weekly",
+    (
+        ("week", "date"),
+        ("cohort", "string"),
+        ("team", "string"),
+        ("developers", "int"),
+        ("prs_merged_per_developer", "double"),
+        ("median_merge_hours", "double"),
+        ("reopen_rate", "double"),
+        ("ai_accepted_lines_per_developer", "double"),
+        ("computed_at", "timestamp"),
+    ),
+    (),
+    "One row per (week, cohort, team): developers grouped by their AI-active days that week, and what they delivered "
+    "(self-selected groups, not an effect).",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -350,6 +368,7 @@ TABLES: dict[str, Table] = {
         DAILY_GITHUB_METRICS,
         CORRELATIONS,
         ROLLOUT_EFFECTS,
+        COHORT_WEEKLY,
         USAGE_RECORDS,
         DEVELOPER_DAILY_USAGE,
         AI_COMMIT_RECORDS,

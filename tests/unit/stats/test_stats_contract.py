@@ -235,3 +235,20 @@ def test_input_version_is_order_independent_and_float_stable():
     changed = [dict(a[0], request_count=5), a[1]]
     assert input_version(changed, g) != input_version(a, g)
     assert input_version(a, []) != input_version([], a)
+
+
+def test_a_scope_series_over_a_narrower_window_holds_exactly_the_windows_days():
+    # Given a repo with rows on 10 days, and a window of the middle 4 (the report's overlap of a correlation window)
+    from datetime import date, timedelta
+
+    from prodlens.stats import daily_scopes
+
+    start = date(2026, 3, 2)
+    session = [{"event_date": start + timedelta(days=d), "repo": "acme/api", "request_count": d} for d in range(10)]
+    github = [{"event_date": start + timedelta(days=d), "repo": "acme/api", "commit_count": 100 + d} for d in range(10)]
+    (_, scope) = daily_scopes(session, github, ("request_count",), ("commit_count",))
+    # When the series is cut to days 3..6
+    first, last, x, y = scope.series((start + timedelta(days=3), start + timedelta(days=6)))
+    # Then it holds those days only: earlier days do not wrap around into it, later ones do not overflow it
+    assert (first, last) == (start + timedelta(days=3), start + timedelta(days=6))
+    assert x[:, 0].tolist() == [3, 4, 5, 6] and y[:, 0].tolist() == [103, 104, 105, 106]

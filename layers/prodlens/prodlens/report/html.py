@@ -7,6 +7,7 @@ from html import escape
 from importlib import resources
 from string import Template
 
+from prodlens.report.cohorts import COHORT_COLUMNS, COHORTS_TITLE, cohort_cells
 from prodlens.report.model import (
     APPENDIX_TITLE,
     X_PHRASES,
@@ -469,6 +470,19 @@ def rollouts_block(report: Report) -> str:
     )
 
 
+def cohorts_block(report: Report) -> str:
+    """The weekly AI-use cohorts as a table, with the self-selection caveat."""
+    view = report.cohorts
+    if not view.cohorts:
+        return ""
+    head = "".join(f"<th>{_e(h)}</th>" for h in COHORT_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cohort_cells(s)) + "</tr>" for s in view.cohorts)
+    return (
+        f'<section class="cohorts" id="cohorts"><h2>{_e(COHORTS_TITLE)}</h2><table><thead><tr>{head}</tr></thead>'
+        f'<tbody>{body}</tbody></table><p class="meta">{_e(view.caveat)}</p></section>'
+    )
+
+
 def render_html(report: Report) -> str:
     """A single self-contained page (inline CSS and SVG, every string escaped, no external links).
 
@@ -500,6 +514,7 @@ def render_html(report: Report) -> str:
     body.append(warnings_block(report))
     body.append(teams_block(report))
     body.append(rollouts_block(report))
+    body.append(cohorts_block(report))
 
     if report.charts:
         body.append("<h2>Adjusted association by repo</h2>")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from prodlens.report.cohorts import CohortView, cohort_view
 from prodlens.report.gaps import DataWarning, data_warnings
 from prodlens.report.rollouts import RolloutView, rollout_view
 from prodlens.report.teams import TeamView, team_view
@@ -301,6 +302,7 @@ class Report:
     warnings: list[DataWarning] = field(default_factory=list)  # data gaps and stopped sources in the window
     teams: TeamView | None = None  # the team view (people.json teams), when asked for or when teams exist
     rollouts: RolloutView = field(default_factory=RolloutView)  # what changed at the AI rollout (rollout_effects)
+    cohorts: CohortView = field(default_factory=CohortView)  # weekly AI-use cohorts (cohort_weekly)
 
     @property
     def days(self) -> int:
@@ -531,6 +533,7 @@ def build_report(
     team: str | None = None,
     by_team: bool = False,
     rollout_effects: Rows = (),
+    cohorts: Rows = (),
 ) -> Report:
     """Assemble the report.
 
@@ -627,4 +630,10 @@ def build_report(
         warnings=warnings,
         teams=team_view(developer_rows, team) if show_teams else None,
         rollouts=rollout_view(as_rows(rollout_effects), repo),
+        cohorts=cohort_view(
+            row
+            for row in as_rows(cohorts)
+            if (since_d is None or to_date(row["week"]) >= since_d - timedelta(days=6))
+            and (until_d is None or to_date(row["week"]) <= until_d)
+        ),
     )

@@ -8,6 +8,7 @@ import math
 from datetime import date, datetime
 from typing import Any
 
+from prodlens.report.cohorts import cohort_lines
 from prodlens.report.gaps import DataWarning
 from prodlens.report.model import (
     APPENDIX_TITLE,
@@ -170,6 +171,8 @@ def render_text(report: Report) -> str:
     out.extend(team_lines(report.teams))
     out.extend(rollout_lines(report.rollouts))
     out.append("")
+    out.extend(cohort_lines(report.cohorts))
+    out.append("")
 
     effect_lines = _effects_lines(report.effects)
     if effect_lines:
@@ -223,6 +226,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     data["data_warnings"] = [dataclasses.asdict(w) for w in report.warnings]
     data["teams"] = dataclasses.asdict(report.teams) if report.teams is not None else None
     data["rollout_effects"] = [dataclasses.asdict(e) for e in report.rollouts.effects]
+    data["cohorts"] = dataclasses.asdict(report.cohorts)
     for key in ("since", "until", "repo_filter", "window_start", "window_end"):
         data[key] = getattr(report, key)
     data["days"] = report.days

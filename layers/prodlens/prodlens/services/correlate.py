@@ -21,33 +21,38 @@ from typing import Any
 from prodlens.duck import write_rows
 from prodlens.lake_engine import LocalEngine
 from prodlens.observability import logger, metrics
+from prodlens.people import PEOPLE_KEY, parse_people
 from prodlens.ports import ObjectStore, StateStore
 from prodlens.report import build_report, render_html
 from prodlens.rollouts import ROLLOUTS_KEY, parse_rollouts
 from prodlens.schema import (
+    COHORT_WEEKLY,
     CORRELATIONS,
     DAILY_DEVELOPER_METRICS,
     DAILY_GITHUB_METRICS,
     DAILY_SESSION_METRICS,
+    PULL_REQUESTS,
     ROLLOUT_EFFECTS,
     Table,
 )
 from prodlens.stats import correlate, input_version
+from prodlens.stats.cohorts import cohort_weekly
 from prodlens.stats.effects import compute_effects
 from prodlens.stats.rollout_table import rollout_effects
 
 CORRELATIONS_KEY = "correlations/correlations.parquet"
 ROLLOUT_EFFECTS_KEY = "rollout_effects/rollout_effects.parquet"
+COHORT_WEEKLY_KEY = "cohort_weekly/cohort_weekly.parquet"
 REPORT_KEY = "reports/latest.html"
 CACHE_PK, CACHE_SK = "cache#correlations", "latest"
 INPUT_TABLES = (DAILY_SESSION_METRICS.name, DAILY_GITHUB_METRICS.name)
-PAGE_TABLES = (DAILY_DEVELOPER_METRICS.name,)  # shown on the page, not correlated
+PAGE_TABLES = (DAILY_DEVELOPER_METRICS.name, PULL_REQUESTS.name)  # the team view, rollouts and cohorts
 
 
-def _fingerprint(store: ObjectStore, holidays: Sequence[date], rollouts_etag: str) -> tuple[str, list[str]]:
+def _fingerprint(store: ObjectStore, holidays: Sequence[date], config_etags: Sequence[str]) -> tuple[str, list[str]]:
     keys, digest = [], hashlib.sha256()
     digest.update(("holidays=" + ",".join(day.isoformat() for day in holidays) + "\n").encode())
-    digest.update(f"rollouts={rollouts_etag}\n".encode())
+    digest.update(("config=" + ",".join(config_etags) + "\n").encode())
     for table in INPUT_TABLES + PAGE_TABLES:
         for obj in sorted(store.list(f"{table}/"), key=lambda o: o.key):
             keys.append(obj.key)
@@ -62,6 +67,7 @@ class _PageInputs:
     developers: list[dict[str, Any]]
     holidays: Sequence[date]
     rollouts: list[dict[str, Any]]
+    cohorts: list[dict[str, Any]]
 
 
 def _write_page(store: ObjectStore, page: _PageInputs, correlations: list[dict[str, Any]]) -> None:
@@ -75,17 +81,19 @@ def _write_page(store: ObjectStore, page: _PageInputs, correlations: list[dict[s
         holidays=page.holidays,
         developer_daily=page.developers,
         rollout_effects=page.rollouts,
+        cohorts=page.cohorts,
     )
     store.put_bytes(REPORT_KEY, render_html(report).encode("utf-8"), content_type="text/html; charset=utf-8")
 
 
-def _read_rollouts(config: ObjectStore | None, workdir: Path) -> dict[str, date]:
-    """config/rollouts.json (raw bucket) as unit -> date; {} without the file. InvalidRolloutsConfig fails the run."""
-    if config is None or config.head(ROLLOUTS_KEY) is None:
-        return {}
-    path = workdir / "rollouts.json"
-    config.download(ROLLOUTS_KEY, path)
-    return parse_rollouts(path.read_bytes())
+def _read_config(config: ObjectStore | None, key: str, workdir: Path) -> bytes | None:
+    """A config file of the raw bucket (config/rollouts.json, config/people.json), None when it is not there."""
+    if config is None or config.head(key) is None:
+        return None
+    path = workdir / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config.download(key, path)
+    return path.read_bytes()
 
 
 def _write_table(store: ObjectStore, workdir: Path, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
@@ -107,15 +115,18 @@ def run_correlate(
     """Recompute `correlations` when the daily tables (or the configured holidays) changed, and `rollout_effects`
     and the page whenever any input (also config/rollouts.json in `config`, the raw bucket) did; a summary."""
     cached = state.get_item(CACHE_PK, CACHE_SK) or {}
-    rollouts_head = config.head(ROLLOUTS_KEY) if config is not None else None
-    fingerprint, keys = _fingerprint(store, holidays, rollouts_head.etag if rollouts_head else "")
+    heads = [config.head(key) if config is not None else None for key in (ROLLOUTS_KEY, PEOPLE_KEY)]
+    fingerprint, keys = _fingerprint(store, holidays, [head.etag if head else "" for head in heads])
     if not force and cached.get("fingerprint") == fingerprint:
         metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
         return {"status": "cached", "input_version": cached.get("input_version"), "rows": cached.get("rows", 0)}
 
     with tempfile.TemporaryDirectory(prefix="prodlens-correlate-") as tmp:
         workdir = Path(tmp)
-        configured = _read_rollouts(config, workdir)
+        rollouts_file = _read_config(config, ROLLOUTS_KEY, workdir)
+        configured = parse_rollouts(rollouts_file) if rollouts_file is not None else {}
+        people_file = _read_config(config, PEOPLE_KEY, workdir)
+        people = parse_people(people_file) if people_file is not None else []
         for key in keys:
             target = workdir / key
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -124,10 +135,12 @@ def run_correlate(
         session_rows = engine.query_dicts(f"SELECT * FROM {DAILY_SESSION_METRICS.name}", dialect="duckdb")
         github_rows = engine.query_dicts(f"SELECT * FROM {DAILY_GITHUB_METRICS.name}", dialect="duckdb")
         developer_rows = engine.query_dicts(f"SELECT * FROM {DAILY_DEVELOPER_METRICS.name}", dialect="duckdb")
+        pull_rows = engine.query_dicts(f"SELECT * FROM {PULL_REQUESTS.name}", dialect="duckdb")
         version = input_version(session_rows, github_rows, holidays)
         computed_at = now.replace(tzinfo=None)
-        # What changed at each rollout: cheap next to the correlations, and it also reads the team table and the
-        # rollout dates, so it is recomputed whenever anything did
+        # What changed at each rollout, and the weekly cohorts: cheap next to the correlations, and they also read
+        # the team table, the pull requests, the rollout dates and the people, so they are recomputed whenever
+        # anything did
         rollouts = rollout_effects(
             session_rows,
             github_rows,
@@ -138,7 +151,9 @@ def run_correlate(
             computed_at=computed_at,
         )
         _write_table(store, workdir, ROLLOUT_EFFECTS, ROLLOUT_EFFECTS_KEY, rollouts)
-        page = _PageInputs(session_rows, github_rows, developer_rows, holidays, rollouts)
+        cohorts = cohort_weekly(developer_rows, pull_rows, people, computed_at=computed_at)
+        _write_table(store, workdir, COHORT_WEEKLY, COHORT_WEEKLY_KEY, cohorts)
+        page = _PageInputs(session_rows, github_rows, developer_rows, holidays, rollouts, cohorts)
         if not force and cached.get("input_version") == version and store.head(CORRELATIONS_KEY) is not None:
             # The correlations stand; the page's other inputs (the team view) may have changed
             stored = workdir / "stored" / CORRELATIONS_KEY
@@ -158,6 +173,7 @@ def run_correlate(
                 "input_version": version,
                 "rows": cached.get("rows", 0),
                 "rollout_rows": len(rollouts),
+                "cohort_rows": len(cohorts),
             }
 
         rows = correlate(session_rows, github_rows, holidays=holidays, input_version=version, computed_at=computed_at)
@@ -176,5 +192,6 @@ def run_correlate(
         "input_version": version,
         "rows": len(rows),
         "rollout_rows": len(rollouts),
+        "cohort_rows": len(cohorts),
         "daily_objects": len(keys),
     }

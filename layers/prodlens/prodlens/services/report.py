@@ -37,6 +37,7 @@ def local_report(
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     correlations = engine.query_dicts("SELECT * FROM correlations", dialect="duckdb")
     rollouts = engine.query_dicts("SELECT * FROM rollout_effects ORDER BY unit, design, metric", dialect="duckdb")
+    cohorts = engine.query_dicts("SELECT * FROM cohort_weekly ORDER BY week, team, cohort", dialect="duckdb")
     session = engine.query_dicts("SELECT * FROM daily_session_metrics ORDER BY event_date, repo", dialect="duckdb")
     github = engine.query_dicts("SELECT * FROM daily_github_metrics ORDER BY event_date, repo", dialect="duckdb")
     developers = engine.query_dicts(
@@ -60,6 +61,7 @@ def local_report(
         team=team,
         by_team=by_team,
         rollout_effects=rollouts,
+        cohorts=cohorts,
     )
     return _RENDERERS[fmt](report)
 

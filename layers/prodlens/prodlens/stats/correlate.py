@@ -79,10 +79,13 @@ def _daily_by_repo(
 
 
 def _series(by_day: dict[date, np.ndarray], start: date, days: int, width: int) -> np.ndarray:
+    """The days from `start` on, one row each (0 without data); days outside them are left out."""
     series = np.zeros((days, width))
     origin = start.toordinal()
     for day, vector in by_day.items():
-        series[day.toordinal() - origin] = vector
+        index = day.toordinal() - origin
+        if 0 <= index < days:
+            series[index] = vector
     return series
 
 

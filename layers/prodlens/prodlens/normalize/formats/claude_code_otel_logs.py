@@ -51,6 +51,7 @@ RULE_OF = {
 
 
 def leaves(resource: dict[str, Any], record: dict[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
+    """The raw values of RULE_OF's leaves, as found (first non-empty of their sources)."""
     return {
         "ts": first(attrs.get("event.timestamp"), record.get("timeUnixNano")),
         **{key: attrs.get(key) for key in (*TOKEN_KEYS, "duration_ms", "status_code", "cost_usd", "cost_usd_micros")},

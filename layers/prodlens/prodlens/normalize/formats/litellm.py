@@ -98,6 +98,7 @@ RULE_OF = {
 
 
 def leaves(payload: dict[str, Any]) -> dict[str, Any]:
+    """The raw values of RULE_OF's leaves, as found (first non-empty of their sources)."""
     metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
     usage = metadata.get("usage_object") if isinstance(metadata.get("usage_object"), dict) else {}
     response_usage = dig(payload, "response", "usage") if isinstance(dig(payload, "response", "usage"), dict) else {}

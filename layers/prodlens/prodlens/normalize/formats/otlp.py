@@ -45,6 +45,7 @@ RULE_OF = {
 
 
 def leaves(resource: dict[str, Any], span: dict[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
+    """The raw values of RULE_OF's leaves, as found (first non-empty of their sources)."""
     end = span.get("endTimeUnixNano")
     return {
         "start": span.get("startTimeUnixNano"),

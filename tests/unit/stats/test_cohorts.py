@@ -61,15 +61,14 @@ def test_each_week_groups_people_by_ai_days_per_team_and_all_teams():
 
 
 def test_the_report_summarises_every_team_per_cohort_and_says_cohorts_are_self_selected():
-    developer = [_day("ana", "core", d, True, prs=1) for d in range(5)] + [_day("cy", "web", 0, False, prs=2)]
+    # ana: heavy for six weeks, merging 1 PR a day in the first week and 2 a day in the last
+    developer = [_day("ana", "core", 7 * w + d, True, prs=1 if w < 5 else 2) for w in range(6) for d in range(5)]
+    developer += [_day("cy", "web", 0, False, prs=2)]
     rows = cohort_weekly(developer, [], PEOPLE)
     text = render_text(build_report([], [], [], {}, cohorts=rows))
     section = text[text.index(COHORTS_TITLE) :].splitlines()
-    assert section[2].split()[:4] == ["none", "1", "1", "2.00"] and section[3].split()[:4] == [
-        "heavy",
-        "1",
-        "1",
-        "5.00",
-    ]
+    # cohort, weeks, developer-weeks, PRs per developer-week over the window, over its last 4 weeks
+    assert section[2].split()[:5] == ["none", "1", "1", "2.00", "-"]
+    assert section[3].split()[:5] == ["heavy", "6", "6", "5.83", "6.25"]
     assert COHORTS_CAVEAT in text
     assert 'id="cohorts"' in render_html(build_report([], [], [], {}, cohorts=rows))

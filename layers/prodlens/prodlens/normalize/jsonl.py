@@ -79,7 +79,8 @@ SELECT * REPLACE (CASE WHEN kind = 'row' AND NOT pl_ts_ok(ts) THEN ts_raw END AS
         WHEN kind = 'dead' THEN 'invalid_record'
         WHEN kind <> 'row' THEN NULL
         WHEN pl_ts_check(ts_raw, ts) IS NOT NULL THEN pl_ts_check(ts_raw, ts)
-        WHEN least(tokens_in, tokens_out, cache_read_tokens, cache_write_tokens) < 0 THEN 'invalid_tokens'
+        WHEN NOT (pl_tok_ok(tokens_in) AND pl_tok_ok(tokens_out) AND pl_tok_ok(cache_read_tokens)
+            AND pl_tok_ok(cache_write_tokens)) THEN 'invalid_tokens'
     END AS check_reason
 FROM ({candidates})
 """

@@ -92,7 +92,9 @@ c AS (
             ELSE 'row' END AS kind,
         pl_tok(usage.output_tokens) AS out_t,
         pl_tok(usage.total_tokens) AS total_t,
-        pl_tok(usage.input_tokens) AS in_t
+        pl_tok(usage.input_tokens) AS in_t,
+        pl_fin(attributes.status_code) AS status,
+        pl_fin(attributes.accepted_lines) AS lines
     FROM j
 )
 SELECT ln, kind,
@@ -110,10 +112,10 @@ SELECT ln, kind,
     coalesce(pl_tok(u.cache_read_input_tokens), 0) AS cache_read_tokens,
     coalesce(pl_tok(u.cache_creation_input_tokens), 0) AS cache_write_tokens,
     pl_dbl(a.latency_ms) AS latency_ms,
-    pl_whole(pl_fin(a.status_code)) AS status_code,
-    coalesce(pl_fin(a.status_code) >= 400, false) AS is_error,
+    pl_whole(status) AS status_code,
+    coalesce(status >= 400, false) AS is_error,
     pl_bool(a."prod_lens.accepted") AS accepted_flag,
-    pl_whole(pl_fin(a.accepted_lines)) AS accepted_lines,
+    pl_whole(lines) AS accepted_lines,
     pl_fin(a.diff_ratio) AS diff_ratio,
     pl_fin(a."llm.cost.total") AS source_cost,
     coalesce(pl_slug(md.repo), pl_slug(a.repo), pl_slug(CAST($meta_repo AS VARCHAR)), 'unknown') AS repo,

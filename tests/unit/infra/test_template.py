@@ -5,11 +5,13 @@ Fast and offline: the template is parsed with a tag-tolerant YAML loader; no SAM
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -501,8 +503,15 @@ def test_layers_build_for_the_functions_runtime_and_architecture(template, resou
     layers = _of_type(resources, "AWS::Serverless::LayerVersion")
     assert set(layers) == {"ProdLensLayer", "DuckDBLayer", "NumpyLayer"}
     for name, layer in layers.items():
-        # Then sam build targets the same runtime and architecture (without BuildArchitecture it builds x86_64)
-        assert layer["Metadata"] == {"BuildMethod": runtime, "BuildArchitecture": architecture}, name
+        # Then sam build targets the same runtime and architecture (without BuildArchitecture it builds x86_64);
+        # the prodlens layer's own Makefile installs its requirements for them
+        if layer["Metadata"]["BuildMethod"] == "makefile":
+            makefile = (REPO_ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+            assert f"build-{name}:" in makefile and f"--python-version {runtime.removeprefix('python')}" in makefile
+            assert {"arm64": "manylinux2014_aarch64"}[architecture] in makefile and "--only-binary=:all:" in makefile
+            assert layer["Metadata"]["BuildArchitecture"] == architecture, name
+        else:
+            assert layer["Metadata"] == {"BuildMethod": runtime, "BuildArchitecture": architecture}, name
         assert layer["Properties"]["CompatibleRuntimes"] == [runtime], name
         assert layer["Properties"]["CompatibleArchitectures"] == [architecture], name
         assert layer["Properties"]["RetentionPolicy"] == "Delete", name
@@ -830,3 +839,51 @@ def test_no_function_may_put_metrics_or_publish_to_a_topic(functions):
         assert not {a for a in actions if a.startswith(("sns:", "cloudwatch:"))}, name
     for name, fn in functions.items():
         assert not _refers_to(fn["Properties"], "AlarmTopic"), name
+
+
+# ---- what the prodlens layer ships ------------------------------------------------------------------------------
+
+LAYER_MAKEFILE = REPO_ROOT / "layers" / "prodlens" / "Makefile"
+LOCAL_ONLY_LIBRARIES = {"moto", "yaml", "argparse"}  # the embedded stack and the CLI
+
+
+def _local_only() -> set[str]:
+    """The layer Makefile's LOCAL_ONLY paths, as module names (prodlens/local -> prodlens.local)."""
+    (line,) = [line for line in LAYER_MAKEFILE.read_text().splitlines() if line.startswith("LOCAL_ONLY")]
+    return {p.removesuffix(".py").replace("/", ".") for p in line.split(":=", 1)[1].split()}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_layer_ships_no_local_harness_and_nothing_shipped_needs_it(template):
+    # Given the modules the layer build leaves out (the embedded stack, the CLI, the local-folder fetchers)
+    assert template["Resources"]["ProdLensLayer"]["Metadata"]["BuildMethod"] == "makefile"
+    local_only = _local_only()
+
+    def is_local(module: str) -> bool:
+        return any(module == m or module.startswith(m + ".") for m in local_only)
+
+    modules = {
+        "prodlens."
+        + path.relative_to(LAYER_SOURCES).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__"): path
+        for path in LAYER_SOURCES.rglob("*.py")
+    }
+    shipped = {name: path for name, path in modules.items() if not is_local(name)}
+    handlers = {f"functions/{p.parent.name}": p for p in (REPO_ROOT / "functions").glob("*/app.py")}
+    # Then nothing the layer ships, and no handler, imports a left-out module or a laptop-only library
+    for name, path in {**shipped, **handlers}.items():
+        imported = _imports(path)
+        assert not [m for m in imported if is_local(m)], name
+        assert not {m.split(".")[0] for m in imported} & LOCAL_ONLY_LIBRARIES, name
+    # And every module that needs one of those libraries is left out
+    for name, path in modules.items():
+        if {m.split(".")[0] for m in _imports(path)} & LOCAL_ONLY_LIBRARIES:
+            assert is_local(name), name

@@ -69,25 +69,28 @@ def _relative_interval(effect: rollout.Effect) -> tuple[float, float] | None:
     return effect.ci_low / baseline, effect.ci_high / baseline
 
 
+def _tally(out: dict, relative: float, effects: list[rollout.Effect]) -> None:
+    """The null or effect figures of one design and mix: verdict shares, interval coverage, mean estimate."""
+    verdicts = [rollout.verdict(e, e.p) for e in effects]
+    intervals = [_relative_interval(e) for e in effects]
+    key = "null" if relative == 0.0 else "effect"
+    out[f"{key}_no_change"] = verdicts.count("no_detectable_change") / len(effects)
+    out[f"{key}_found"] = verdicts.count("increase") / len(effects)
+    out[f"{key}_coverage"] = sum(i is not None and i[0] <= relative <= i[1] for i in intervals) / len(effects)
+    out[f"{key}_mean_relative"] = float(np.mean([e.relative_change or 0.0 for e in effects]))
+
+
 def run_its(mix: Mix, seed: int, units: int) -> dict:
     rng = np.random.default_rng(seed)
     out = {"design": "its", "mix": mix.name, "units": units}
     for relative in (0.0, EFFECT):
-        verdicts, covered, estimates = [], 0, []
+        effects = []
         for _ in range(units):
             days = int(rng.integers(84, 200))
             t0 = int(rng.integers(35, days - 35))
             y, off = simulate(rng, mix, days, t0, relative)
-            effect = rollout.its(y, START, START + timedelta(days=t0), off)
-            verdicts.append(rollout.verdict(effect, effect.p))
-            interval = _relative_interval(effect)
-            covered += interval is not None and interval[0] <= relative <= interval[1]
-            estimates.append(effect.relative_change or 0.0)
-        key = "null" if relative == 0.0 else "effect"
-        out[f"{key}_no_change"] = verdicts.count("no_detectable_change") / units
-        out[f"{key}_found"] = verdicts.count("increase") / units
-        out[f"{key}_coverage"] = covered / units
-        out[f"{key}_mean_relative"] = float(np.mean(estimates))
+            effects.append(rollout.its(y, START, START + timedelta(days=t0), off))
+        _tally(out, relative, effects)
     return out
 
 
@@ -96,7 +99,7 @@ def run_did(mix: Mix, seed: int, panels: int, units: int = 16) -> dict:
     out = {"design": "did", "mix": mix.name, "units": panels}
     days = 182
     for relative in (0.0, EFFECT):
-        verdicts, covered, estimates = [], 0, []
+        effects = []
         for _ in range(panels):
             shared = np.exp(np.cumsum(rng.normal(0.0, 0.02, days)))  # what every unit shares: the company's drift
             series, adoption = {}, {}
@@ -105,16 +108,8 @@ def run_did(mix: Mix, seed: int, panels: int, units: int = 16) -> dict:
                 y, _ = simulate(rng, mix, days, t0, relative)
                 series[f"u{u}"] = y * shared
                 adoption[f"u{u}"] = None if t0 is None else START + timedelta(days=t0)
-            effect = rollout.did(series, START, adoption)
-            verdicts.append(rollout.verdict(effect, effect.p))
-            interval = _relative_interval(effect)
-            covered += interval is not None and interval[0] <= relative <= interval[1]
-            estimates.append(effect.relative_change or 0.0)
-        key = "null" if relative == 0.0 else "effect"
-        out[f"{key}_no_change"] = verdicts.count("no_detectable_change") / panels
-        out[f"{key}_found"] = verdicts.count("increase") / panels
-        out[f"{key}_coverage"] = covered / panels
-        out[f"{key}_mean_relative"] = float(np.mean(estimates))
+            effects.append(rollout.did(series, START, adoption))
+        _tally(out, relative, effects)
     return out
 
 

@@ -86,9 +86,9 @@ def _write_page(store: ObjectStore, page: _PageInputs, correlations: list[dict[s
     store.put_bytes(REPORT_KEY, render_html(report).encode("utf-8"), content_type="text/html; charset=utf-8")
 
 
-def _read_config(config: ObjectStore | None, key: str, workdir: Path) -> bytes | None:
+def _read_config(config: ObjectStore | None, key: str, present: bool, workdir: Path) -> bytes | None:
     """A config file of the raw bucket (config/rollouts.json, config/people.json), None when it is not there."""
-    if config is None or config.head(key) is None:
+    if config is None or not present:
         return None
     path = workdir / key
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,17 +115,17 @@ def run_correlate(
     """Recompute `correlations` when the daily tables (or the configured holidays) changed, and `rollout_effects`
     and the page whenever any input (also config/rollouts.json in `config`, the raw bucket) did; a summary."""
     cached = state.get_item(CACHE_PK, CACHE_SK) or {}
-    heads = [config.head(key) if config is not None else None for key in (ROLLOUTS_KEY, PEOPLE_KEY)]
-    fingerprint, keys = _fingerprint(store, holidays, [head.etag if head else "" for head in heads])
+    heads = {key: config.head(key) if config is not None else None for key in (ROLLOUTS_KEY, PEOPLE_KEY)}
+    fingerprint, keys = _fingerprint(store, holidays, [head.etag if head else "" for head in heads.values()])
     if not force and cached.get("fingerprint") == fingerprint:
         metrics.add_metric(name="CorrelateCacheHits", unit="Count", value=1)
         return {"status": "cached", "input_version": cached.get("input_version"), "rows": cached.get("rows", 0)}
 
     with tempfile.TemporaryDirectory(prefix="prodlens-correlate-") as tmp:
         workdir = Path(tmp)
-        rollouts_file = _read_config(config, ROLLOUTS_KEY, workdir)
+        rollouts_file = _read_config(config, ROLLOUTS_KEY, heads[ROLLOUTS_KEY] is not None, workdir)
         configured = parse_rollouts(rollouts_file) if rollouts_file is not None else {}
-        people_file = _read_config(config, PEOPLE_KEY, workdir)
+        people_file = _read_config(config, PEOPLE_KEY, heads[PEOPLE_KEY] is not None, workdir)
         people = parse_people(people_file) if people_file is not None else []
         for key in keys:
             target = workdir / key

@@ -10,7 +10,7 @@ import pytest
 from prodlens.normalize.github import parse_github_page
 
 from tests.integration.github.conftest import RAW_BUCKET
-from tests.unit.github.fake_github import Fault
+from tests.unit.github.fake_github import MESSAGE_MARKER, Fault
 
 pytestmark = pytest.mark.integration
 
@@ -22,17 +22,40 @@ def load_event(name: str) -> dict:
 
 
 def raw_rows(s3) -> dict[str, dict[str, Counter]]:
-    """repo -> table -> Counter of record ids, over every page in the raw bucket."""
+    """repo -> table -> Counter of record ids, over every listing page in the raw bucket (see raw_pull_commits)."""
     out: dict[str, dict[str, Counter]] = {}
     ident = {"github_pulls": "pr_id", "github_commits": "sha", "github_issue_events": "event_id"}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=RAW_BUCKET, Prefix="github/"):
         for item in page.get("Contents", []):
+            if item["Key"].split("/")[3] == "pull_commits":
+                continue
             body = s3.get_object(Bucket=RAW_BUCKET, Key=item["Key"])["Body"].read()
             parsed = parse_github_page(item["Key"], body)
             assert parsed.dead_letters == []
             counter = out.setdefault(parsed.repo, {}).setdefault(parsed.table, Counter())
             counter.update(row[ident[parsed.table]] for row in parsed.rows)
     return out
+
+
+def raw_pull_commits(s3) -> dict[str, dict[int, Counter]]:
+    """repo -> PR number -> Counter of the shas on its pull_commits pages; no page may hold a commit message."""
+    out: dict[str, dict[int, Counter]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=RAW_BUCKET, Prefix="github/"):
+        for item in page.get("Contents", []):
+            _, owner, name, kind, *rest = item["Key"].split("/")
+            if kind != "pull_commits":
+                continue
+            body = s3.get_object(Bucket=RAW_BUCKET, Key=item["Key"])["Body"].read()
+            assert MESSAGE_MARKER.encode() not in body
+            records = json.loads(body)
+            assert all("message" not in r["commit"] and "prodlens_ai_coauthors" in r for r in records)
+            counter = out.setdefault(f"{owner}/{name}", {}).setdefault(int(rest[0]), Counter())
+            counter.update(r["sha"] for r in records)
+    return out
+
+
+def expected_pull_commits(github, slug: str) -> dict[int, Counter]:
+    return {n: Counter(c["sha"] for c in commits) for n, commits in github.repos[slug].pull_commits.items()}
 
 
 def expected(github, slug: str) -> dict[str, Counter]:
@@ -61,6 +84,9 @@ def test_handler_scheduled_run_twice_stores_each_record_once_then_only_304s(
     rows = raw_rows(raw_bucket)
     assert rows["acme/api"] == expected(github, "acme/api")
     assert rows["acme/web"] == expected(github, "acme/web")
+    # And every pull request's commits, without their messages
+    pull_commits = raw_pull_commits(raw_bucket)
+    assert pull_commits == {slug: expected_pull_commits(github, slug) for slug in ("acme/api", "acme/web")}
     # And the second run is answered by 304s only and writes nothing
     assert {r.status for r in github.requests_since(mark)} == {304}
     assert len(github.requests_since(mark)) == 6
@@ -108,15 +134,18 @@ def test_handler_rate_limit_past_the_budget_reports_and_next_run_completes(handl
     rows = raw_rows(raw_bucket)
     assert rows["acme/api"] == expected(github, "acme/api")
     assert rows["acme/web"] == expected(github, "acme/web")
+    assert raw_pull_commits(raw_bucket) == {
+        slug: expected_pull_commits(github, slug) for slug in ("acme/api", "acme/web")
+    }
 
 
 def test_handler_emits_metrics(handler, lambda_context, capsys):
     # When
     handler(load_event("scheduled.json"), lambda_context)
 
-    # Then one EMF line carries the sync metrics
+    # Then one EMF line carries the sync metrics: 12 listing pages, and one page of commits per pull request (7 + 4)
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert emf and emf[-1]["GithubPagesWritten"] == [12.0] and emf[-1]["GithubNotModified"] == [0.0]
+    assert emf and emf[-1]["GithubPagesWritten"] == [12.0 + 11] and emf[-1]["GithubNotModified"] == [0.0]
 
 
 def test_handler_without_repositories_does_nothing_and_reads_no_secret(handler, lambda_context, monkeypatch, github):

@@ -1,8 +1,13 @@
-"""A real HTTP server on loopback that behaves like the three GitHub listings ProdLens syncs (and compare).
+"""A real HTTP server on loopback that behaves like the three GitHub listings ProdLens syncs (and compare, and a
+pull request's commits).
 
 It serves pages built from the REST shapes in tests/fixtures/github/, with Link paging, ETag /
 If-None-Match -> 304, and scripted faults (rate limits, 5xx) for chosen requests. Every request is
 logged with whether it carried the token; `violations` lists the ones that did not.
+
+Every commit carries a message from `MESSAGES` (chosen by its sha, see `expected_tools`), with AI co-author
+trailers or not, and `MESSAGE_MARKER` in its title; every other commit is signed, so its
+`commit.verification.payload` repeats the message. A stored page must contain neither.
 """
 
 from __future__ import annotations
@@ -21,6 +26,37 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "github"
 TOKEN = "ghp_test_token_never_logged_0123456789"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+MESSAGE_MARKER = "message-text-never-stored"
+
+# (message after the title, the tools `ai_coauthors` must read from it)
+MESSAGES: list[tuple[str, list[str]]] = [
+    (
+        "Longer body.\n\n\U0001f916 Generated with [Claude Code](https://claude.com/claude-code)\n\n"
+        "Co-Authored-By: Claude Opus 4.6 <noreply@anthropic.com>",
+        ["claude_code"],
+    ),
+    ("Signed-off-by: Dev One <dev1@example.com>\nCo-authored-by: Cursor Agent <cursoragent@cursor.com>", ["cursor"]),
+    ("Co-authored-by: Jane Doe <jane@example.com>", []),
+    ("", []),
+    (
+        "* step one\n\n* step two\n\n---------\n\n"
+        "Co-authored-by: copilot-swe-agent[bot] <198982749+Copilot@users.noreply.github.com>\n"
+        "Co-authored-by: aider (gpt-4o) <aider@aider.chat>\nCo-authored-by: Jane Doe <jane@example.com>",
+        ["aider", "copilot"],
+    ),
+    ("The line Co-authored-by: Claude <noreply@anthropic.com> is prose here.\n\nNothing else.", []),
+]
+
+
+def _message_index(sha: str) -> int:
+    return int(sha, 16) % len(MESSAGES)
+
+
+def expected_tools(commit: dict) -> list[str]:
+    """The AI tools the message the server gives `commit` names (what `prodlens_ai_coauthors` must hold)."""
+    return MESSAGES[_message_index(commit["sha"])][1]
 
 
 def _iso(ts: datetime) -> str:
@@ -58,7 +94,16 @@ def make_commit(sha_seed: str, *, authored: datetime, committed: datetime | None
     commit["url"] = commit["url"].rsplit("/", 1)[0] + "/" + sha
     commit["commit"]["author"]["date"] = _iso(authored)
     commit["commit"]["committer"]["date"] = _iso(committed or authored)
-    commit["commit"]["message"] = f"commit {sha_seed}"
+    body = MESSAGES[_message_index(sha)][0]
+    message = f"Commit {sha_seed} [{MESSAGE_MARKER}]" + (f"\n\n{body}" if body else "")
+    commit["commit"]["message"] = message
+    if int(sha, 16) % 2:
+        commit["commit"]["verification"] = {
+            "verified": True,
+            "reason": "valid",
+            "signature": "-----BEGIN PGP SIGNATURE-----\n\nc2lnbmF0dXJl\n-----END PGP SIGNATURE-----",
+            "payload": f"tree {sha}\nauthor Dev One <dev1@example.com> 1772355600 +0000\n\n{message}\n",
+        }
     commit["author"] = None if login is None else {**commit["author"], "login": login}
     return commit
 
@@ -104,6 +149,7 @@ class RepoData:
         self.commits: list[dict] = []  # every commit on the default branch
         self.events: list[dict] = []
         self.comparisons: dict[str, list[dict]] = {}  # "<base>...<head>" -> the commits head has and base lacks
+        self.pull_commits: dict[int, list[dict]] = {}  # PR number -> its commits, oldest first
 
     def seed(self, n_pulls: int = 7, n_commits: int = 8, n_events: int = 5) -> RepoData:
         for n in range(1, n_pulls + 1):
@@ -111,6 +157,10 @@ class RepoData:
             self.pulls[n] = make_pull(
                 self.owner, self.name, n, created=created, updated=created + timedelta(hours=2), merged=n % 2 == 0
             )
+            self.pull_commits[n] = [
+                make_commit(f"{self.owner}/{self.name}/pr{n}/{i}", authored=created + timedelta(minutes=10 * i))
+                for i in range(1 + n % 3)
+            ]
         for i in range(n_commits):
             self.commits.append(
                 make_commit(
@@ -144,11 +194,25 @@ class RepoData:
         self.commits.extend([*branch, merge])
         return branch
 
+    def push_to_pull(self, number: int, label: str, *, at: datetime, n_commits: int = 1) -> list[dict]:
+        """Push `n_commits` new commits to PR `number` at `at` (its `updated_at` moves there); returns them."""
+        pushed = [
+            make_commit(f"{self.owner}/{self.name}/pr{number}/{label}/{i}", authored=at - timedelta(minutes=i))
+            for i in reversed(range(n_commits))
+        ]
+        self.pull_commits.setdefault(number, []).extend(pushed)
+        self.pulls[number]["updated_at"] = _iso(at)
+        return pushed
+
     def compare(self, spec: str) -> dict | None:
         commits = self.comparisons.get(spec)
         if commits is None:
             return None
+        base_sha = spec.split("...")[0]
+        base = next((c for c in self.commits if c["sha"] == base_sha), None)
         return {
+            "base_commit": base,
+            "merge_base_commit": base,
             "status": "ahead",
             "ahead_by": len(commits),
             "behind_by": 0,
@@ -250,10 +314,18 @@ class FakeGithub:
             return 404, {}, b'{"message": "Not Found"}'
         repo = self.repos.get(f"{segments[1]}/{segments[2]}".lower())
         kind = {"pulls": "pulls", "commits": "commits", "issues": "issue_events", "compare": "compare"}.get(segments[3])
+        if kind == "pulls" and len(segments) != 4:
+            kind = "pull_commits" if len(segments) == 6 and segments[5] == "commits" else None
         if repo is None or kind is None:
             return 404, {}, b'{"message": "Not Found"}'
         size = min(int(query.get("per_page", "30")), self.page_size)
-        if kind == "compare":
+        if kind == "pull_commits":
+            commits = repo.pull_commits.get(int(segments[4])) if segments[4].isdigit() else None
+            if commits is None:
+                return 404, {}, b'{"message": "Not Found"}'
+            rows = commits
+            body = json.dumps(rows[(page - 1) * size : page * size], indent=2).encode()
+        elif kind == "compare":
             comparison = repo.compare("/".join(segments[4:]))
             if comparison is None:
                 return 404, {}, b'{"message": "Not Found"}'

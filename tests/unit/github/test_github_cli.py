@@ -22,12 +22,17 @@ def test_cli_github_sync_writes_pages_and_second_run_is_conditional(github, tmp_
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
     # Then pages are under DIR/github/acme/api/..., state is in DIR, and the second run is all 304s
-    assert first["status"] == "ok" and first["pages_written"] == 8
-    assert {p.parent.name for p in (tmp_path / "github" / "acme" / "api").rglob("*.json")} == {
+    # (8 listing pages, and one page of commits for each of the 7 pull requests)
+    assert first["status"] == "ok" and first["pages_written"] == 8 + 7
+    assert first["endpoints"]["pulls"]["pull_commit_pages"] == 7
+    root = tmp_path / "github" / "acme" / "api"
+    assert {p.relative_to(root).parts[0] for p in root.rglob("*.json")} == {
         "pulls",
         "commits",
         "issue_events",
+        "pull_commits",
     }
+    assert {p.parent.name for p in (root / "pull_commits").rglob("*.json")} == {str(n) for n in range(1, 8)}
     assert (tmp_path / STATE_FILE).exists()
     assert second["pages_written"] == 0 and second["not_modified"] == 3
     assert TOKEN not in json.dumps(first) + (tmp_path / STATE_FILE).read_text()

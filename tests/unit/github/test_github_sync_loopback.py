@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,18 +12,33 @@ from prodlens.github.client import GithubClient, GithubHttpError
 from prodlens.github.local import STATE_FILE, JsonFileSyncState, run_local_sync
 from prodlens.normalize.github import parse_github_page
 
-from tests.unit.github.fake_github import START, TOKEN, FakeGithub, Fault, _iso, make_commit, make_event
+from tests.unit.github.fake_github import (
+    START,
+    TOKEN,
+    FakeGithub,
+    Fault,
+    _iso,
+    expected_tools,
+    make_commit,
+    make_event,
+)
 
 
 def run(github: FakeGithub, out: Path, clock, deadline: float | None = None, repo: str = "acme/api") -> dict:
     return run_local_sync(repo, out, github.url, TOKEN, clock=clock, deadline=deadline)
 
 
+LISTINGS = ("pulls", "commits", "issue_events", "compare")  # pull_commits pages are read by pull_commits()
+
+
 def lake(out: Path) -> dict[str, list[dict]]:
-    """Every row of every page on disk, parsed the way normalize will."""
+    """Every row of every listing page on disk, parsed the way normalize will."""
     rows: dict[str, list[dict]] = {"github_pulls": [], "github_commits": [], "github_issue_events": []}
     for path in sorted((out / "github").rglob("*.json")):
-        page = parse_github_page(path.relative_to(out).as_posix(), path.read_bytes())
+        key = path.relative_to(out).as_posix()
+        if key.split("/")[3] not in LISTINGS:
+            continue
+        page = parse_github_page(key, path.read_bytes())
         assert page.dead_letters == []
         rows[page.table].extend(page.rows)
     return rows
@@ -65,7 +81,7 @@ def test_sync_two_runs_store_every_record_once_and_second_run_is_all_304(github,
 
     # Then every PR, commit and event is on disk exactly once, at its latest version
     assert first["status"] == "ok"
-    assert first["pages_written"] == 3 + 3 + 2  # 7 pulls, 8 commits, 5 events at 3 per page
+    assert first["pages_written"] == 3 + 3 + 2 + 7  # 7 pulls, 8 commits, 5 events at 3 per page; 7 PRs' commits
     assert_exactly_once(tmp_path, github)
     # And the second run sends only conditional requests, all answered 304, and writes nothing
     again = github.requests_since(mark)
@@ -77,18 +93,38 @@ def test_sync_two_runs_store_every_record_once_and_second_run_is_all_304(github,
     assert (tmp_path / STATE_FILE).exists()
 
 
-def test_sync_pages_are_stored_byte_for_byte(github, clock, tmp_path):
+def test_sync_pages_are_stored_byte_for_byte_except_commit_messages(github, clock, tmp_path):
     # Given / When
     run(github, tmp_path, clock)
 
-    # Then each stored page is exactly a body the server sent (a JSON array, unmodified)
-    pages = list((tmp_path / "github" / "acme" / "api" / "pulls").glob("*.json"))
+    # Then each pulls and issue-events page is exactly a body the server sent (a JSON array, unmodified)
+    data = github.repos["acme/api"]
+    root = tmp_path / "github" / "acme" / "api"
+    served = {
+        "pulls": data.listing("pulls", {}),
+        "issue_events": data.listing("issue_events", {}),
+        "commits": data.listing("commits", {}),
+    }
+    for kind in ("pulls", "issue_events"):
+        pages = sorted(root.joinpath(kind).glob("*.json"))
+        assert len(pages) == {"pulls": 3, "issue_events": 2}[kind]
+        bodies = {json.dumps(served[kind][i : i + 3], indent=2).encode() for i in range(0, len(served[kind]), 3)}
+        assert {page.read_bytes() for page in pages} == bodies
+    # And each commits page is the served page with every message replaced by the AI tools its trailers name
+    pages = sorted(root.joinpath("commits").glob("*.json"))
     assert len(pages) == 3
-    import json
+    stored = [record for page in pages for record in json.loads(page.read_bytes())]
+    assert sorted(stored, key=lambda r: r["sha"]) == sorted(
+        (without_message(c) for c in served["commits"]), key=lambda r: r["sha"]
+    )
 
-    for page in pages:
-        body = page.read_bytes()
-        assert body.startswith(b"[\n  {") and isinstance(json.loads(body), list)
+
+def without_message(commit: dict) -> dict:
+    """What a served commit record must look like once stored: no message (nor signed payload), tools added."""
+    record = json.loads(json.dumps(commit))
+    del record["commit"]["message"]
+    record["commit"]["verification"].pop("payload")
+    return {**record, "prodlens_ai_coauthors": expected_tools(commit)}
 
 
 def test_sync_after_changes_fetches_only_new_pages_and_keeps_latest_versions(github, clock, tmp_path):
@@ -154,7 +190,12 @@ def test_sync_primary_rate_limit_waits_until_reset(github, clock, tmp_path):
     # Given the commits listing hits the primary limit, resetting in 40 s
     reset = int(clock.time()) + 40
     github.faults.append(
-        Fault("/commits", page=2, status=403, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+        Fault(
+            "/repos/acme/api/commits",
+            page=2,
+            status=403,
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        )
     )
 
     # When
@@ -170,7 +211,12 @@ def test_sync_rate_limit_beyond_budget_stops_cleanly_and_next_run_resumes(github
     # Given page 2 of commits is rate-limited until long after this invocation's deadline
     reset = int(clock.time()) + 3600
     github.faults.append(
-        Fault("/commits", page=2, status=403, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+        Fault(
+            "/repos/acme/api/commits",
+            page=2,
+            status=403,
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        )
     )
 
     # When the first run meets it
@@ -195,7 +241,9 @@ def test_sync_rate_limit_beyond_budget_stops_cleanly_and_next_run_resumes(github
     second = run(github, tmp_path, clock, deadline=clock.time() + 60)
 
     # Then it continues commits at the page it did not get, and nothing was skipped or doubled
-    commit_pages = [r.query.get("page", "1") for r in github.requests_since(mark) if r.path.endswith("/commits")]
+    commit_pages = [
+        r.query.get("page", "1") for r in github.requests_since(mark) if r.path == "/repos/acme/api/commits"
+    ]
     assert commit_pages[:2] == ["2", "3"]
     assert second["status"] == "ok"
     assert second["endpoints"]["pulls"]["status"] == "not_modified"
@@ -216,7 +264,8 @@ def test_sync_continued_walk_then_top_walk_catches_updates_made_meanwhile(github
     github.faults.append(Fault("/pulls", page=2, status=429, headers={"Retry-After": "120"}))
     first = run(github, tmp_path, clock, deadline=clock.time() + 60)
     assert first["endpoints"]["pulls"]["status"] == "rate_limited"
-    assert first["endpoints"]["pulls"]["pages_written"] == 1
+    assert first["endpoints"]["pulls"]["pages_written"] == 1 + 3  # page 1, and the commits of its 3 PRs
+    assert first["endpoints"]["pulls"]["pull_commit_pages"] == 3
     clock.now += 120
     # And meanwhile PR 7 (already stored from page 1) and PR 1 (on page 3) are updated
     data = github.repos["acme/api"]
@@ -266,7 +315,9 @@ def test_sync_persistent_error_on_one_endpoint_reports_error_and_others_continue
 
 def test_sync_empty_repository_commits_409_is_empty(github, clock, tmp_path):
     # Given GitHub's answer for an empty repository
-    github.faults.append(Fault("/commits", status=409, body=b'{"message": "Git Repository is empty."}', times=9))
+    github.faults.append(
+        Fault("/repos/acme/api/commits", status=409, body=b'{"message": "Git Repository is empty."}', times=9)
+    )
 
     # When
     result = run(github, tmp_path, clock)

@@ -99,9 +99,10 @@ def run_local_sync(
 ) -> dict[str, Any]:
     """`prodlens github-sync`: sync one repository into `out_dir`; returns the per-repo summary (JSON-ready).
 
-    Raw pages go to `out_dir/github/<owner>/<name>/{pulls,commits,issue_events,compare}/<sha256-prefix>.json` (the
-    same keys the Lambda writes to the raw bucket), state to `out_dir/github-sync-state.json`, so a second
-    run sends conditional requests and resumes after a rate limit.
+    Raw pages go to `out_dir/github/<owner>/<name>/{pulls,commits,issue_events,compare}/<sha256-prefix>.json` and
+    `out_dir/github/<owner>/<name>/pull_commits/<number>/<sha256-prefix>.json` (the same keys the Lambda writes to
+    the raw bucket; commit messages replaced by `prodlens_ai_coauthors`, see github.sync), state to
+    `out_dir/github-sync-state.json`, so a second run sends conditional requests and resumes after a rate limit.
     """
     out_dir = Path(out_dir)
     client = GithubClient(token, api_url, clock=clock, deadline=deadline)

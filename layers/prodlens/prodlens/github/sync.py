@@ -1,4 +1,13 @@
-"""The per-repository sync: walk each listing newest-first, store every page unmodified, then move the state.
+"""The per-repository sync: walk each listing newest-first, store every page, then move the state.
+
+Every page is stored as GitHub sent it, except commit messages, replaced by the AI tools their trailers name: each
+commit record of a stored page (the `commits` listing, a comparison's `commits`, `base_commit` and
+`merge_base_commit`, a pull request's commits) loses `commit.message` (and `commit.verification.payload`, the
+signed object that repeats the message) and gains `prodlens_ai_coauthors`, the list `trailers.ai_coauthors` reads
+from that message (possibly empty). Such a page is stored as a deterministic re-serialisation of the response
+(compact JSON, ASCII, keys in GitHub's order), so the same response always yields the same bytes and the same
+content-named object; the message text is read once, here, and never stored. Pulls and issue-events pages are
+stored byte for byte.
 
 Each endpoint is a newest-first listing with a timestamp cursor:
 
@@ -28,6 +37,13 @@ deduplicated by sha downstream). A merge is expanded before the walk moves past 
 walk resumes at that page and expands it again; a comparison GitHub cannot make (404/422: a parent that no
 longer exists) is counted in `merges_unexpanded` and does not stop the walk.
 
+Every pull request of a stored pulls page whose `updated_at` is at or after the checkpoint (changed since the last
+completed walk; every PR on a first run) has its commits fetched, `/pulls/<number>/commits?per_page=100` and its
+Link pages (GitHub lists at most 250), stored at `github/<owner>/<name>/pull_commits/<number>/<sha256-32>.json`
+(messages stripped as above). Like merges, this happens before the walk moves past that pulls page, so an
+interrupted walk resumes at the page and fetches them again; a pull request GitHub answers 404 for is counted in
+`pull_commits_missing` and does not stop the walk; rate limits, the time budget and 5xx after retries stop it.
+
 When the commits checkpoint moves, the next run's first URL (`since=<new checkpoint>`) differs from this
 run's; it is requested once more ("primed") so the next run can send it conditionally. Its page is stored
 only if it holds a commit this walk did not store.
@@ -46,6 +62,7 @@ from urllib.parse import quote
 
 from prodlens.errors import CheckpointConflict
 from prodlens.github.client import GithubClient, GithubError, GithubHttpError, OutOfTime, RateLimited
+from prodlens.github.trailers import ai_coauthors
 
 ENDPOINTS = ("pulls", "commits", "issue_events")
 
@@ -114,6 +131,9 @@ class EndpointResult:
     resumed: bool = False
     merges_expanded: int = 0
     merges_unexpanded: int = 0
+    pull_commit_pages: int = 0  # pages of pull requests' commits stored (also counted in pages_written)
+    pull_commits_fetched: int = 0  # pull requests whose commits were fetched
+    pull_commits_missing: int = 0  # pull requests whose commits GitHub answered 404 for
 
 
 @dataclass
@@ -146,6 +166,45 @@ def page_key(repo: RepoRef, kind: str, body: bytes) -> str:
 
 
 COMPARE = "compare"  # raw-zone kind of the pages that list the commits a merge brought
+PULL_COMMITS = "pull_commits"  # raw-zone kind of the pages that list a pull request's commits
+AI_COAUTHORS = "prodlens_ai_coauthors"  # the field that replaces a stored commit's message
+
+
+def pull_commits_key(repo: RepoRef, number: int, body: bytes) -> str:
+    """Raw-zone key of a page of pull request `number`'s commits: content-named, under the PR number."""
+    return f"github/{repo.owner}/{repo.name}/{PULL_COMMITS}/{number}/{hashlib.sha256(body).hexdigest()[:32]}.json"
+
+
+def strip_message(record: Any) -> None:
+    """Replace a commit record's message by the AI tools its trailers name (in place; non-objects are left)."""
+    if not isinstance(record, dict):
+        return
+    commit = record.get("commit")
+    message = None
+    if isinstance(commit, dict):
+        message = commit.pop("message", None)
+        verification = commit.get("verification")
+        if isinstance(verification, dict):
+            verification.pop("payload", None)  # the signed commit object: it repeats the message
+    record[AI_COAUTHORS] = ai_coauthors(message if isinstance(message, str) else None)
+
+
+def stored_commits_body(data: list[Any] | dict[str, Any]) -> bytes:
+    """The stored body of a commit page: every commit record's message stripped (in place), re-serialised.
+
+    `data` is a listing (an array of commit records) or a comparison (an object whose `commits` array,
+    `base_commit` and `merge_base_commit` are commit records). Same response in, same bytes out.
+    """
+    if isinstance(data, list):
+        for record in data:
+            strip_message(record)
+    else:
+        for record in data.get("commits") or ():
+            strip_message(record)
+        for name in ("base_commit", "merge_base_commit"):
+            if isinstance(data.get(name), dict):
+                strip_message(data[name])
+    return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def merge_parents(record: Any) -> list[str]:
@@ -187,6 +246,8 @@ class _Endpoint:
     identity: Callable[[Any], str]  # JSON-safe: kept in the resume record
     since: bool = False
     expands_merges: bool = False
+    commit_records: bool = False  # its records are commits: messages are stripped before the page is stored
+    fetches_pull_commits: bool = False
 
     def first_url(self, client: GithubClient, repo: RepoRef, checkpoint: str | None) -> str:
         base = client.url(self.path.format(owner=quote(repo.owner, safe=""), name=quote(repo.name, safe="")))
@@ -203,6 +264,7 @@ _SPECS = {
         "state=all&sort=updated&direction=desc&per_page=100",
         cursor=lambda item: utc_cursor(_get(item, "updated_at")),
         identity=lambda item: f"{_get(item, 'id')}@{_get(item, 'updated_at')}",
+        fetches_pull_commits=True,
     ),
     "commits": _Endpoint(
         "commits",
@@ -214,6 +276,7 @@ _SPECS = {
         identity=lambda item: str(_get(item, "sha")),
         since=True,
         expands_merges=True,
+        commit_records=True,
     ),
     "issue_events": _Endpoint(
         "issue_events",
@@ -275,15 +338,14 @@ def _array(body: bytes, url: str) -> list[Any]:
     return data
 
 
-def _compared_commits(body: bytes, url: str) -> list[Any]:
+def _comparison(body: bytes, url: str) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError as err:
         raise UnexpectedPage(f"{url} did not return JSON") from err
-    commits = data.get("commits") if isinstance(data, dict) else None
-    if not isinstance(commits, list):
+    if not isinstance(data, dict) or not isinstance(data.get("commits"), list):
         raise UnexpectedPage(f"{url} did not return a comparison with a commits array")
-    return commits
+    return data
 
 
 def _walk(
@@ -312,11 +374,14 @@ def _walk(
                 return
             records = _array(response.body, url)
             if records:
-                sink.put(page_key(repo, spec.name, response.body), response.body)
+                body = stored_commits_body(records) if spec.commit_records else response.body
+                sink.put(page_key(repo, spec.name, body), body)
                 out.pages_written += 1
                 out.records += len(records)
                 if spec.expands_merges:
                     _expand_merges(client, repo, sink, records, out)
+                if spec.fetches_pull_commits:
+                    _fetch_pull_commits(client, repo, sink, spec, records, checkpoint, out)
         except GithubError:
             if first is not None:  # at least one page of this walk is stored: the next run continues here
                 state.put_resume(
@@ -377,7 +442,8 @@ def _prime(
         return  # priming only saves the next run a page; a limit here is met again by the next request
     unseen = [r for r in records if spec.identity(r) not in stored]
     if unseen:
-        sink.put(page_key(repo, spec.name, response.body), response.body)
+        body = stored_commits_body(records) if spec.commit_records else response.body
+        sink.put(page_key(repo, spec.name, body), body)
         out.pages_written += 1
         out.records += len(records)
         if response.next_url:
@@ -407,8 +473,8 @@ def _expand_merges(
             try:
                 while url:
                     response = client.get(url)
-                    _compared_commits(response.body, url)
-                    sink.put(page_key(repo, COMPARE, response.body), response.body)
+                    body = stored_commits_body(_comparison(response.body, url))
+                    sink.put(page_key(repo, COMPARE, body), body)
                     out.pages_written += 1
                     url = response.next_url
             except GithubHttpError as err:
@@ -417,3 +483,46 @@ def _expand_merges(
                 out.merges_unexpanded += 1
                 continue
             out.merges_expanded += 1
+
+
+def _fetch_pull_commits(
+    client: GithubClient,
+    repo: RepoRef,
+    sink: PageSink,
+    spec: _Endpoint,
+    records: list[Any],
+    checkpoint: str | None,
+    out: EndpointResult,
+) -> None:
+    """Store the commits of every pull request in `records` changed at or after `checkpoint` (all when None).
+
+    Rate limits, the time budget, 5xx after retries and a 200 that is not an array propagate (the walk resumes at
+    this pulls page); a pull request GitHub answers 404 for is counted in `pull_commits_missing`.
+    """
+    done: set[int] = set()
+    for record in records:
+        number = _get(record, "number")
+        if isinstance(number, bool) or not isinstance(number, int) or number <= 0 or number in done:
+            continue
+        cursor = spec.cursor(record)
+        if cursor is None or (checkpoint is not None and cursor < checkpoint):
+            continue
+        done.add(number)
+        path = f"/repos/{quote(repo.owner, safe='')}/{quote(repo.name, safe='')}/pulls/{number}/commits"
+        url: str | None = f"{client.url(path)}?per_page=100"
+        try:
+            while url:
+                response = client.get(url)
+                commits = _array(response.body, url)
+                if commits:
+                    body = stored_commits_body(commits)
+                    sink.put(pull_commits_key(repo, number, body), body)
+                    out.pages_written += 1
+                    out.pull_commit_pages += 1
+                url = response.next_url
+        except GithubHttpError as err:
+            if err.status != 404:
+                raise
+            out.pull_commits_missing += 1
+            continue
+        out.pull_commits_fetched += 1

@@ -1,6 +1,7 @@
 """Writes demo/input/: sixteen weeks of synthetic activity for two repos and four people in two teams, in every
-raw-zone format: traces, GitHub pages, vendor usage reports (Copilot, Claude Code analytics, Cursor) and
-config/people.json.
+raw-zone format: traces, GitHub pages (pull requests, their commits, commits, issue events), vendor usage
+reports (Copilot, Claude Code analytics, Cursor) and config/people.json. Some pull requests were written with
+Claude Code: sessions on their branch, and an AI co-author trailer on most of their commits.
 
 The shapes are the real ones (copied from the reference samples: the prototype's JSONL, LiteLLM's
 StandardLoggingPayload, OTLP/JSON with OpenInference attributes, a Claude Code transcript, GitHub REST
@@ -611,6 +612,99 @@ def cursor_reports() -> None:
     )
 
 
+# ---- work on pull requests: each PR's commits and the Claude Code sessions on its branch (their own stream) ----
+pr_rng = random.Random(20261202)
+
+
+def _load(relative: str) -> list[dict]:
+    return [item for path in sorted((OUT / relative).glob("page-*.json")) for item in json.loads(path.read_text())]
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def pull_request_work(repo: str) -> None:
+    """Per PR: its commits page as github_sync stores it (`pull_commits/<n>/`, messages replaced by the AI tools their
+    trailers name) and, for the PRs written with Claude Code, sessions on the PR's branch (`gitBranch` = head ref)
+    in one transcript per author. Quick PRs were more often written with AI (so the report has a difference to
+    show), and acme/web used little AI before its rollout."""
+    owner, name = repo.split("/")
+    commits = _load(f"github/{owner}/{name}/commits")
+    rollout = datetime.combine(START + timedelta(WEB_ROLLOUT_DAY), datetime.min.time(), UTC)
+    sessions: dict[str, list[dict]] = {}
+    for pull in _load(f"github/{owner}/{name}/pulls"):
+        created = _ts(pull["created_at"])
+        end = _ts(pull["merged_at"]) if pull["merged_at"] else created + timedelta(days=3)
+        author = pull["user"]["login"]
+        chance = 0.7 if (end - created) < timedelta(hours=20) else 0.25
+        if repo == "acme/web" and created < rollout:
+            chance *= 0.3
+        with_ai = pr_rng.random() < chance
+        inside = [c for c in commits if created <= _ts(c["commit"]["author"]["date"]) <= end][:3]
+        listed = []
+        for commit in inside or [_branch_commit(repo, pull, author, created)]:
+            record = {**commit, "commit": {k: v for k, v in commit["commit"].items() if k != "message"}}
+            record["prodlens_ai_coauthors"] = ["claude_code"] if with_ai and pr_rng.random() < 0.8 else []
+            listed.append(record)
+        _write(f"github/{owner}/{name}/pull_commits/{pull['number']}/page-0001.json", json.dumps(listed, indent=1))
+        if with_ai:
+            sessions.setdefault(author, []).extend(_branch_session(pull, created, author))
+    for author, lines in sorted(sessions.items()):
+        _write(
+            f"traces/claude/{name}/branches-{author}.jsonl",
+            "\n".join(json.dumps(line) for line in lines) + "\n",
+            {"repo": repo, "developer": f"{author}@acme.dev"},
+        )
+
+
+def _branch_commit(repo: str, pull: dict, author: str, created: datetime) -> dict:
+    sha = _uid(repo, "branch-commit", pull["number"])[:40]
+    when = (created + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "sha": sha,
+        "commit": {
+            "author": {"name": author, "email": f"{author}@acme.dev", "date": when},
+            "committer": {"name": author, "email": f"{author}@acme.dev", "date": when},
+        },
+        "author": {"login": author, "type": "User"},
+        "parents": [{"sha": _uid(repo, "branch-parent", pull["number"])[:40]}],
+    }
+
+
+def _branch_session(pull: dict, created: datetime, author: str) -> list[dict]:
+    session = str(_uid("session", pull["url"]))[:36]
+    lines = []
+    for n, offset in enumerate((-90, -40, 20)):
+        ts = created + timedelta(minutes=offset)
+        lines.append(
+            {
+                "type": "assistant",
+                "sessionId": session,
+                "cwd": f"/home/{author}/src/{pull['url'].split('/')[-3]}",
+                "gitBranch": pull["head"]["ref"],
+                "version": "2.0.46",
+                "timestamp": _iso(ts),
+                "requestId": f"req_011C{_uid('branch-req', session, n)[:20]}",
+                "uuid": _uid("branch-a", session, n)[:36],
+                "message": {
+                    "id": f"msg_01{_uid('branch-msg', session, n)[:22]}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": MODELS[0],
+                    "content": [{"type": "text", "text": "(response text)"}],
+                    "usage": {
+                        "input_tokens": 20 + n,
+                        "output_tokens": 300 + 40 * n,
+                        "cache_creation_input_tokens": 1200,
+                        "cache_read_input_tokens": 18000 + 500 * n,
+                    },
+                },
+            }
+        )
+    return lines
+
+
 def main() -> None:
     requests = daily_requests()
     for repo in REPOS:
@@ -635,6 +729,8 @@ def main() -> None:
     copilot_reports()
     claude_code_analytics()
     cursor_reports()
+    for repo in REPOS:
+        pull_request_work(repo)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ TRACES = Table(
         ("diff_ratio", "double"),
         ("cost_usd", "double"),
         ("cost_source", "string"),
+        ("git_branch", "string"),
     ),
     ("event_date", "repo"),
     "One row per AI request.",
@@ -91,6 +92,8 @@ _PULL_REQUEST_COLUMNS = (
     ("updated_at", "timestamp"),
     ("closed_at", "timestamp"),
     ("merged_at", "timestamp"),
+    ("head_ref", "string"),
+    ("base_ref", "string"),
 )
 _COMMIT_COLUMNS = (
     ("sha", "string"),
@@ -126,9 +129,27 @@ GITHUB_ISSUE_EVENTS = Table(
     "Every issue event seen in a raw page (staging).",
 )
 
+GITHUB_PULL_COMMITS = Table(
+    "github_pull_commits",
+    (
+        ("pr_number", "bigint"),
+        ("sha", "string"),
+        ("ai_coauthors", "array<string>"),
+        ("source_key", "string"),
+    ),
+    ("repo",),
+    "Every commit seen in a raw page of a pull request's commits, with the AI tools its co-author trailers name "
+    "(staging).",
+)
+
 PULL_REQUESTS = Table(
     "pull_requests",
-    (*_PULL_REQUEST_COLUMNS, ("reopened_count", "bigint")),
+    (
+        *_PULL_REQUEST_COLUMNS,
+        ("reopened_count", "bigint"),
+        ("commit_shas", "array<string>"),
+        ("ai_coauthors", "array<string>"),
+    ),
     ("repo",),
     "One row per pull request, at its latest updated_at.",
 )
@@ -177,6 +198,22 @@ DAILY_GITHUB_METRICS = Table(
     ),
     ("event_date",),
     "One row per (event_date, repo) with any GitHub activity.",
+)
+
+DAILY_BRANCH_SESSIONS = Table(
+    "daily_branch_sessions",
+    (
+        ("repo", "string"),
+        ("git_branch", "string"),
+        ("source_format", "string"),
+        ("session_id", "string"),
+        ("first_ts", "timestamp"),
+        ("last_ts", "timestamp"),
+        ("requests", "bigint"),
+        ("cost_usd", "double"),
+    ),
+    ("event_date",),
+    "One row per (event_date, repo, git_branch, source_format, session_id) of the traces that name a git branch.",
 )
 
 CORRELATIONS = Table(
@@ -354,6 +391,27 @@ COHORT_WEEKLY = Table(
     "(self-selected groups, not an effect).",
 )
 
+PULL_REQUEST_AI = Table(
+    "pull_request_ai",
+    (
+        ("repo", "string"),
+        ("number", "bigint"),
+        ("author", "string"),
+        ("ai_assisted", "boolean"),
+        ("evidence", "array<string>"),
+        ("ai_sessions", "bigint"),
+        ("ai_cost_usd", "double"),
+        ("merged", "boolean"),
+        ("created_at", "timestamp"),
+        ("merged_at", "timestamp"),
+        ("merge_hours", "double"),
+        ("reopened", "boolean"),
+        ("computed_at", "timestamp"),
+    ),
+    (),
+    "One row per pull request: whether it was written with AI, and the evidence.",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -362,13 +420,16 @@ TABLES: dict[str, Table] = {
         GITHUB_PULLS,
         GITHUB_COMMITS,
         GITHUB_ISSUE_EVENTS,
+        GITHUB_PULL_COMMITS,
         PULL_REQUESTS,
         COMMITS,
         DAILY_SESSION_METRICS,
         DAILY_GITHUB_METRICS,
+        DAILY_BRANCH_SESSIONS,
         CORRELATIONS,
         ROLLOUT_EFFECTS,
         COHORT_WEEKLY,
+        PULL_REQUEST_AI,
         USAGE_RECORDS,
         DEVELOPER_DAILY_USAGE,
         AI_COMMIT_RECORDS,

@@ -36,6 +36,7 @@ TRACE_DEFAULTS: dict[str, Any] = {
     "diff_ratio": None,
     "cost_usd": None,
     "cost_source": "unpriced",
+    "git_branch": None,
 }
 
 

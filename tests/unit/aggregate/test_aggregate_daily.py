@@ -12,6 +12,7 @@ from prodlens.aggregate import (
     PartitionFile,
     changed_pr_days,
     commits,
+    daily_branch_sessions,
     daily_github_metrics,
     daily_session_metrics,
     pull_requests,
@@ -22,6 +23,7 @@ from prodlens.schema import (
     DAILY_SESSION_METRICS,
     GITHUB_COMMITS,
     GITHUB_ISSUE_EVENTS,
+    GITHUB_PULL_COMMITS,
     GITHUB_PULLS,
     PULL_REQUESTS,
     TRACES,
@@ -245,8 +247,8 @@ def test_pull_requests_latest_version_wins_and_reopens_count_once(tmp_path: Path
     ev = [PartitionFile(write_parquet(tmp_path / f"e{n}.parquet", GITHUB_ISSUE_EVENTS, events), part) for n in (1, 2)]
 
     # When: built from the files in two different orders
-    (first,) = pull_requests(pulls, ev, tmp_path / "o1")
-    (second,) = pull_requests(list(reversed(pulls)), ev, tmp_path / "o2")
+    (first,) = pull_requests(pulls, ev, [], tmp_path / "o1")
+    (second,) = pull_requests(list(reversed(pulls)), ev, [], tmp_path / "o2")
     assert first.partition == {"repo": "acme/api"} and first.rows == 2
 
     # Then
@@ -373,3 +375,79 @@ def test_changed_pr_days_are_created_and_merged_days_of_changed_rows(tmp_path: P
     assert changed_pr_days(old, new, tmp_path) == {"2026-01-01", "2026-01-04"}
     assert changed_pr_days(old, old, tmp_path) == set()
     assert changed_pr_days([], new, tmp_path) == {"2026-01-01", "2026-01-04", "2026-01-09"}
+
+
+def test_pull_requests_collect_every_commit_ever_listed_and_the_ai_tools_of_their_trailers(tmp_path: Path) -> None:
+    # Given PR 1 (branch feature/x) whose commits were listed twice (a force-push dropped sha a from the second
+    # listing), and PR 2 with no commits page
+    part = {"repo": "acme/api"}
+    pull = {**_pull(1, "2026-01-02T10:00:00"), "head_ref": "feature/x", "base_ref": "main"}
+    pulls = [
+        PartitionFile(
+            write_parquet(tmp_path / "p.parquet", GITHUB_PULLS, [pull, _pull(2, "2026-01-02T09:00:00")]), part
+        )
+    ]
+    first_listing = [
+        {"pr_number": 1, "sha": "a" * 40, "ai_coauthors": ["claude_code"], "source_key": "c1"},
+        {"pr_number": 1, "sha": "b" * 40, "ai_coauthors": [], "source_key": "c1"},
+    ]
+    second_listing = [
+        {"pr_number": 1, "sha": "b" * 40, "ai_coauthors": [], "source_key": "c2"},
+        {"pr_number": 1, "sha": "c" * 40, "ai_coauthors": ["copilot", "claude_code"], "source_key": "c2"},
+    ]
+    listings = [
+        PartitionFile(write_parquet(tmp_path / f"{n}.parquet", GITHUB_PULL_COMMITS, rows), part)
+        for n, rows in (("c1", first_listing), ("c2", second_listing))
+    ]
+
+    # When
+    (built,) = pull_requests(pulls, [], listings, tmp_path / "o")
+
+    # Then
+    by_number = {r["pr_number"]: r for r in read_parquet(built.path)}
+    assert by_number[1]["commit_shas"] == ["a" * 40, "b" * 40, "c" * 40]
+    assert by_number[1]["ai_coauthors"] == ["claude_code", "copilot"]
+    assert (by_number[1]["head_ref"], by_number[1]["base_ref"]) == ("feature/x", "main")
+    assert by_number[2]["commit_shas"] == [] and by_number[2]["ai_coauthors"] == []
+
+
+def test_daily_branch_sessions_one_row_per_session_and_branch_with_its_span_and_cost(tmp_path: Path) -> None:
+    # Given a Claude Code session that worked on two branches, a trace without a branch, and one of an unknown repo
+    def t(ts: str, branch: str | None, cost: float, repo: str = "acme/api") -> dict:
+        return trace(
+            ts=_ts(ts),
+            git_branch=branch,
+            session_id="s1",
+            source_format="claude_code",
+            cost_usd=cost,
+            event_date=ts[:10],
+            repo=repo,
+        )
+
+    rows = [
+        t("2026-01-05T09:00:00", "feature/x", 0.25),
+        t("2026-01-05T11:30:00", "feature/x", 0.5),
+        t("2026-01-05T12:00:00", "fix/y", 1.0),
+        t("2026-01-05T13:00:00", None, 9.0),
+        t("2026-01-05T14:00:00", "feature/x", 9.0, repo="unknown"),
+    ]
+    files = [
+        PartitionFile(
+            write_parquet(
+                tmp_path / f"{repo.replace('/', '_')}.parquet", TRACES, [r for r in rows if r["repo"] == repo]
+            ),
+            {"event_date": "2026-01-05", "repo": repo},
+        )
+        for repo in ("acme/api", "unknown")
+    ]
+
+    # When
+    (out,) = daily_branch_sessions(files, ["2026-01-05"], tmp_path / "o")
+
+    # Then
+    got = read_parquet(out.path)
+    assert [(r["git_branch"], r["requests"], r["cost_usd"], r["first_ts"], r["last_ts"]) for r in got] == [
+        ("feature/x", 2, 0.75, _ts("2026-01-05T09:00:00"), _ts("2026-01-05T11:30:00")),
+        ("fix/y", 1, 1.0, _ts("2026-01-05T12:00:00"), _ts("2026-01-05T12:00:00")),
+    ]
+    assert {(r["repo"], r["session_id"], r["source_format"]) for r in got} == {("acme/api", "s1", "claude_code")}

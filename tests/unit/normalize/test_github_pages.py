@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from prodlens.normalize.fields import redact_raw
 from prodlens.normalize.github import MAX_RAW_BYTES, parse_github_page
-from prodlens.schema import GITHUB_COMMITS, GITHUB_ISSUE_EVENTS, GITHUB_PULLS
+from prodlens.schema import GITHUB_COMMITS, GITHUB_ISSUE_EVENTS, GITHUB_PULL_COMMITS, GITHUB_PULLS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "github"
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -57,6 +57,8 @@ def test_parse_pulls_page_open_and_merged_rows_match_schema():
         "updated_at": datetime(2019, 5, 15, 15, 20, 33),
         "closed_at": None,
         "merged_at": None,
+        "head_ref": "changes",
+        "base_ref": "master",
         "source_key": "github/Codertocat/Hello-World/pulls/p1.json",
     }
     assert second["merged_at"] == datetime(2019, 5, 16, 10, 0) and second["merged_at"].tzinfo is None
@@ -209,3 +211,43 @@ def test_parse_invalid_repo_in_key_is_one_dead_letter():
 def test_parse_key_outside_layout_raises(key):
     with pytest.raises(ValueError):
         parse_github_page(key, b"[]")
+
+
+def test_parse_pull_commits_page_takes_the_pr_number_from_the_key_and_the_stored_ai_coauthors():
+    # Given a pull request's commits page as github_sync stores it (messages replaced by prodlens_ai_coauthors)
+    stored = {**fixture("commit.json"), "sha": "a" * 40, "prodlens_ai_coauthors": ["claude_code"]}
+    stored["commit"] = {k: v for k, v in stored["commit"].items() if k != "message"}
+    human = {**fixture("commit.json"), "sha": "b" * 40, "prodlens_ai_coauthors": []}
+
+    # When
+    result = parse_github_page("github/acme/api/pull_commits/42/p.json", page(stored, human))
+
+    # Then
+    assert (result.table, result.repo, result.read) == ("github_pull_commits", "acme/api", 2)
+    assert result.dead_letters == []
+    assert result.rows == [
+        {"sha": "a" * 40, "ai_coauthors": ["claude_code"], "pr_number": 42, "source_key": result.rows[0]["source_key"]},
+        {"sha": "b" * 40, "ai_coauthors": [], "pr_number": 42, "source_key": result.rows[1]["source_key"]},
+    ]
+    assert set(result.rows[0]) == set(GITHUB_PULL_COMMITS.column_names)
+
+
+def test_parse_pull_commits_page_with_messages_reads_the_trailers_itself():
+    # Given a page stored before messages were stripped (an older sync, a hand-dropped page)
+    record = {**fixture("commit.json"), "sha": "c" * 40}
+    record["commit"] = {
+        **record["commit"],
+        "message": "Fix the parser\n\nCo-authored-by: Cursor Agent <cursoragent@cursor.com>\n",
+    }
+
+    # When
+    (row,) = parse_github_page("github/acme/api/pull_commits/7/p.json", page(record)).rows
+
+    # Then
+    assert row["ai_coauthors"] == ["cursor"] and row["pr_number"] == 7
+
+
+@pytest.mark.parametrize("key", ["github/acme/api/pull_commits/p.json", "github/acme/api/pull_commits/0x1/p.json"])
+def test_a_pull_commits_key_without_a_pr_number_is_not_a_github_page(key):
+    with pytest.raises(ValueError, match="pull request"):
+        parse_github_page(key, page())

@@ -21,12 +21,14 @@ from prodlens.schema import (
     AI_COMMIT_RECORDS,
     AI_COMMITS,
     COMMITS,
+    DAILY_BRANCH_SESSIONS,
     DAILY_DEVELOPER_METRICS,
     DAILY_GITHUB_METRICS,
     DAILY_SESSION_METRICS,
     DEVELOPER_DAILY_USAGE,
     GITHUB_COMMITS,
     GITHUB_ISSUE_EVENTS,
+    GITHUB_PULL_COMMITS,
     GITHUB_PULLS,
     PULL_REQUESTS,
     TRACES,
@@ -100,14 +102,26 @@ def daily_session_metrics(traces: Sequence[PartitionFile], days: Iterable[str], 
     return _daily_table(DAILY_SESSION_METRICS, queries.DAILY_SESSION_METRICS, inputs, days, out_dir)
 
 
+def daily_branch_sessions(traces: Sequence[PartitionFile], days: Iterable[str], out_dir: Path) -> list[TableFile]:
+    """daily_branch_sessions for `days` from every traces partition file of those days: one file per day with a
+    trace that names a git branch."""
+    inputs = [("traces", TRACES, traces)]
+    order = ("repo", "git_branch", "source_format", "session_id")
+    return _daily_table(DAILY_BRANCH_SESSIONS, queries.DAILY_BRANCH_SESSIONS, inputs, days, out_dir, order_by=order)
+
+
 def pull_requests(
-    pulls: Sequence[PartitionFile], issue_events: Sequence[PartitionFile], out_dir: Path
+    pulls: Sequence[PartitionFile],
+    issue_events: Sequence[PartitionFile],
+    pull_commits: Sequence[PartitionFile],
+    out_dir: Path,
 ) -> list[TableFile]:
     """The canonical pull_requests partition of every repo in the staging files (one file per repo with a PR)."""
     con = connect(out_dir / ".spill")
     try:
         load_table(con, "github_pulls", GITHUB_PULLS, pulls)
         load_table(con, "github_issue_events", GITHUB_ISSUE_EVENTS, issue_events)
+        load_table(con, "github_pull_commits", GITHUB_PULL_COMMITS, pull_commits)
         con.execute(f"CREATE TEMP TABLE result AS {queries.PULL_REQUESTS}")
         return _write_partitions(con, PULL_REQUESTS, out_dir, order_by=("pr_number",))
     finally:

@@ -34,10 +34,27 @@ FROM traces
 GROUP BY event_date, repo
 """
 
+# daily_branch_sessions: the traces that name a git branch, one row per (day, repo, branch, format, session):
+# what pull_request_ai matches to a pull request's head ref. A trace without a session id is its own session.
+DAILY_BRANCH_SESSIONS = """
+SELECT
+    event_date, repo, git_branch, source_format,
+    coalesce(session_id, record_id)             AS session_id,
+    min(ts)                                     AS first_ts,
+    max(ts)                                     AS last_ts,
+    count(*)                                    AS requests,
+    sum(cost_usd ORDER BY cost_usd)             AS cost_usd
+FROM traces
+WHERE git_branch IS NOT NULL AND repo <> 'unknown'
+GROUP BY ALL
+"""
+
 # pull_requests: the latest version of each PR (by updated_at) over every staging row of its repo.
 # Ties on updated_at are broken on the row's content, so the winner never depends on delivery order.
 # reopened_count: distinct `reopened` issue events of that PR number (the same event seen in many pages
-# counts once).
+# counts once). commit_shas and ai_coauthors: every commit ever listed for the PR (a force-push does not
+# remove one already seen: AI help on rewritten commits still went into the PR), and every AI tool their
+# co-author trailers name, sorted.
 PULL_REQUESTS = """
 WITH latest AS (
     SELECT *
@@ -56,12 +73,24 @@ reopen_events AS (
 ),
 reopened AS (
     SELECT repo, pr_number, count(*) AS reopened_count FROM reopen_events GROUP BY repo, pr_number
+),
+pr_commits AS (
+    SELECT repo, pr_number,
+        list_sort(list(DISTINCT sha)) AS commit_shas,
+        list_sort(list_distinct(flatten(list(coalesce(ai_coauthors, []))))) AS ai_coauthors
+    FROM github_pull_commits
+    WHERE sha IS NOT NULL AND pr_number IS NOT NULL
+    GROUP BY repo, pr_number
 )
 SELECT
     l.repo, l.pr_id, l.pr_number, l.state, l.author, l.created_at, l.updated_at, l.closed_at, l.merged_at,
-    coalesce(r.reopened_count, 0) AS reopened_count
+    l.head_ref, l.base_ref,
+    coalesce(r.reopened_count, 0) AS reopened_count,
+    coalesce(c.commit_shas, []) AS commit_shas,
+    coalesce(c.ai_coauthors, []) AS ai_coauthors
 FROM latest AS l
 LEFT JOIN reopened AS r ON r.repo = l.repo AND r.pr_number = l.pr_number
+LEFT JOIN pr_commits AS c ON c.repo = l.repo AND c.pr_number = l.pr_number
 """
 
 # commits: one row per sha in its (event_date = UTC day of author_date, repo) partition.
@@ -151,8 +180,7 @@ LEFT JOIN m ON m.event_date = a.event_date AND m.repo = a.repo
 # Sums of measures a source never fills stay NULL (unknown), not 0.
 _USAGE_MEASURES = tuple(name for name, _ in USAGE_MEASURES)
 _INCREMENTS = ",\n        ".join(
-    f"CASE WHEN kind = 'cumulative' AND {m} >= lag({m}) OVER series THEN {m} - lag({m}) OVER series "
-    f"ELSE {m} END AS {m}"
+    f"CASE WHEN kind = 'cumulative' AND {m} >= lag({m}) OVER series THEN {m} - lag({m}) OVER series ELSE {m} END AS {m}"
     for m in _USAGE_MEASURES
 )
 _SUMS = ",\n    ".join(f"sum({m} ORDER BY {m}) AS {m}" for m in _USAGE_MEASURES)

@@ -323,6 +323,7 @@ def _project(con: duckdb.DuckDBPyConnection, source_format: str, source_key: str
                        + p.cache_write_tokens * r.r_write) / 1e6 END AS cost_usd,
             CASE WHEN p.source_cost IS NOT NULL THEN 'source' WHEN r.model IS NOT NULL THEN 'priced'
                  ELSE 'unpriced' END AS cost_source,
+            p.git_branch,
             CAST(CAST(p.ts AS DATE) AS VARCHAR) AS event_date, p.repo, p.ln
         FROM parsed p LEFT JOIN rates r ON r.model = p.model AND r.day = CAST(p.ts AS DATE)
         WHERE p.kind = 'row' AND p.check_reason IS NULL

@@ -7,6 +7,12 @@ JSON array is one dead letter for the whole object (`line_number` 0, read = 1). 
 of `GET /repos/{owner}/{repo}/compare/{base}...{head}` for a merge commit: an object whose `commits` array
 holds the commits the merge brought onto the default branch; they are github_commits rows like the listing's.
 
+A `pull_commits` page, at `github/<owner>/<name>/pull_commits/<number>/<name>.json`, is the body of
+`GET /repos/{owner}/{repo}/pulls/{number}/commits`: one github_pull_commits row per commit, with the PR number from
+the key and `ai_coauthors`, the AI tools the commit's `Co-authored-by` trailers name (github.trailers). github_sync
+stores these pages (and the commit listings) with each message replaced by that list (`prodlens_ai_coauthors`), so
+no commit message reaches the raw zone or the lake.
+
 Issue events: every event is kept with its `event` name (`reopened`, `closed`, `merged`, `labeled`, ...);
 nothing is skipped, and aggregate filters on `event = 'reopened'`. `pr_number` is `issue.number` (issues
 and pull requests share one number sequence per repository).
@@ -24,11 +30,13 @@ from typing import Any
 
 import orjson
 
+from prodlens.github.trailers import ai_coauthors
 from prodlens.normalize.fields import dead_letter_raw
 from prodlens.normalize.rules import MAX_YEAR, MIN_YEAR
 
 TABLE_BY_KIND = {
     "pulls": "github_pulls",
+    "pull_commits": "github_pull_commits",
     "commits": "github_commits",
     "compare": "github_commits",
     "issue_events": "github_issue_events",
@@ -36,6 +44,7 @@ TABLE_BY_KIND = {
 MAX_RAW_BYTES = 64 * 1024
 
 _SLUG_PART = re.compile(r"^[a-z0-9._-]+$")
+_PR_NUMBER = re.compile(r"^[1-9][0-9]{0,17}$")
 
 
 @dataclass
@@ -56,10 +65,13 @@ class _Reject(Exception):
 
 
 def github_key_parts(key: str) -> tuple[str, str]:
-    """`github/<owner>/<name>/<kind>/<file>` -> (table, repo); ValueError for any other key."""
+    """`github/<owner>/<name>/<kind>/<file>` (`pull_commits/<number>/<file>`) -> (table, repo); ValueError for any
+    other key."""
     parts = key.split("/")
     if len(parts) < 5 or parts[0] != "github" or parts[3] not in TABLE_BY_KIND or not parts[-1]:
         raise ValueError(f"not a GitHub page key: {key!r}")
+    if parts[3] == "pull_commits" and (len(parts) != 6 or not _PR_NUMBER.match(parts[4])):
+        raise ValueError(f"not a pull request's commits page key: {key!r}")
     return TABLE_BY_KIND[parts[3]], f"{parts[1]}/{parts[2]}".lower()
 
 
@@ -117,7 +129,14 @@ def _pull_row(record: dict[str, Any]) -> dict[str, Any]:
         "updated_at": _timestamp(record, ("updated_at",), required=True),
         "closed_at": _timestamp(record, ("closed_at",), required=False),
         "merged_at": _timestamp(record, ("merged_at",), required=False),
+        "head_ref": _ref(record, "head"),
+        "base_ref": _ref(record, "base"),
     }
+
+
+def _ref(record: dict[str, Any], side: str) -> str | None:
+    ref = record.get(side, {}).get("ref") if isinstance(record.get(side), dict) else None
+    return ref if isinstance(ref, str) and ref else None
 
 
 def _commit_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +155,21 @@ def _commit_row(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _pull_commit_row(record: dict[str, Any]) -> dict[str, Any]:
+    # github_sync replaces the message by the AI tools its trailers name; a page stored with its message
+    # (an older sync, a hand-dropped page) is read with the same rule.
+    tools = record.get("prodlens_ai_coauthors")
+    if not (isinstance(tools, list) and all(isinstance(tool, str) for tool in tools)):
+        tools = ai_coauthors(_get_message(record))
+    return {"sha": _identifier(record, "sha", kind=str), "ai_coauthors": sorted(set(tools))}
+
+
+def _get_message(record: dict[str, Any]) -> str | None:
+    commit = record.get("commit")
+    message = commit.get("message") if isinstance(commit, dict) else None
+    return message if isinstance(message, str) else None
+
+
 def _event_row(record: dict[str, Any]) -> dict[str, Any]:
     event = record.get("event")
     if not isinstance(event, str) or not event:
@@ -148,7 +182,12 @@ def _event_row(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_ROW = {"github_pulls": _pull_row, "github_commits": _commit_row, "github_issue_events": _event_row}
+_ROW = {
+    "github_pulls": _pull_row,
+    "github_commits": _commit_row,
+    "github_pull_commits": _pull_commit_row,
+    "github_issue_events": _event_row,
+}
 
 
 def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> GithubPage:
@@ -204,5 +243,7 @@ def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> 
             reject(index, err.reason, err.detail, orjson.dumps(record))
             continue
         row["source_key"] = key
+        if table == "github_pull_commits":
+            row["pr_number"] = int(key.split("/")[4])
         page.rows.append(row)
     return page

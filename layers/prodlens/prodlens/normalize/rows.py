@@ -64,5 +64,6 @@ def canonical_row(ctx: ObjectContext, source_format: str, rid: str, **values: An
         "accepted_lines": values.get("accepted_lines"),
         "diff_ratio": values.get("diff_ratio"),
         "source_cost": values.get("source_cost"),
+        "git_branch": values.get("git_branch"),
         "repo": repo,
     }

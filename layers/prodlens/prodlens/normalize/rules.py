@@ -1,5 +1,5 @@
 """The field rules of every trace and usage format (contract §1–§3), each defined once, as DuckDB SQL macros:
-timestamps, token counts, numbers, integers, booleans and repo slugs.
+timestamps, token counts, numbers, integers, booleans, git branch names and repo slugs.
 
 The vectorized JSONL formats (normalize.jsonl) apply the macros to the VARCHAR leaves of DuckDB's NDJSON reader.
 The Python-parsed formats apply the same macros through `Rules` (one per object, `ObjectContext.rules`): a raw
@@ -77,6 +77,8 @@ CREATE OR REPLACE TEMP MACRO pl_whole(x) AS CASE WHEN x = trunc(x) AND abs(x) < 
 -- KELVIN SIGN to ASCII letters; non-ASCII text is kept as is and fails pl_slug_ok (invalid_repo).
 CREATE OR REPLACE TEMP MACRO pl_slug(s) AS nullif(CASE WHEN strlen(s) = length(s) THEN lower(trim(s))
     ELSE trim(s) END, '');
+-- a git branch name as the tool recorded it: trimmed, 1-255 characters (a longer value is not a ref name)
+CREATE OR REPLACE TEMP MACRO pl_branch(s) AS CASE WHEN length(trim(s)) BETWEEN 1 AND 255 THEN trim(s) END;
 -- `name` or `owner/name` of [a-z0-9._-], without `..`
 CREATE OR REPLACE TEMP MACRO pl_slug_ok(slug) AS regexp_full_match(slug, '[a-z0-9._-]+(/[a-z0-9._-]+)?')
     AND NOT contains(slug, '..');
@@ -92,6 +94,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 # The rules a Python format looks up: the columns each reads (over `s`, the leaf text) and the intermediate
 # column they need. One query evaluates each rule an object asked for over the leaves asked for with it.
 TIMESTAMP, TOKENS, NUMBER, INTEGER, BOOLEAN, SLUG = "timestamp", "tokens", "number", "integer", "boolean", "slug"
+BRANCH = "branch"
 _RULES: dict[str, tuple[tuple[str, ...], str]] = {
     TIMESTAMP: (("CASE WHEN pl_ts_ok(t) THEN t END", "pl_ts_check(s, t)", "t IS NOT NULL"), "pl_ts(s) AS t"),
     TOKENS: (("CASE WHEN n IS NULL OR pl_tok_ok(n) THEN n ELSE -1 END",), "pl_tok(s) AS n"),
@@ -99,6 +102,7 @@ _RULES: dict[str, tuple[tuple[str, ...], str]] = {
     INTEGER: (("pl_whole(d)",), "pl_dbl(s) AS d"),
     BOOLEAN: (("pl_bool(s)",), ""),
     SLUG: (("g", "pl_slug_ok(g)"), "pl_slug(s) AS g"),
+    BRANCH: (("pl_branch(s)",), ""),
 }
 # texts and characters per query: bound the memory of one evaluation
 _CHUNK, _CHUNK_CHARS = 50_000, 8 * 1024 * 1024
@@ -273,6 +277,10 @@ class Rules:
     def boolean(self, value: Any) -> bool | None:
         """true/false, 1/0, yes/no (any case); None otherwise."""
         return self._result(BOOLEAN, value)
+
+    def branch(self, value: Any) -> str | None:
+        """A git branch name (text, trimmed, 1-255 characters); None otherwise."""
+        return self._result(BRANCH, value) if isinstance(value, str) else None
 
     def slug(self, value: Any) -> str | None:
         """A lower-cased `owner/name` slug, None when absent or blank; RecordError(invalid_repo) when malformed."""

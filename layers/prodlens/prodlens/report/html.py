@@ -21,6 +21,7 @@ from prodlens.report.model import (
     fmt_p,
     repo_label,
 )
+from prodlens.report.pr_ai import PR_AI_COLUMNS, PR_AI_TITLE, pr_ai_cells, pr_ai_findings
 from prodlens.report.rollouts import ROLLOUT_NOTE, ROLLOUT_TITLE, RolloutEffect
 from prodlens.report.teams import COLUMNS, TEAMS_TITLE, table_rows
 from prodlens.report.text import NO_WARNINGS, NOT_SIGNIFICANT_LABEL, WARNINGS_TITLE, _effects_lines
@@ -483,6 +484,22 @@ def cohorts_block(report: Report) -> str:
     )
 
 
+def pr_ai_block(report: Report) -> str:
+    """AI-assisted vs other merged pull requests, with the evidence counts and the observational caveat."""
+    view = report.pull_requests_ai
+    if not view.comparisons:
+        return ""
+    head = "".join(f"<th>{_e(h)}</th>" for h in PR_AI_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in pr_ai_cells(s)) + "</tr>" for s in view.comparisons)
+    evidence = ", ".join(f"{kind} {count}" for kind, count in view.evidence.items()) or "none"
+    findings = pr_ai_findings(view) or ["No detectable difference between the two groups."]
+    return (
+        f'<section class="pr-ai" id="pr-ai"><h2>{_e(PR_AI_TITLE)}</h2><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table><p>{_e('; '.join(findings))}</p>"
+        f'<p class="meta">Evidence: {_e(evidence)}</p><p class="meta">{_e(view.caveat)}</p></section>'
+    )
+
+
 def render_html(report: Report) -> str:
     """A single self-contained page (inline CSS and SVG, every string escaped, no external links).
 
@@ -514,6 +531,7 @@ def render_html(report: Report) -> str:
     body.append(warnings_block(report))
     body.append(teams_block(report))
     body.append(rollouts_block(report))
+    body.append(pr_ai_block(report))
     body.append(cohorts_block(report))
 
     if report.charts:

@@ -12,6 +12,7 @@ import numpy as np
 
 from prodlens.report.cohorts import CohortView, cohort_view
 from prodlens.report.gaps import DataWarning, data_warnings
+from prodlens.report.pr_ai import PrAiView, pr_ai_view
 from prodlens.report.rollouts import RolloutView, rollout_view
 from prodlens.report.teams import TeamView, team_view
 from prodlens.stats.correlate import (
@@ -303,6 +304,7 @@ class Report:
     teams: TeamView | None = None  # the team view (people.json teams), when asked for or when teams exist
     rollouts: RolloutView = field(default_factory=RolloutView)  # what changed at the AI rollout (rollout_effects)
     cohorts: CohortView = field(default_factory=CohortView)  # weekly AI-use cohorts (cohort_weekly)
+    pull_requests_ai: PrAiView = field(default_factory=PrAiView)  # AI-assisted vs other PRs (pull_request_ai)
 
     @property
     def days(self) -> int:
@@ -534,6 +536,7 @@ def build_report(
     by_team: bool = False,
     rollout_effects: Rows = (),
     cohorts: Rows = (),
+    pull_request_ai: Rows = (),
 ) -> Report:
     """Assemble the report.
 
@@ -635,5 +638,17 @@ def build_report(
             for row in as_rows(cohorts)
             if (since_d is None or to_date(row["week"]) >= since_d - timedelta(days=6))
             and (until_d is None or to_date(row["week"]) <= until_d)
+        ),
+        pull_requests_ai=pr_ai_view(
+            (
+                row
+                for row in as_rows(pull_request_ai)
+                if row.get("merged_at") is None
+                or (
+                    (since_d is None or row["merged_at"].date() >= since_d)
+                    and (until_d is None or row["merged_at"].date() <= until_d)
+                )
+            ),
+            repo,
         ),
     )

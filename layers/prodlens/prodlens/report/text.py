@@ -19,6 +19,7 @@ from prodlens.report.model import (
     fmt_p,
     repo_label,
 )
+from prodlens.report.pr_ai import pr_ai_lines
 from prodlens.report.rollouts import rollout_lines
 from prodlens.report.teams import COLUMNS, TEAMS_TITLE, TeamView, table_rows
 
@@ -171,6 +172,8 @@ def render_text(report: Report) -> str:
     out.extend(team_lines(report.teams))
     out.extend(rollout_lines(report.rollouts))
     out.append("")
+    out.extend(pr_ai_lines(report.pull_requests_ai))
+    out.append("")
     out.extend(cohort_lines(report.cohorts))
     out.append("")
 
@@ -227,6 +230,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     data["teams"] = dataclasses.asdict(report.teams) if report.teams is not None else None
     data["rollout_effects"] = [dataclasses.asdict(e) for e in report.rollouts.effects]
     data["cohorts"] = dataclasses.asdict(report.cohorts)
+    data["pull_requests_ai"] = dataclasses.asdict(report.pull_requests_ai)
     for key in ("since", "until", "repo_filter", "window_start", "window_end"):
         data[key] = getattr(report, key)
     data["days"] = report.days

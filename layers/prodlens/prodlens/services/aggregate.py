@@ -1,8 +1,8 @@
 """Use case: recompute the derived tables for the partitions that changed since the last run.
 
 Inputs are the staging partitions normalize writes (traces, github_pulls, github_issue_events,
-github_commits). Normalize writes an object first and then marks its (table, event_date, repo) dirty, so
-the dirty marks are the work list and the source of truth for "what still needs recomputing". A run:
+github_pull_commits, github_commits). Normalize writes an object first and then marks its (table, event_date,
+repo) dirty, so the dirty marks are the work list and the source of truth for "what still needs recomputing". A run:
 
 1. reads the dirty marks (and their versions);
 2. rebuilds pull_requests for every dirty GitHub repo and commits for every dirty commits partition,
@@ -49,12 +49,14 @@ from prodlens.schema import (
     AI_COMMIT_RECORDS,
     AI_COMMITS,
     COMMITS,
+    DAILY_BRANCH_SESSIONS,
     DAILY_DEVELOPER_METRICS,
     DAILY_GITHUB_METRICS,
     DAILY_SESSION_METRICS,
     DEVELOPER_DAILY_USAGE,
     GITHUB_COMMITS,
     GITHUB_ISSUE_EVENTS,
+    GITHUB_PULL_COMMITS,
     GITHUB_PULLS,
     PULL_REQUESTS,
     TABLES,
@@ -70,6 +72,7 @@ DIRTY_TABLES = (
     TRACES.name,
     GITHUB_PULLS.name,
     GITHUB_ISSUE_EVENTS.name,
+    GITHUB_PULL_COMMITS.name,
     GITHUB_COMMITS.name,
     USAGE_RECORDS.name,
     AI_COMMIT_RECORDS.name,
@@ -219,12 +222,15 @@ class _Lake:
         return {(day, parse_partition(table, o.key)["repo"]) for o in self.store.list(prefix)}
 
 
+_PR_STAGING = (GITHUB_PULLS.name, GITHUB_ISSUE_EVENTS.name, GITHUB_PULL_COMMITS.name)  # pull_requests' inputs
+
+
 def _plan(lake: _Lake, marks: dict[str, list[DirtyPartition]], backfill: tuple[str, str] | None) -> _Plan:
     plan = _Plan()
     if backfill is None:
         plan.marks = [m for table in DIRTY_TABLES for m in marks[table]]
         plan.session_days = {m.event_date for m in marks[TRACES.name] if _is_day(m.event_date)}
-        plan.github_repos = {m.repo for m in marks[GITHUB_PULLS.name] + marks[GITHUB_ISSUE_EVENTS.name]}
+        plan.github_repos = {m.repo for table in _PR_STAGING for m in marks[table]}
         plan.commit_partitions = {(m.event_date, m.repo) for m in marks[GITHUB_COMMITS.name] if _is_day(m.event_date)}
         # A usage day changed, and so did the next day: a cumulative series' first point there is counted from
         # its last point of the day before (developer_daily_usage).
@@ -238,13 +244,13 @@ def _plan(lake: _Lake, marks: dict[str, list[DirtyPartition]], backfill: tuple[s
     plan.github_days = set(in_range)
     plan.usage_days = set(in_range)
     plan.ai_commit_repos = lake.repos(AI_COMMIT_RECORDS.name)
-    plan.github_repos = lake.repos(GITHUB_PULLS.name) | lake.repos(GITHUB_ISSUE_EVENTS.name)
+    plan.github_repos = set().union(*(lake.repos(table) for table in _PR_STAGING))
     for day in days:
         plan.commit_partitions |= lake.day_partitions(GITHUB_COMMITS.name, day)
     # Marks the backfill fully covers are cleared too (same version rule); the others stay for the schedule.
     dated = marks[TRACES.name] + marks[GITHUB_COMMITS.name] + marks[USAGE_RECORDS.name]
     plan.marks = [m for m in dated if m.event_date in in_range]
-    plan.marks += marks[GITHUB_PULLS.name] + marks[GITHUB_ISSUE_EVENTS.name] + marks[AI_COMMIT_RECORDS.name]
+    plan.marks += [m for table in (*_PR_STAGING, AI_COMMIT_RECORDS.name) for m in marks[table]]
     return plan
 
 
@@ -264,13 +270,14 @@ def _rebuild_pull_requests(lake: _Lake, repos: set[str]) -> _PullRequests:
     """
     if not repos:
         return _PullRequests()
-    old, pulls, events = [], [], []
+    old, pulls, events, pull_commits = [], [], [], []
     for repo in sorted(repos):
         partition = {"repo": repo}
         old += lake.partition_files(PULL_REQUESTS.name, partition)
         pulls += lake.partition_files(GITHUB_PULLS.name, partition)
         events += lake.partition_files(GITHUB_ISSUE_EVENTS.name, partition)
-    built = domain.pull_requests(pulls, events, lake.outputs)
+        pull_commits += lake.partition_files(GITHUB_PULL_COMMITS.name, partition)
+    built = domain.pull_requests(pulls, events, pull_commits, lake.outputs)
     days = domain.changed_pr_days(old, [PartitionFile(b.path, b.partition) for b in built], lake.outputs)
     return _PullRequests(set(repos), built, days)
 
@@ -353,8 +360,12 @@ def _recompute_session_days(lake: _Lake, days: set[str]) -> list[TableFile]:
     ordered = sorted(days)
     for start in range(0, len(ordered), DAYS_PER_BATCH):
         batch = ordered[start : start + DAYS_PER_BATCH]
-        outputs = domain.daily_session_metrics(_day_files(lake, TRACES.name, batch), batch, lake.outputs)
+        traces = _day_files(lake, TRACES.name, batch)
+        outputs = domain.daily_session_metrics(traces, batch, lake.outputs)
         _publish_days(lake, DAILY_SESSION_METRICS.name, set(batch), outputs)
+        _publish_days(
+            lake, DAILY_BRANCH_SESSIONS.name, set(batch), domain.daily_branch_sessions(traces, batch, lake.outputs)
+        )
         written += outputs
         lake.forget_inputs(len(ordered))
     return written

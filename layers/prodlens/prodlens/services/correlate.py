@@ -20,17 +20,21 @@ from typing import Any
 
 from prodlens.duck import write_rows
 from prodlens.lake_engine import LocalEngine
+from prodlens.normalize.formats import TRACE_TOOLS
 from prodlens.observability import logger, metrics
 from prodlens.people import PEOPLE_KEY, parse_people
 from prodlens.ports import ObjectStore, StateStore
 from prodlens.report import build_report, render_html
 from prodlens.rollouts import ROLLOUTS_KEY, parse_rollouts
 from prodlens.schema import (
+    AI_COMMITS,
     COHORT_WEEKLY,
     CORRELATIONS,
+    DAILY_BRANCH_SESSIONS,
     DAILY_DEVELOPER_METRICS,
     DAILY_GITHUB_METRICS,
     DAILY_SESSION_METRICS,
+    PULL_REQUEST_AI,
     PULL_REQUESTS,
     ROLLOUT_EFFECTS,
     Table,
@@ -38,15 +42,18 @@ from prodlens.schema import (
 from prodlens.stats import correlate, input_version
 from prodlens.stats.cohorts import cohort_weekly
 from prodlens.stats.effects import compute_effects
+from prodlens.stats.pr_ai import pull_request_ai
 from prodlens.stats.rollout_table import rollout_effects
 
 CORRELATIONS_KEY = "correlations/correlations.parquet"
 ROLLOUT_EFFECTS_KEY = "rollout_effects/rollout_effects.parquet"
 COHORT_WEEKLY_KEY = "cohort_weekly/cohort_weekly.parquet"
+PULL_REQUEST_AI_KEY = "pull_request_ai/pull_request_ai.parquet"
 REPORT_KEY = "reports/latest.html"
 CACHE_PK, CACHE_SK = "cache#correlations", "latest"
 INPUT_TABLES = (DAILY_SESSION_METRICS.name, DAILY_GITHUB_METRICS.name)
-PAGE_TABLES = (DAILY_DEVELOPER_METRICS.name, PULL_REQUESTS.name)  # the team view, rollouts and cohorts
+# the team view, rollouts, cohorts and AI-assisted pull requests
+PAGE_TABLES = (DAILY_DEVELOPER_METRICS.name, PULL_REQUESTS.name, DAILY_BRANCH_SESSIONS.name, AI_COMMITS.name)
 
 
 def _fingerprint(store: ObjectStore, holidays: Sequence[date], config_etags: Sequence[str]) -> tuple[str, list[str]]:
@@ -68,6 +75,7 @@ class _PageInputs:
     holidays: Sequence[date]
     rollouts: list[dict[str, Any]]
     cohorts: list[dict[str, Any]]
+    pull_request_ai: list[dict[str, Any]]
 
 
 def _write_page(store: ObjectStore, page: _PageInputs, correlations: list[dict[str, Any]]) -> None:
@@ -82,6 +90,7 @@ def _write_page(store: ObjectStore, page: _PageInputs, correlations: list[dict[s
         developer_daily=page.developers,
         rollout_effects=page.rollouts,
         cohorts=page.cohorts,
+        pull_request_ai=page.pull_request_ai,
     )
     store.put_bytes(REPORT_KEY, render_html(report).encode("utf-8"), content_type="text/html; charset=utf-8")
 
@@ -136,11 +145,13 @@ def run_correlate(
         github_rows = engine.query_dicts(f"SELECT * FROM {DAILY_GITHUB_METRICS.name}", dialect="duckdb")
         developer_rows = engine.query_dicts(f"SELECT * FROM {DAILY_DEVELOPER_METRICS.name}", dialect="duckdb")
         pull_rows = engine.query_dicts(f"SELECT * FROM {PULL_REQUESTS.name}", dialect="duckdb")
+        branch_rows = engine.query_dicts(f"SELECT * FROM {DAILY_BRANCH_SESSIONS.name}", dialect="duckdb")
+        ai_commit_rows = engine.query_dicts(f"SELECT * FROM {AI_COMMITS.name}", dialect="duckdb")
         version = input_version(session_rows, github_rows, holidays)
         computed_at = now.replace(tzinfo=None)
-        # What changed at each rollout, and the weekly cohorts: cheap next to the correlations, and they also read
-        # the team table, the pull requests, the rollout dates and the people, so they are recomputed whenever
-        # anything did
+        # What changed at each rollout, the weekly cohorts and the AI-assisted pull requests: cheap next to the
+        # correlations, and they also read the team table, the pull requests, the branch sessions, the rollout
+        # dates and the people, so they are recomputed whenever anything did
         rollouts = rollout_effects(
             session_rows,
             github_rows,
@@ -153,7 +164,9 @@ def run_correlate(
         _write_table(store, workdir, ROLLOUT_EFFECTS, ROLLOUT_EFFECTS_KEY, rollouts)
         cohorts = cohort_weekly(developer_rows, pull_rows, people, computed_at=computed_at)
         _write_table(store, workdir, COHORT_WEEKLY, COHORT_WEEKLY_KEY, cohorts)
-        page = _PageInputs(session_rows, github_rows, developer_rows, holidays, rollouts, cohorts)
+        pr_ai = pull_request_ai(pull_rows, branch_rows, ai_commit_rows, tool_of=TRACE_TOOLS, computed_at=computed_at)
+        _write_table(store, workdir, PULL_REQUEST_AI, PULL_REQUEST_AI_KEY, pr_ai)
+        page = _PageInputs(session_rows, github_rows, developer_rows, holidays, rollouts, cohorts, pr_ai)
         if not force and cached.get("input_version") == version and store.head(CORRELATIONS_KEY) is not None:
             # The correlations stand; the page's other inputs (the team view) may have changed
             stored = workdir / "stored" / CORRELATIONS_KEY
@@ -174,6 +187,7 @@ def run_correlate(
                 "rows": cached.get("rows", 0),
                 "rollout_rows": len(rollouts),
                 "cohort_rows": len(cohorts),
+                "pull_request_ai_rows": len(pr_ai),
             }
 
         rows = correlate(session_rows, github_rows, holidays=holidays, input_version=version, computed_at=computed_at)
@@ -193,5 +207,6 @@ def run_correlate(
         "rows": len(rows),
         "rollout_rows": len(rollouts),
         "cohort_rows": len(cohorts),
+        "pull_request_ai_rows": len(pr_ai),
         "daily_objects": len(keys),
     }

@@ -38,6 +38,7 @@ def local_report(
     correlations = engine.query_dicts("SELECT * FROM correlations", dialect="duckdb")
     rollouts = engine.query_dicts("SELECT * FROM rollout_effects ORDER BY unit, design, metric", dialect="duckdb")
     cohorts = engine.query_dicts("SELECT * FROM cohort_weekly ORDER BY week, team, cohort", dialect="duckdb")
+    pr_ai = engine.query_dicts("SELECT * FROM pull_request_ai ORDER BY repo, number", dialect="duckdb")
     session = engine.query_dicts("SELECT * FROM daily_session_metrics ORDER BY event_date, repo", dialect="duckdb")
     github = engine.query_dicts("SELECT * FROM daily_github_metrics ORDER BY event_date, repo", dialect="duckdb")
     developers = engine.query_dicts(
@@ -62,6 +63,7 @@ def local_report(
         by_team=by_team,
         rollout_effects=rollouts,
         cohorts=cohorts,
+        pull_request_ai=pr_ai,
     )
     return _RENDERERS[fmt](report)
 

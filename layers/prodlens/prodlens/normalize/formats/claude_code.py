@@ -27,6 +27,7 @@ CLAUDE_STRUCTURE = {
     "costUSD": "DOUBLE",
     "isApiErrorMessage": "VARCHAR",
     "uuid": "VARCHAR",
+    "gitBranch": "VARCHAR",
     "message": {
         "id": "VARCHAR",
         "model": "VARCHAR",
@@ -77,6 +78,7 @@ SELECT ln, kind,
     CAST(NULL AS INTEGER) AS accepted_lines,
     CAST(NULL AS DOUBLE) AS diff_ratio,
     pl_fin(costUSD) AS source_cost,
+    pl_branch(gitBranch) AS git_branch,
     coalesce(pl_slug(CAST($meta_repo AS VARCHAR)), 'unknown') AS repo
 FROM c
 """

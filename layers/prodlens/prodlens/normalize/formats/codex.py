@@ -9,8 +9,9 @@ counter since the previous advance as its tokens (never the totals summed); ever
 A forked sub-agent rollout starts with its own `session_meta` and its parent's, then replays the parent's
 token counts: those set the starting total and are skipped, until the fork's own first user message.
 
-Rows: session = the first `session_meta.id`; model = the latest `turn_context.model` before the line; repo =
-`session_meta.git.repository_url` (else the object's `repo` metadata); time = the line's `timestamp` (UTC).
+Rows: session = the first `session_meta.id`; git branch = its `git.branch`; model = the latest `turn_context.model`
+before the line; repo = `session_meta.git.repository_url` (else the object's `repo` metadata); time = the line's
+`timestamp` (UTC).
 `input_tokens` includes `cached_input_tokens` (cache reads) and `output_tokens` includes reasoning tokens.
 The record id is (session, cumulative total), the same however often the line is re-emitted or re-delivered.
 """
@@ -56,6 +57,7 @@ class _Session:
         self.rules = rules
         self.session_id: str | None = None
         self.repo: str | None = None
+        self.branch: Any = None  # session_meta.git.branch, raw
         self.model: str | None = None
         self.metas = 0
         self.forked = False
@@ -67,6 +69,7 @@ class _Session:
         if self.metas == 1:
             self.session_id = str(payload["id"]) if payload.get("id") is not None else None
             self.repo = repo_from_remote(dig(payload, "git", "repository_url"))
+            self.branch = dig(payload, "git", "branch")
             self.forked = isinstance(dig(payload, "source", "subagent"), dict)
             self.replaying = self.forked
         elif self.forked:
@@ -99,6 +102,7 @@ def _row(session: _Session, line: dict[str, Any], increase: dict[str, int], ctx:
         record_id("codex", session.session_id or ctx.source_key, total),
         own_repo=session.repo,
         session_id=session.session_id,
+        git_branch=ctx.rules.branch(session.branch),
         model=session.model,
         ts=ctx.rules.timestamp(line.get("timestamp")),
         tokens_in=increase["input_tokens"] - cached,

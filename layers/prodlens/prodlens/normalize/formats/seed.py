@@ -118,6 +118,7 @@ SELECT ln, kind,
     pl_whole(lines) AS accepted_lines,
     pl_fin(a.diff_ratio) AS diff_ratio,
     pl_fin(a."llm.cost.total") AS source_cost,
+    CAST(NULL AS VARCHAR) AS git_branch,
     coalesce(pl_slug(md.repo), pl_slug(a.repo), pl_slug(CAST($meta_repo AS VARCHAR)), 'unknown') AS repo,
     metadata_unread
 FROM c

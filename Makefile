@@ -17,7 +17,7 @@ help:
 	@echo "make test      the whole test suite (unit, integration, end to end, faults)"
 	@echo "make faults    the fault and bad-input suite alone"
 	@echo "make bench     throughput, memory and incremental-cost benchmarks (and a quick calibration row)"
-	@echo "make calibrate calibration by simulation: the adjusted association (false flags, links found, CI coverage), then the rollout effects (null verdicts, effects found, CI coverage)"
+	@echo "make calibrate calibration by simulation: the adjusted association (false flags, links found, CI coverage), then the rollout effects, then the AI-assisted PR comparison (null verdicts, effects found, CI coverage)"
 	@echo "make validate  sam validate --lint, cfn-lint on the transformed template, checkov"
 	@echo "make build     sam build (python3.13, arm64)"
 	@echo "make size      unzipped function + layer sizes against Lambda's 250 MB, and the ELF architecture check"
@@ -46,10 +46,12 @@ bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 	@echo "== bench/calibrate.py (quick)"; CALIBRATE_QUICK=1 $(BIN)/python bench/calibrate.py
 	@echo "== bench/calibrate_rollout.py (quick)"; CALIBRATE_QUICK=1 $(BIN)/python bench/calibrate_rollout.py
+	@echo "== bench/calibrate_pr_ai.py (quick)"; CALIBRATE_QUICK=1 $(BIN)/python bench/calibrate_pr_ai.py
 
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate.py
 	$(BIN)/python bench/calibrate_rollout.py
+	$(BIN)/python bench/calibrate_pr_ai.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check layers functions tests bench scripts

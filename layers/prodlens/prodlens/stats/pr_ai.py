@@ -193,13 +193,15 @@ def compare_groups(ai: list[dict[str, Any]], other: list[dict[str, Any]]) -> dic
 
 
 def compare(pull_request_ai_rows: Rows) -> list[dict[str, Any]]:
-    """AI-assisted vs other merged PRs, per repo and over every repo (`*` first)."""
+    """AI-assisted vs other merged PRs, per repo and over every repo (`*` first, when there are several)."""
     merged = [row for row in as_rows(pull_request_ai_rows) if row.get("merged")]
     units: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in merged:
         units[row["repo"]].append(row)
     result = []
-    for unit, prs in [(_ALL, merged), *sorted(units.items())] if merged else []:
+    # A single repo is its own total: one row (a `*` copy would count its tests twice in the family).
+    scopes = [(_ALL, merged), *sorted(units.items())] if len(units) > 1 else sorted(units.items())
+    for unit, prs in scopes:
         ai = [pr for pr in prs if pr["ai_assisted"]]
         other = [pr for pr in prs if not pr["ai_assisted"]]
         result.append({"unit": unit, **compare_groups(ai, other)})

@@ -65,6 +65,9 @@ def test_pipeline_delivers_every_upload_and_fills_every_table(demo_lake):
         "correlations",
         "rollout_effects",
         "cohort_weekly",
+        "pull_request_ai",
+        "daily_branch_sessions",
+        "github_pull_commits",
         "pull_requests",
         "commits",
         "developer_daily_usage",
@@ -159,6 +162,37 @@ def test_the_demo_rollout_is_found_in_rollout_effects_and_the_report(demo_lake):
     text = _prodlens("report", "--lake", str(lake)).stdout
     section = text[text.index("What changed at the AI rollout") :]
     assert "acme/web commit_count [its] since 2026-10-19 (configured)" in section and "-> increase" in section
+
+
+def test_the_demo_pull_requests_written_with_claude_code_are_found_and_compared(demo_lake):
+    # Given the demo: some PRs were worked on in Claude Code sessions on their branch, most of their commits carry
+    # its co-author trailer, and a few of acme/api's commits have Cursor AI lines
+    lake, _ = demo_lake
+    evidence = _query(
+        lake,
+        "SELECT kind, count(*) AS n FROM pull_request_ai CROSS JOIN UNNEST(evidence) AS t(kind) GROUP BY kind",
+    )
+    counts = {r["kind"]: int(r["n"]) for r in evidence}
+    # Then every kind of evidence is found
+    assert set(counts) == {"claude_code_branch", "co_author_trailer", "cursor_ai_lines"}, counts
+    # And a branch session's PR carries the session's cost
+    costed = _query(
+        lake,
+        "SELECT count(*) AS n FROM pull_request_ai WHERE contains(evidence, 'claude_code_branch') "
+        "AND ai_sessions = 1 AND ai_cost_usd > 0",
+    )
+    assert int(costed[0]["n"]) == counts["claude_code_branch"]
+    # And the trailers arrive in the lake as the tools they name
+    assert (
+        _query(lake, "SELECT count(*) AS n FROM github_pull_commits WHERE cardinality(ai_coauthors) > 0")[0]["n"] != "0"
+    )
+    # And the report compares the groups: the demo's AI PRs were the quick ones, so merge time says faster
+    report = json.loads(_prodlens("report", "--lake", str(lake), "--format", "json").stdout)
+    overall = next(c for c in report["pull_requests_ai"]["comparisons"] if c["unit"] == "*")
+    assert overall["merge_time_verdict"] == "faster" and overall["merge_time_ci_high"] < 1
+    text = _prodlens("report", "--lake", str(lake)).stdout
+    section = text[text.index("AI-assisted pull requests (merged)") :]
+    assert "*: AI-assisted PRs merged faster" in section and "it is not an effect of AI" in section
 
 
 def test_named_queries_run_on_the_local_lake_and_agree_with_the_report(demo_lake):

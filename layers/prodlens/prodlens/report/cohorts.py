@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from prodlens.report.columns import aligned_lines
 from prodlens.stats.cohorts import ALL_TEAMS, COHORTS
 
 COHORTS_TITLE = "AI-use cohorts (weekly)"
@@ -96,15 +97,6 @@ def cohort_cells(c: CohortSummary) -> tuple[str, ...]:
 def cohort_lines(view: CohortView) -> list[str]:
     if not view.cohorts:
         return [f"{COHORTS_TITLE}: no cohort rows yet (correlate writes them from daily_developer_metrics)"]
-    rows = [COHORT_COLUMNS, *(cohort_cells(c) for c in view.cohorts)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COHORT_COLUMNS))]
-    out = [COHORTS_TITLE]
-    out += [
-        "  "
-        + "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
+    out = [COHORTS_TITLE, *aligned_lines([COHORT_COLUMNS, *(cohort_cells(c) for c in view.cohorts)])]
     out.append(f"  {view.caveat}")
     return out

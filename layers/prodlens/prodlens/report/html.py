@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from html import escape
 from importlib import resources
 from string import Template
@@ -365,6 +366,12 @@ def warnings_block(report: Report) -> str:
     )
 
 
+def _table(heads: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in heads)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def teams_block(report: Report) -> str:
     """The team view as a table, with its caveat."""
     view = report.teams
@@ -373,11 +380,9 @@ def teams_block(report: Report) -> str:
     groups = view.people if view.team_filter else view.teams
     title = f"{TEAMS_TITLE}: {view.team_filter}" if view.team_filter else TEAMS_TITLE
     heads = ["person" if view.team_filter else "team", *(h for h, _, _ in COLUMNS), "tools"]
-    head = "".join(f"<th>{_e(h)}</th>" for h in heads)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in table_rows(groups))
     return (
-        f'<section class="teams" id="teams"><h2>{_e(title)}</h2><table><thead><tr>{head}</tr></thead>'
-        f'<tbody>{body}</tbody></table><p class="meta">{_e(view.caveat)}</p></section>'
+        f'<section class="teams" id="teams"><h2>{_e(title)}</h2>{_table(heads, table_rows(groups))}'
+        f'<p class="meta">{_e(view.caveat)}</p></section>'
     )
 
 
@@ -471,17 +476,20 @@ def rollouts_block(report: Report) -> str:
     )
 
 
+def _table_section(name: str, title: str, table: str, findings: str, *notes: str) -> str:
+    """A report section: its table, an optional line of findings, then notes in the muted style."""
+    lines = f"<p>{_e(findings)}</p>" if findings else ""
+    meta = "".join(f'<p class="meta">{_e(note)}</p>' for note in notes)
+    return f'<section class="{name}" id="{name}"><h2>{_e(title)}</h2>{table}{lines}{meta}</section>'
+
+
 def cohorts_block(report: Report) -> str:
     """The weekly AI-use cohorts as a table, with the self-selection caveat."""
     view = report.cohorts
     if not view.cohorts:
         return ""
-    head = "".join(f"<th>{_e(h)}</th>" for h in COHORT_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cohort_cells(s)) + "</tr>" for s in view.cohorts)
-    return (
-        f'<section class="cohorts" id="cohorts"><h2>{_e(COHORTS_TITLE)}</h2><table><thead><tr>{head}</tr></thead>'
-        f'<tbody>{body}</tbody></table><p class="meta">{_e(view.caveat)}</p></section>'
-    )
+    table = _table(COHORT_COLUMNS, (cohort_cells(s) for s in view.cohorts))
+    return _table_section("cohorts", COHORTS_TITLE, table, "", view.caveat)
 
 
 def pr_ai_block(report: Report) -> str:
@@ -489,15 +497,10 @@ def pr_ai_block(report: Report) -> str:
     view = report.pull_requests_ai
     if not view.comparisons:
         return ""
-    head = "".join(f"<th>{_e(h)}</th>" for h in PR_AI_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in pr_ai_cells(s)) + "</tr>" for s in view.comparisons)
+    table = _table(PR_AI_COLUMNS, (pr_ai_cells(c) for c in view.comparisons))
     evidence = ", ".join(f"{kind} {count}" for kind, count in view.evidence.items()) or "none"
-    findings = pr_ai_findings(view) or ["No detectable difference between the two groups."]
-    return (
-        f'<section class="pr-ai" id="pr-ai"><h2>{_e(PR_AI_TITLE)}</h2><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table><p>{_e('; '.join(findings))}</p>"
-        f'<p class="meta">Evidence: {_e(evidence)}</p><p class="meta">{_e(view.caveat)}</p></section>'
-    )
+    findings = "; ".join(pr_ai_findings(view) or ["No detectable difference between the two groups."])
+    return _table_section("pr-ai", PR_AI_TITLE, table, findings, f"Evidence: {evidence}", view.caveat)
 
 
 def render_html(report: Report) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodlens.report.columns import aligned_lines
 from prodlens.stats.pr_ai import compare
 
 PR_AI_TITLE = "AI-assisted pull requests (merged)"
@@ -79,16 +80,7 @@ def pr_ai_findings(view: PrAiView) -> list[str]:
 def pr_ai_lines(view: PrAiView) -> list[str]:
     if not view.comparisons:
         return [f"{PR_AI_TITLE}: no merged pull requests yet"]
-    rows = [PR_AI_COLUMNS, *(pr_ai_cells(c) for c in view.comparisons)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(PR_AI_COLUMNS))]
-    out = [PR_AI_TITLE]
-    out += [
-        "  "
-        + "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
+    out = [PR_AI_TITLE, *aligned_lines([PR_AI_COLUMNS, *(pr_ai_cells(c) for c in view.comparisons)])]
     if view.evidence:
         out.append("  Evidence: " + ", ".join(f"{kind} {count}" for kind, count in view.evidence.items()))
     findings = pr_ai_findings(view)

@@ -39,6 +39,7 @@ def test_modern_rollout_has_one_row_per_advance_of_the_cumulative_total_and_sums
     assert {r["session_id"] for r in rows} == {"0199ec89-fd9e-7a51-9f3d-5b8e2c41d7a6"}
     assert {r["model"] for r in rows} == {"gpt-5-codex"}
     assert {r["repo"] for r in rows} == {"acme-robotics/checkout-service"}
+    assert {r["git_branch"] for r in rows} == {"feat/retry-backoff"}  # session_meta.git.branch
     assert [str(r["ts"]) for r in rows][0] == "2025-10-16 10:22:09.301000"
     counts = output.counts
     assert (counts.rows, counts.dead_letters, counts.read) == (3, 0, counts.skipped + 3)

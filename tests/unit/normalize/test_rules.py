@@ -105,6 +105,22 @@ def otlp_document(values: list[Any], attribute: str) -> str:
     return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]})
 
 
+def claude_lines(values: list[Any], field: str) -> str:
+    lines = []
+    for n, value in enumerate(values, 1):
+        line = {
+            "type": "assistant",
+            "sessionId": f"s{n}",
+            "timestamp": "2025-10-12T19:00:00Z",
+            "requestId": f"req_{n}",
+            "message": {"id": f"msg_{n}", "model": "gpt-4o", "usage": {"input_tokens": 1, "output_tokens": 2}},
+        }
+        if value is not ABSENT:
+            line[field] = value
+        lines.append(json.dumps(line))
+    return "\n".join(lines) + "\n"
+
+
 def both_paths(normalize, write, name: str, seed: str, python: str, column: str) -> tuple[list, list]:
     jsonl = normalize(write(f"{name}.jsonl", seed))
     parsed = normalize(write(f"{name}-python.json{'l' if python.count(chr(10)) > 1 else ''}", python))
@@ -152,6 +168,23 @@ def test_a_number_reads_alike_on_both_paths(normalize, write):
     on_python = outcomes(normalize(write("cost.json", otlp_document(NUMBERS, "llm.cost.total"))), "cost_usd")
     assert on_jsonl == on_python
     assert ("row", 1000.0) in on_python and ("row", None) in on_python
+
+
+ABSENT = object()  # the field is left out of the record
+BRANCHES = ["feature/x", "  fix/y ", "", ABSENT, "b" * 255, "b" * 256, 17, None]
+
+
+def test_a_git_branch_reads_alike_on_both_paths(normalize, write):
+    # Claude Code's gitBranch (the JSONL path) and the rule a Python format (Codex's git.branch) applies
+    on_jsonl = outcomes(
+        normalize(write("branch.jsonl", claude_lines(BRANCHES, "gitBranch")), metadata={"repo": "acme/api"}),
+        "git_branch",
+    )
+    rules = Rules()
+    on_python = [("row", rules.branch(None if v is ABSENT else v)) for v in BRANCHES]
+    assert on_jsonl == on_python
+    assert on_python[:3] == [("row", "feature/x"), ("row", "fix/y"), ("row", None)]
+    assert on_python[4:7] == [("row", "b" * 255), ("row", None), ("row", "17")]
 
 
 def test_an_object_s_announced_leaves_are_evaluated_in_one_query(monkeypatch):

@@ -279,8 +279,8 @@ class Rules:
         return self._result(BOOLEAN, value)
 
     def branch(self, value: Any) -> str | None:
-        """A git branch name (text, trimmed, 1-255 characters); None otherwise."""
-        return self._result(BRANCH, value) if isinstance(value, str) else None
+        """A git branch name (the leaf's text, trimmed, 1-255 characters); None otherwise."""
+        return self._result(BRANCH, value)
 
     def slug(self, value: Any) -> str | None:
         """A lower-cased `owner/name` slug, None when absent or blank; RecordError(invalid_repo) when malformed."""

@@ -87,17 +87,38 @@ def test_traces_hold_every_format_and_rows_match_the_inputs(demo_lake):
     assert formats["seed"] == seed_lines + 1  # plus the one good line of broken-upload.jsonl
     assert formats["litellm"] == 12
     assert formats["otlp"] == 24  # only LLM spans: CHAIN parents and TOOL spans are not requests
-    assert formats["claude_code"] == 30  # three streamed lines per call count once; <synthetic> is not a call
+    # three streamed lines per call count once; <synthetic> is not a call
+    assert formats["claude_code"] == len(_claude_calls())
+
+
+def _claude_calls() -> set[tuple[str, str, str]]:
+    """(object key, message id, request id) of every real call in the demo's Claude Code transcripts."""
+    calls = set()
+    for path in (DEMO_INPUT / "traces" / "claude").rglob("*.jsonl"):
+        for line in map(json.loads, path.read_text().splitlines()):
+            message = line.get("message") or {}
+            if line.get("type") == "assistant" and message.get("model") != "<synthetic>":
+                calls.add((path.relative_to(DEMO_INPUT).as_posix(), message["id"], line["requestId"]))
+    return calls
 
 
 def test_repo_partition_filter_and_attribution_from_object_metadata(demo_lake):
     lake, _ = demo_lake
+    # Claude Code transcripts name no repo or developer: each object's sidecar metadata does
     rows = _query(
         lake,
-        "SELECT developer_id, count(*) AS n FROM traces "
-        "WHERE repo = 'acme/web' AND source_format = 'claude_code' GROUP BY 1",
+        "SELECT source_key, repo, developer_id, count(*) AS n FROM traces "
+        "WHERE repo = 'acme/web' AND source_format = 'claude_code' GROUP BY 1, 2, 3",
     )
-    assert rows == [{"developer_id": "carol@acme.dev", "n": "30"}]
+    expected = {}
+    for meta in (DEMO_INPUT / "traces" / "claude").rglob("*.jsonl.meta.json"):
+        named = json.loads(meta.read_text())
+        if named["repo"] == "acme/web":
+            key = meta.relative_to(DEMO_INPUT).as_posix().removesuffix(".meta.json")
+            expected[key] = (named["repo"], named["developer"])
+    assert {r["source_key"]: (r["repo"], r["developer_id"]) for r in rows} == expected
+    calls = sum(1 for key, _, _ in _claude_calls() if key in expected)
+    assert sum(int(r["n"]) for r in rows) == calls
 
 
 def test_bad_lines_become_dead_letters_with_reasons(demo_lake):

@@ -101,6 +101,7 @@ WRITES = {
         "github_pulls",
         "github_commits",
         "github_issue_events",
+        "github_pull_commits",
         "usage_records",
         "ai_commit_records",
     ),
@@ -108,12 +109,13 @@ WRITES = {
         "pull_requests",
         "commits",
         "daily_session_metrics",
+        "daily_branch_sessions",
         "daily_github_metrics",
         "developer_daily_usage",
         "ai_commits",
         "daily_developer_metrics",
     ),
-    "CorrelateFunction": ("correlations", "rollout_effects", "cohort_weekly", "reports"),
+    "CorrelateFunction": ("correlations", "rollout_effects", "cohort_weekly", "pull_request_ai", "reports"),
     **dict.fromkeys(FETCHERS, ()),
 }
 READS = {
@@ -123,6 +125,7 @@ READS = {
         "github_pulls",
         "github_commits",
         "github_issue_events",
+        "github_pull_commits",
         "usage_records",
         "ai_commit_records",
     ),
@@ -135,6 +138,8 @@ READS = {
         "traces",
         "dead_letters",
         "daily_developer_metrics",  # the page's team view
+        "daily_branch_sessions",  # pull_request_ai: sessions on a PR's branch
+        "ai_commits",  # pull_request_ai: AI lines in a PR's commits
     ),
     **dict.fromkeys(FETCHERS, ()),
 }

@@ -1,6 +1,6 @@
 """Hostile raw objects through the real normalize handler on the embedded stack: each one ends as rows, dead
 letters with the contract's reason, or a clean skip; never a failed batch item, and always
-rows + dead letters + skipped == records read (contract §2).
+rows + dead letters + skipped == records read (docs/inputs.md, "Bad input").
 
 One embedded stack serves the module (every case uploads its own key). The 50 MB line is also driven
 through the handler: S3 and the handler add nothing for it but a download, which is what is being checked.
@@ -37,7 +37,7 @@ DEEP = 10_000
 
 
 def litellm(**overrides: Any) -> dict[str, Any]:
-    """A minimal LiteLLM StandardLoggingPayload (contract §1), attributed to acme/api."""
+    """A minimal LiteLLM StandardLoggingPayload (docs/inputs.md, traces), attributed to acme/api."""
     payload: dict[str, Any] = {
         "id": "chatcmpl-hostile",
         "trace_id": "trace-hostile",

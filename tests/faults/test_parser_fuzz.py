@@ -1,5 +1,5 @@
 """Property-based fuzz of the format parsers: whatever the bytes, normalize_object returns counts that balance
-(rows + dead letters + skipped == records read, contract §2) and never raises.
+(rows + dead letters + skipped == records read, docs/inputs.md "Bad input") and never raises.
 
 Generated objects mix records every parser must accept with truncated, garbage, blank and mistyped ones, so
 each example also checks that no good record was lost and that no out-of-contract value became a row.

@@ -1,5 +1,5 @@
 """What every Python-parsed format shares besides the field rules (those are `rules.py`): the record error,
-record ids, value lookups, and the privacy filter for the raw text of dead letters (contract §2, §3).
+record ids, value lookups, and the privacy filter for the raw text of dead letters (docs/inputs.md, "Bad input").
 """
 
 from __future__ import annotations

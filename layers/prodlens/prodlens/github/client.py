@@ -127,12 +127,7 @@ class GithubClient(DeadlineMixin):
         attempt = 0
         limited = 0
         while True:
-            if self._blocked is not None:
-                if not self._fits(self._blocked.retry_at - self._clock.time()):
-                    raise self._blocked
-                self._wait(self._blocked.retry_at - self._clock.time())
-                self.stats.rate_limit_waits += 1
-                self._blocked = None
+            self._wait_out_block()
             self._check_time_left()
             response = self._send(url, etag)
             status = response.status
@@ -146,18 +141,31 @@ class GithubClient(DeadlineMixin):
                 if limited > self._max_rate_limit_waits:
                     raise limit
                 self._blocked = limit
-                continue
-            if status >= 500 or status == 0:
+            elif status >= 500 or status == 0:
                 attempt += 1
-                if attempt >= self._max_attempts:
-                    raise GithubHttpError(status, url, "giving up after retries")
-                delay = self._backoff_s * 2 ** (attempt - 1)
-                if not self._fits(delay):
-                    raise OutOfTime(f"no time left to retry {url} after {status}")
-                self.stats.retries += 1
-                self._wait(delay)
-                continue
-            raise GithubHttpError(status, url, error_message(response.body))
+                self._back_off(url, status, attempt)
+            else:
+                raise GithubHttpError(status, url, error_message(response.body))
+
+    def _wait_out_block(self) -> None:
+        """Sleep until a known rate limit lifts, or raise it when it lasts past the deadline."""
+        if self._blocked is None:
+            return
+        if not self._fits(self._blocked.retry_at - self._clock.time()):
+            raise self._blocked
+        self._wait(self._blocked.retry_at - self._clock.time())
+        self.stats.rate_limit_waits += 1
+        self._blocked = None
+
+    def _back_off(self, url: str, status: int, attempt: int) -> None:
+        """Wait exponentially longer before each retry of a 5xx or network failure, within attempts and deadline."""
+        if attempt >= self._max_attempts:
+            raise GithubHttpError(status, url, "giving up after retries")
+        delay = self._backoff_s * 2 ** (attempt - 1)
+        if not self._fits(delay):
+            raise OutOfTime(f"no time left to retry {url} after {status}")
+        self.stats.retries += 1
+        self._wait(delay)
 
     def _send(self, url: str, etag: str | None) -> Response:
         headers = {

@@ -63,6 +63,7 @@ from urllib.parse import quote
 from prodlens.errors import CheckpointConflict
 from prodlens.github.client import GithubClient, GithubError, GithubHttpError, OutOfTime, RateLimited
 from prodlens.github.trailers import ai_coauthors
+from prodlens.http import Response
 
 ENDPOINTS = ("pulls", "commits", "issue_events")
 
@@ -306,7 +307,7 @@ def sync_repo(
             continue
         before = client.stats.requests
         try:
-            _walk(client, repo, _SPECS[name], sink, state, outcome)
+            _Walk(client, repo, _SPECS[name], sink, state, outcome).run()
         except RateLimited as err:
             outcome.status, outcome.retry_at, stopped = "rate_limited", err.retry_at, outcome
         except OutOfTime:
@@ -348,181 +349,191 @@ def _comparison(body: bytes, url: str) -> dict[str, Any]:
     return data
 
 
-def _walk(
-    client: GithubClient, repo: RepoRef, spec: _Endpoint, sink: PageSink, state: SyncState, out: EndpointResult
-) -> None:
-    checkpoint = state.get_checkpoint(repo.slug, spec.name)
-    out.checkpoint = checkpoint
-    first_url = spec.first_url(client, repo, checkpoint)
-    resume = state.get_resume(repo.slug, spec.name)
-    if resume:
-        # Continue the walk a rate limit or the time budget interrupted, from the page it did not get.
-        url: str | None = resume["next_url"]
-        newest = resume.get("newest") or checkpoint
-        at_newest = set(resume.get("at_newest") or ())
-        first_etag = None
-    else:
-        url, newest, at_newest = first_url, checkpoint, set()
-        first_etag = state.get_etag(repo.slug, first_url)
-    out.resumed = bool(resume)
-    first: Any = None
-    while url:
-        try:
-            response = client.get(url, first_etag if first is None else None)
-            if response.status == 304:
-                out.status = "not_modified"
-                return
-            records = _array(response.body, url)
-            if records:
-                body = stored_commits_body(records) if spec.commit_records else response.body
-                sink.put(page_key(repo, spec.name, body), body)
-                out.pages_written += 1
-                out.records += len(records)
-                if spec.expands_merges:
-                    _expand_merges(client, repo, sink, records, out)
-                if spec.fetches_pull_commits:
-                    _fetch_pull_commits(client, repo, sink, spec, records, checkpoint, out)
-        except GithubError:
-            if first is not None:  # at least one page of this walk is stored: the next run continues here
-                state.put_resume(
-                    repo.slug, spec.name, {"next_url": url, "newest": newest, "at_newest": sorted(at_newest)}
-                )
-            raise
-        first = first or response
+@dataclass
+class _Position:
+    """Where a walk stands: the URL of the next page, and the newest cursor seen with the records at it."""
+
+    url: str | None
+    newest: str | None
+    at_newest: set[str]
+
+    def as_resume(self) -> dict[str, Any]:
+        return {"next_url": self.url, "newest": self.newest, "at_newest": sorted(self.at_newest)}
+
+    def advance(self, spec: _Endpoint, records: list[Any], checkpoint: str | None, next_url: str | None) -> None:
+        """Take in a page's records, then go on to `next_url` unless one is older than the checkpoint."""
         reached_checkpoint = False
         for record in records:
             cursor = spec.cursor(record)
             if cursor is None:
                 continue
-            if newest is None or cursor > newest:
-                newest, at_newest = cursor, set()
-            if cursor == newest:
-                at_newest.add(spec.identity(record))
+            if self.newest is None or cursor > self.newest:
+                self.newest, self.at_newest = cursor, set()
+            if cursor == self.newest:
+                self.at_newest.add(spec.identity(record))
             if checkpoint is not None and cursor < checkpoint:
                 reached_checkpoint = True
-        url = None if reached_checkpoint else response.next_url
-
-    # Every page of the walk is stored: now (and only now) the state may move.
-    if newest is not None and newest != checkpoint:
-        try:
-            state.put_checkpoint(repo.slug, spec.name, newest)
-        except CheckpointConflict:
-            pass  # a concurrent run already moved it at least as far
-        out.checkpoint = newest
-    if resume:
-        state.put_resume(repo.slug, spec.name, None)
-    out.status = "updated"
-    next_url = spec.first_url(client, repo, newest)
-    if next_url != first_url:
-        _prime(client, repo, spec, sink, state, out, next_url, at_newest)
-    elif not resume and first is not None and first.etag:
-        # A continued walk did not fetch the first page: the next run fetches it unconditionally.
-        state.put_etag(repo.slug, first_url, first.etag, first.last_modified)
+        self.url = None if reached_checkpoint else next_url
 
 
-def _prime(
-    client: GithubClient,
-    repo: RepoRef,
-    spec: _Endpoint,
-    sink: PageSink,
-    state: SyncState,
-    out: EndpointResult,
-    url: str,
-    stored: set[str],
-) -> None:
-    """Fetch the next run's first page (`since` moved) so the next run can ask for it conditionally.
+@dataclass
+class _Walk:
+    """One endpoint's walk of one repository: where it reads, stores and keeps its state, and what it counts."""
 
-    `stored` holds the records already stored whose cursor equals the new checkpoint: the only ones an
-    inclusive `since` returns again. The page is stored only if it holds anything else.
-    """
-    try:
-        response = client.get(url)
-        records = _array(response.body, url)
-    except GithubError:
-        return  # priming only saves the next run a page; a limit here is met again by the next request
-    unseen = [r for r in records if spec.identity(r) not in stored]
-    if unseen:
-        body = stored_commits_body(records) if spec.commit_records else response.body
-        sink.put(page_key(repo, spec.name, body), body)
-        out.pages_written += 1
-        out.records += len(records)
-        if response.next_url:
-            return  # more than one page is new: let the next run walk it unconditionally
-        if spec.expands_merges:
+    client: GithubClient
+    repo: RepoRef
+    spec: _Endpoint
+    sink: PageSink
+    state: SyncState
+    out: EndpointResult
+
+    def run(self) -> None:
+        checkpoint = self.state.get_checkpoint(self.repo.slug, self.spec.name)
+        self.out.checkpoint = checkpoint
+        first_url = self.spec.first_url(self.client, self.repo, checkpoint)
+        resume = self.state.get_resume(self.repo.slug, self.spec.name)
+        self.out.resumed = bool(resume)
+        if resume:
+            # Continue the walk a rate limit or the time budget interrupted, from the page it did not get.
+            at = _Position(resume["next_url"], resume.get("newest") or checkpoint, set(resume.get("at_newest") or ()))
+            first_etag = None
+        else:
+            at = _Position(first_url, checkpoint, set())
+            first_etag = self.state.get_etag(self.repo.slug, first_url)
+        first: Response | None = None
+        while at.url:
             try:
-                _expand_merges(client, repo, sink, unseen, out)
+                response, records = self._page(at.url, first_etag if first is None else None, checkpoint)
             except GithubError:
-                return  # no ETag kept: the next run fetches this page again and expands it
-    if response.etag:
-        state.put_etag(repo.slug, url, response.etag, response.last_modified)
+                if first is not None:  # at least one page of this walk is stored: the next run continues here
+                    self.state.put_resume(self.repo.slug, self.spec.name, at.as_resume())
+                raise
+            if response.status == 304:
+                self.out.status = "not_modified"
+                return
+            first = first or response
+            at.advance(self.spec, records, checkpoint, response.next_url)
+        self._complete(checkpoint, at, bool(resume))
+        next_url = self.spec.first_url(self.client, self.repo, at.newest)
+        if next_url != first_url:
+            self._prime(next_url, at.at_newest)
+        elif not resume and first is not None and first.etag:
+            # A continued walk did not fetch the first page: the next run fetches it unconditionally.
+            self.state.put_etag(self.repo.slug, first_url, first.etag, first.last_modified)
 
+    def _page(self, url: str, etag: str | None, checkpoint: str | None) -> tuple[Response, list[Any]]:
+        """Get the page at `url` and store it with the merges and pull requests' commits it brings."""
+        response = self.client.get(url, etag)
+        if response.status == 304:
+            return response, []
+        records = _array(response.body, url)
+        if records:
+            self._store_page(records, response.body)
+            if self.spec.expands_merges:
+                self._expand_merges(records)
+            if self.spec.fetches_pull_commits:
+                self._fetch_pull_commits(records, checkpoint)
+        return response, records
 
-def _expand_merges(
-    client: GithubClient, repo: RepoRef, sink: PageSink, records: list[Any], out: EndpointResult
-) -> None:
-    """Store the compare pages of every merge commit in `records`: the commits each merge brought.
+    def _complete(self, checkpoint: str | None, at: _Position, resumed: bool) -> None:
+        """Every page of the walk is stored: now (and only now) the state may move."""
+        if at.newest is not None and at.newest != checkpoint:
+            try:
+                self.state.put_checkpoint(self.repo.slug, self.spec.name, at.newest)
+            except CheckpointConflict:
+                pass  # a concurrent run already moved it at least as far
+            self.out.checkpoint = at.newest
+        if resumed:
+            self.state.put_resume(self.repo.slug, self.spec.name, None)
+        self.out.status = "updated"
 
-    Rate limits, the time budget and 5xx after retries propagate (the walk resumes at this page); a
-    comparison GitHub refuses for good (404, 422) is counted in `merges_unexpanded`.
-    """
-    for record in records:
-        parents = merge_parents(record)
-        for other in parents[1:]:
-            path = f"/repos/{quote(repo.owner, safe='')}/{quote(repo.name, safe='')}/compare/{parents[0]}...{other}"
-            url: str | None = f"{client.url(path)}?per_page=100"
+    def _store_page(self, records: list[Any], body: bytes) -> None:
+        if self.spec.commit_records:
+            body = stored_commits_body(records)
+        self.sink.put(page_key(self.repo, self.spec.name, body), body)
+        self.out.pages_written += 1
+        self.out.records += len(records)
+
+    def _repo_url(self, path: str) -> str:
+        return self.client.url(f"/repos/{quote(self.repo.owner, safe='')}/{quote(self.repo.name, safe='')}/{path}")
+
+    def _prime(self, url: str, stored: set[str]) -> None:
+        """Fetch the next run's first page (`since` moved) so the next run can ask for it conditionally.
+
+        `stored` holds the records already stored whose cursor equals the new checkpoint: the only ones an
+        inclusive `since` returns again. The page is stored only if it holds anything else.
+        """
+        try:
+            response = self.client.get(url)
+            records = _array(response.body, url)
+        except GithubError:
+            return  # priming only saves the next run a page; a limit here is met again by the next request
+        unseen = [r for r in records if self.spec.identity(r) not in stored]
+        if unseen:
+            self._store_page(records, response.body)
+            if response.next_url:
+                return  # more than one page is new: let the next run walk it unconditionally
+            if self.spec.expands_merges:
+                try:
+                    self._expand_merges(unseen)
+                except GithubError:
+                    return  # no ETag kept: the next run fetches this page again and expands it
+        if response.etag:
+            self.state.put_etag(self.repo.slug, url, response.etag, response.last_modified)
+
+    def _expand_merges(self, records: list[Any]) -> None:
+        """Store the compare pages of every merge commit in `records`: the commits each merge brought.
+
+        Rate limits, the time budget and 5xx after retries propagate (the walk resumes at this page); a
+        comparison GitHub refuses for good (404, 422) is counted in `merges_unexpanded`.
+        """
+        for record in records:
+            parents = merge_parents(record)
+            for other in parents[1:]:
+                url: str | None = f"{self._repo_url(f'compare/{parents[0]}...{other}')}?per_page=100"
+                try:
+                    while url:
+                        response = self.client.get(url)
+                        body = stored_commits_body(_comparison(response.body, url))
+                        self.sink.put(page_key(self.repo, COMPARE, body), body)
+                        self.out.pages_written += 1
+                        url = response.next_url
+                except GithubHttpError as err:
+                    if err.status not in (404, 422):
+                        raise
+                    self.out.merges_unexpanded += 1
+                    continue
+                self.out.merges_expanded += 1
+
+    def _fetch_pull_commits(self, records: list[Any], checkpoint: str | None) -> None:
+        """Store the commits of every pull request in `records` changed at or after `checkpoint` (all when None).
+
+        Rate limits, the time budget, 5xx after retries and a 200 that is not an array propagate (the walk resumes
+        at this pulls page); a pull request GitHub answers 404 for is counted in `pull_commits_missing`.
+        """
+        done: set[int] = set()
+        for record in records:
+            number = _get(record, "number")
+            if isinstance(number, bool) or not isinstance(number, int) or number <= 0 or number in done:
+                continue
+            cursor = self.spec.cursor(record)
+            if cursor is None or (checkpoint is not None and cursor < checkpoint):
+                continue
+            done.add(number)
+            url: str | None = f"{self._repo_url(f'pulls/{number}/commits')}?per_page=100"
             try:
                 while url:
-                    response = client.get(url)
-                    body = stored_commits_body(_comparison(response.body, url))
-                    sink.put(page_key(repo, COMPARE, body), body)
-                    out.pages_written += 1
+                    response = self.client.get(url)
+                    commits = _array(response.body, url)
+                    if commits:
+                        body = stored_commits_body(commits)
+                        self.sink.put(pull_commits_key(self.repo, number, body), body)
+                        self.out.pages_written += 1
+                        self.out.pull_commit_pages += 1
                     url = response.next_url
             except GithubHttpError as err:
-                if err.status not in (404, 422):
+                if err.status != 404:
                     raise
-                out.merges_unexpanded += 1
+                self.out.pull_commits_missing += 1
                 continue
-            out.merges_expanded += 1
-
-
-def _fetch_pull_commits(
-    client: GithubClient,
-    repo: RepoRef,
-    sink: PageSink,
-    spec: _Endpoint,
-    records: list[Any],
-    checkpoint: str | None,
-    out: EndpointResult,
-) -> None:
-    """Store the commits of every pull request in `records` changed at or after `checkpoint` (all when None).
-
-    Rate limits, the time budget, 5xx after retries and a 200 that is not an array propagate (the walk resumes at
-    this pulls page); a pull request GitHub answers 404 for is counted in `pull_commits_missing`.
-    """
-    done: set[int] = set()
-    for record in records:
-        number = _get(record, "number")
-        if isinstance(number, bool) or not isinstance(number, int) or number <= 0 or number in done:
-            continue
-        cursor = spec.cursor(record)
-        if cursor is None or (checkpoint is not None and cursor < checkpoint):
-            continue
-        done.add(number)
-        path = f"/repos/{quote(repo.owner, safe='')}/{quote(repo.name, safe='')}/pulls/{number}/commits"
-        url: str | None = f"{client.url(path)}?per_page=100"
-        try:
-            while url:
-                response = client.get(url)
-                commits = _array(response.body, url)
-                if commits:
-                    body = stored_commits_body(commits)
-                    sink.put(pull_commits_key(repo, number, body), body)
-                    out.pages_written += 1
-                    out.pull_commit_pages += 1
-                url = response.next_url
-        except GithubHttpError as err:
-            if err.status != 404:
-                raise
-            out.pull_commits_missing += 1
-            continue
-        out.pull_commits_fetched += 1
+            self.out.pull_commits_fetched += 1

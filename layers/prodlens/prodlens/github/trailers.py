@@ -164,13 +164,10 @@ def trailers(message: str) -> list[tuple[str, str]]:
 
 def _trailer_block_start(lines: list[str]) -> int | None:
     """Index of the first line of the trailer block (the last paragraph), or None when there is none."""
-    end_of_title = len(lines)
-    for index, line in enumerate(lines):
-        if line.startswith("#"):
-            continue
-        if not line.strip():
-            end_of_title = index
-            break
+    # The title paragraph is never a trailer block: the scan stops at its first blank (non-comment) line.
+    end_of_title = next(
+        (index for index, line in enumerate(lines) if not line.startswith("#") and not line.strip()), len(lines)
+    )
     trailer_lines = non_trailer_lines = possible_continuations = 0
     recognized_prefix = False
     only_spaces = True
@@ -184,11 +181,7 @@ def _trailer_block_start(lines: list[str]) -> int | None:
             if only_spaces:
                 continue
             non_trailer_lines += possible_continuations
-            if (recognized_prefix and trailer_lines * 3 >= non_trailer_lines) or (
-                trailer_lines and not non_trailer_lines
-            ):
-                return index + 1
-            return None
+            return index + 1 if _is_trailer_block(trailer_lines, non_trailer_lines, recognized_prefix) else None
         only_spaces = False
         if line.startswith(_GIT_GENERATED_PREFIXES):
             trailer_lines += 1
@@ -203,3 +196,10 @@ def _trailer_block_start(lines: list[str]) -> int | None:
             non_trailer_lines += 1 + possible_continuations
             possible_continuations = 0
     return None
+
+
+def _is_trailer_block(trailer_lines: int, non_trailer_lines: int, recognized_prefix: bool) -> bool:
+    """Git's rule: only trailers, or at least 25 % trailers when one has a prefix git itself writes."""
+    if recognized_prefix and trailer_lines * 3 >= non_trailer_lines:
+        return True
+    return bool(trailer_lines) and not non_trailer_lines

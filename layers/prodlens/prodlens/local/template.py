@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -131,6 +132,17 @@ class Template:
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
 
+    # The intrinsic functions the template uses, evaluated as CloudFormation would.
+    _INTRINSICS: ClassVar[dict[str, Callable[[Template, Any], Any]]] = {
+        "Ref": lambda t, arg: t.ref(arg),
+        "Fn::Sub": lambda t, arg: t._sub(arg[0], arg[1]) if isinstance(arg, list) else t._sub(arg, {}),
+        "Fn::Join": lambda t, arg: str(arg[0]).join(str(t.resolve(v)) for v in t.resolve(arg[1])),
+        "Fn::Split": lambda t, arg: str(t.resolve(arg[1])).split(arg[0]),
+        "Fn::Select": lambda t, arg: t.resolve(arg[1])[int(arg[0])],
+        "Fn::GetAtt": lambda t, arg: t.get_att(arg[0], arg[1]),
+        "Fn::If": lambda t, arg: t.resolve(arg[1]),  # local stack takes the first branch of conditions
+    }
+
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
@@ -138,22 +150,8 @@ class Template:
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::Sub":
-                if isinstance(arg, list):
-                    return self._sub(arg[0], arg[1])
-                return self._sub(arg, {})
-            if key == "Fn::Join":
-                return str(arg[0]).join(str(self.resolve(v)) for v in self.resolve(arg[1]))
-            if key == "Fn::Split":
-                return str(self.resolve(arg[1])).split(arg[0])
-            if key == "Fn::Select":
-                return self.resolve(arg[1])[int(arg[0])]
-            if key == "Fn::GetAtt":
-                return self.get_att(arg[0], arg[1])
-            if key == "Fn::If":
-                return self.resolve(arg[1])  # local stack takes the first branch of conditions
+            if key in self._INTRINSICS:
+                return self._INTRINSICS[key](self, arg)
         return {k: self.resolve(v) for k, v in value.items()}
 
     # -- what the local stack needs ----------------------------------------------------------------

@@ -126,31 +126,37 @@ def records(lines: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tu
     ctx.rules.prefetch(TIMESTAMP, (line.get("timestamp") for line, _ in counted))
     session = _Session(ctx.rules)
     for number, line in lines:
-        payload = line.get("payload") if isinstance(line, dict) else None
-        kind = line.get("type") if isinstance(line, dict) else None
-        if not isinstance(payload, dict):
-            if isinstance(line, dict) and detects(line) and session.metas == 0:  # the bare first line (older CLIs)
-                session.read_meta(line)
-            yield number, Skip()
-            continue
-        if kind == "session_meta":
-            session.read_meta(payload)
-        elif kind == "turn_context" and isinstance(payload.get("model"), str):
-            session.model = payload["model"]
-        elif kind == "event_msg" and payload.get("type") == "user_message":
-            session.replaying = False
-        elif kind == "event_msg" and payload.get("type") == "token_count":
-            usage = _usage(line)
-            if usage is not None:
-                try:
-                    increase = session.advance(usage)
-                    if increase is not None and not session.replaying:
-                        yield number, Row(_row(session, line, increase, ctx))
-                        continue
-                except RecordError as exc:
-                    yield number, Dead(exc.reason, exc.detail, dead_letter_raw(None, line))
-                    continue
-        yield number, Skip()
+        yield number, _outcome(session, line, ctx)
+
+
+def _outcome(session: _Session, line: Any, ctx: ObjectContext) -> Outcome:
+    """What one line yields, once it has updated what the session knows (meta, model, replay)."""
+    payload = line.get("payload") if isinstance(line, dict) else None
+    if not isinstance(payload, dict):
+        if isinstance(line, dict) and detects(line) and session.metas == 0:  # the bare first line (older CLIs)
+            session.read_meta(line)
+        return Skip()
+    kind = line.get("type")
+    if kind == "session_meta":
+        session.read_meta(payload)
+    elif kind == "turn_context" and isinstance(payload.get("model"), str):
+        session.model = payload["model"]
+    elif kind == "event_msg" and payload.get("type") == "user_message":
+        session.replaying = False
+    elif (usage := _usage(line)) is not None:
+        return _token_count(session, line, usage, ctx)
+    return Skip()
+
+
+def _token_count(session: _Session, line: dict[str, Any], usage: dict[str, Any], ctx: ObjectContext) -> Outcome:
+    """A row of the tokens a token_count line adds, unless it re-emits the total or replays the parent's."""
+    try:
+        increase = session.advance(usage)
+        if increase is None or session.replaying:
+            return Skip()
+        return Row(_row(session, line, increase, ctx))
+    except RecordError as exc:
+        return Dead(exc.reason, exc.detail, dead_letter_raw(None, line))
 
 
 FORMAT = StreamFormat("codex", detects, records)

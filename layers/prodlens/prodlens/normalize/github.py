@@ -193,7 +193,6 @@ _ROW = {
 def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> GithubPage:
     """Parse one raw GitHub page (already decompressed). Raises ValueError only for a key outside the layout."""
     table, repo = github_key_parts(key)
-    comparison = key.split("/")[3] == "compare"
     page = GithubPage(table, repo)
     rejected_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
 
@@ -210,26 +209,11 @@ def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> 
             }
         )
 
-    if not _valid_repo(repo):
-        page.read = 1
-        reject(0, "invalid_repo", f"repository slug from the key is invalid: {repo!r}", data)
-        return page
     try:
-        records = orjson.loads(data)
-    except orjson.JSONDecodeError as err:
+        records = _page_records(key, repo, data)
+    except _Reject as err:  # the page as a whole is unreadable: one dead letter for it
         page.read = 1
-        reject(0, "invalid_json", str(err), data)
-        return page
-    if comparison:
-        commits = records.get("commits") if isinstance(records, dict) else None
-        if not isinstance(commits, list):
-            page.read = 1
-            reject(0, "unexpected_shape", "expected a comparison object with a `commits` array", data)
-            return page
-        records = commits
-    if not isinstance(records, list):
-        page.read = 1
-        reject(0, "unexpected_shape", f"expected a JSON array, got {type(records).__name__}", data)
+        reject(0, err.reason, err.detail, data)
         return page
 
     page.read = len(records)
@@ -247,3 +231,20 @@ def parse_github_page(key: str, data: bytes, *, now: datetime | None = None) -> 
             row["pr_number"] = int(key.split("/")[4])
         page.rows.append(row)
     return page
+
+
+def _page_records(key: str, repo: str, data: bytes) -> list[Any]:
+    """The records of a page: the array of a listing, the `commits` of a comparison."""
+    if not _valid_repo(repo):
+        raise _Reject("invalid_repo", f"repository slug from the key is invalid: {repo!r}")
+    try:
+        records = orjson.loads(data)
+    except orjson.JSONDecodeError as err:
+        raise _Reject("invalid_json", str(err)) from None
+    if key.split("/")[3] == "compare":
+        records = records.get("commits") if isinstance(records, dict) else None
+        if not isinstance(records, list):
+            raise _Reject("unexpected_shape", "expected a comparison object with a `commits` array")
+    if not isinstance(records, list):
+        raise _Reject("unexpected_shape", f"expected a JSON array, got {type(records).__name__}")
+    return records

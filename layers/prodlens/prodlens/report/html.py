@@ -509,76 +509,92 @@ def render_html(report: Report) -> str:
     Verdicts first, then per repo the adjusted lag profile and adjusted series, the daily data, effect sizes,
     the method, and last the appendix of unadjusted correlations.
     """
-    c = report.counts
-    body = ["<h1>ProdLens report</h1>"]
-    if report.window_start is not None:
-        body.append(
-            f'<p class="meta">Window: {_e(report.window_start)} .. {_e(report.window_end)} ({report.days} days)</p>'
-        )
-    else:
-        body.append('<p class="meta">Window: no daily data in range</p>')
+    body = [
+        *_header_parts(report),
+        *_verdict_parts(report),
+        warnings_block(report),
+        teams_block(report),
+        rollouts_block(report),
+        pr_ai_block(report),
+        cohorts_block(report),
+        *_adjusted_chart_parts(report),
+        *_daily_chart_parts(report),
+        *_effects_parts(report),
+        f'<p class="method">{_e(report.method)}</p>',
+        *_appendix_parts(report),
+    ]
+    return _template().substitute(title=_e("ProdLens report"), body="\n".join(body))
+
+
+def _header_parts(report: Report) -> list[str]:
+    parts = ["<h1>ProdLens report</h1>", f'<p class="meta">{_e(report.window_text)}</p>']
     if report.repo_filter:
-        body.append(f'<p class="meta">Repo: {_e(report.repo_filter)}</p>')
-    body.append(
-        f'<p class="meta">Data: {c["session_daily_rows"]} daily AI-usage rows, '
-        f"{c['github_daily_rows']} daily GitHub rows, "
-        f"{c['repos']} repos; {c['correlation_rows']} correlation rows ({c['tests']} tests)</p>"
-    )
-    body.append('<h2 id="verdicts">Verdicts (adjusted for the weekly rhythm, holidays and trends)</h2>')
-    body.append('<section class="verdicts">')
+        parts.append(f'<p class="meta">Repo: {_e(report.repo_filter)}</p>')
+    parts.append(f'<p class="meta">{_e(report.data_text)}</p>')
+    return parts
+
+
+def _verdict_parts(report: Report) -> list[str]:
+    parts = ['<h2 id="verdicts">Verdicts (adjusted for the weekly rhythm, holidays and trends)</h2>']
+    parts.append('<section class="verdicts">')
     if report.verdicts:
-        body.extend(verdict_block(v) for v in report.verdicts)
+        parts.extend(verdict_block(v) for v in report.verdicts)
     else:
-        body.append("<p>No correlations rows: run correlate first.</p>")
-    body.append("</section>")
-    body.append(warnings_block(report))
-    body.append(teams_block(report))
-    body.append(rollouts_block(report))
-    body.append(pr_ai_block(report))
-    body.append(cohorts_block(report))
+        parts.append("<p>No correlations rows: run correlate first.</p>")
+    parts.append("</section>")
+    return parts
 
-    if report.charts:
-        body.append("<h2>Adjusted association by repo</h2>")
-        body.append(
-            '<p class="meta">First: adjusted r at each lag with its 95% confidence interval (ringed where the '
-            "adjusted p after Benjamini–Hochberg is below 0.05). Then: the two daily series after removing the "
-            "calendar, standardized.</p>"
-        )
+
+def _adjusted_chart_parts(report: Report) -> list[str]:
+    if not report.charts:
+        return []
+    parts = [
+        "<h2>Adjusted association by repo</h2>",
+        '<p class="meta">First: adjusted r at each lag with its 95% confidence interval (ringed where the '
+        "adjusted p after Benjamini–Hochberg is below 0.05). Then: the two daily series after removing the "
+        "calendar, standardized.</p>",
+    ]
     for scope, chart in report.charts.items():
-        body.append(f'<div class="scope"><h3>{_e(repo_label(scope))}</h3>')
-        body.append(lag_profile_chart(chart))
-        body.append(adjusted_series_chart(chart))
-        body.append("</div>")
+        parts.append(f'<div class="scope"><h3>{_e(repo_label(scope))}</h3>')
+        parts.append(lag_profile_chart(chart))
+        parts.append(adjusted_series_chart(chart))
+        parts.append("</div>")
+    return parts
 
-    body.append("<h2>Daily AI use against delivery</h2>")
+
+def _daily_chart_parts(report: Report) -> list[str]:
+    parts = ["<h2>Daily AI use against delivery</h2>"]
     for scope, points in report.daily.items():
-        body.append(f"<h3>{_e(repo_label(scope))}</h3>")
-        body.append(daily_chart(scope, points))
+        parts.append(f"<h3>{_e(repo_label(scope))}</h3>")
+        parts.append(daily_chart(scope, points))
+    return parts
 
-    effect_lines = _effects_lines(report.effects)
-    if effect_lines:
-        body.append("<h2>Effect sizes and efficiency</h2><ul>")
-        body.extend(f"<li>{_e(line.strip())}</li>" for line in effect_lines)
-        body.append("</ul>")
-    body.append(f'<p class="method">{_e(report.method)}</p>')
 
-    body.append(f'<section class="appendix"><h2 id="appendix">{_e(APPENDIX_TITLE)}</h2>')
-    body.append(f"<h3>Raw associations with Benjamini–Hochberg adjusted p &lt; {_e(report.alpha)}</h3>")
+def _effects_parts(report: Report) -> list[str]:
+    lines = _effects_lines(report.effects)
+    if not lines:
+        return []
+    return ["<h2>Effect sizes and efficiency</h2><ul>", *(f"<li>{_e(line.strip())}</li>" for line in lines), "</ul>"]
+
+
+def _appendix_parts(report: Report) -> list[str]:
+    parts = [f'<section class="appendix"><h2 id="appendix">{_e(APPENDIX_TITLE)}</h2>']
+    parts.append(f"<h3>Raw associations with Benjamini–Hochberg adjusted p &lt; {_e(report.alpha)}</h3>")
     if report.significant:
-        body.append(_association_rows(report.significant, significant=True))
+        parts.append(_association_rows(report.significant, significant=True))
     else:
-        body.append(f"<p>None: no raw association reaches adjusted p &lt; {_e(report.alpha)}.</p>")
-    body.append(f"<h3>Strongest other raw associations ({_e(NOT_SIGNIFICANT_LABEL)})</h3>")
+        parts.append(f"<p>None: no raw association reaches adjusted p &lt; {_e(report.alpha)}.</p>")
+    parts.append(f"<h3>Strongest other raw associations ({_e(NOT_SIGNIFICANT_LABEL)})</h3>")
     if report.not_significant:
-        body.append(_association_rows(report.not_significant, significant=False))
+        parts.append(_association_rows(report.not_significant, significant=False))
     else:
-        body.append("<p>(none)</p>")
-    body.append("<h3>Raw adjusted p by lag and metric</h3>")
+        parts.append("<p>(none)</p>")
+    parts.append("<h3>Raw adjusted p by lag and metric</h3>")
     legend = "".join(
         f'<span><span class="swatch" style="background:{fill}"></span>{_e(label)}</span>'
         for _, fill, label in HEAT_BANDS
     )
-    body.append(
+    parts.append(
         f'<p class="legend">{legend}<span><span class="swatch" style="background:{NO_VALUE_FILL}"></span>'
         'no test</span></p><p class="meta">Each cell shows the smaller of the two raw p-values after '
         "Benjamini–Hochberg (Pearson, Spearman), without the calendar adjustment.</p>"
@@ -587,7 +603,7 @@ def render_html(report: Report) -> str:
     for a in report.associations:
         by_repo.setdefault(a.repo, []).append(a)
     for scope, items in by_repo.items():
-        body.append(f"<h4>{_e(repo_label(scope))}</h4>")
-        body.append(heat_map(scope, items))
-    body.append("</section>")
-    return _template().substitute(title=_e("ProdLens report"), body="\n".join(body))
+        parts.append(f"<h4>{_e(repo_label(scope))}</h4>")
+        parts.append(heat_map(scope, items))
+    parts.append("</section>")
+    return parts

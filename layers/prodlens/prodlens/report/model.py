@@ -312,6 +312,22 @@ class Report:
             return 0
         return (self.window_end - self.window_start).days + 1
 
+    @property
+    def window_text(self) -> str:
+        """The report's window, as every rendering states it."""
+        if self.window_start is None:
+            return "Window: no daily data in range"
+        return f"Window: {self.window_start} .. {self.window_end} ({self.days} days)"
+
+    @property
+    def data_text(self) -> str:
+        """What the report was built from, as every rendering states it."""
+        c = self.counts
+        return (
+            f"Data: {c['session_daily_rows']} daily AI-usage rows, {c['github_daily_rows']} daily GitHub rows, "
+            f"{c['repos']} repos; {c['correlation_rows']} correlation rows ({c['tests']} tests)"
+        )
+
 
 def _sort_key(a: Association) -> tuple:
     best = a.best_p_adj

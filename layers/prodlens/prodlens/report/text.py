@@ -96,7 +96,7 @@ def _effects_lines(effects: dict[str, Any]) -> list[str]:
 
 
 def verdict_lines(verdicts: list[Verdict]) -> list[str]:
-    """The headline: one verdict per scope, with the raw-vs-adjusted note under it."""
+    """The headline: one verdict per scope, with the raw-vs-adjusted note under it, then a caveat across repos."""
     out = ["Verdicts (adjusted for the weekly rhythm, holidays and trends)"]
     if not verdicts:
         out.append("  (no correlations rows: run correlate first)")
@@ -104,6 +104,11 @@ def verdict_lines(verdicts: list[Verdict]) -> list[str]:
         out.append(f"  {VERDICT_MARKS[v.verdict]} {v.sentence}")
         if v.note:
             out.append(f"      raw vs adjusted: {v.note}")
+    if len({v.repo for v in verdicts}) > 2:
+        out.append(
+            "  (The correction is per repo; across many repos a few chance findings are expected, so weigh a lone"
+            " link in one repo accordingly.)"
+        )
     return out
 
 
@@ -142,11 +147,24 @@ def team_lines(view: TeamView | None) -> list[str]:
 
 def render_text(report: Report) -> str:
     """The terminal report: header, verdicts, effects, method, then the appendix of raw correlations."""
-    out: list[str] = ["ProdLens report", "=" * 15]
-    if report.window_start is not None:
-        out.append(f"Window: {report.window_start} .. {report.window_end} ({report.days} days)")
-    else:
-        out.append("Window: no daily data in range")
+    sections = (
+        _header_lines(report),
+        verdict_lines(report.verdicts),
+        warning_lines(report.warnings),
+        team_lines(report.teams) + rollout_lines(report.rollouts),
+        pr_ai_lines(report.pull_requests_ai),
+        cohort_lines(report.cohorts),
+        _effects_and_method_lines(report),
+    )
+    out: list[str] = []
+    for lines in sections:
+        out.extend([*lines, ""])
+    out.extend(_appendix_lines(report))
+    return "\n".join(out) + "\n"
+
+
+def _header_lines(report: Report) -> list[str]:
+    out = ["ProdLens report", "=" * 15, report.window_text]
     filters = []
     if report.since or report.until:
         filters.append(f"dates {report.since or '...'} .. {report.until or '...'}")
@@ -154,40 +172,20 @@ def render_text(report: Report) -> str:
         filters.append(f"repo {report.repo_filter}")
     if filters:
         out.append("Filter: " + ", ".join(filters))
-    c = report.counts
-    out.append(
-        f"Data: {c['session_daily_rows']} daily AI-usage rows, {c['github_daily_rows']} daily GitHub rows, "
-        f"{c['repos']} repos; {c['correlation_rows']} correlation rows ({c['tests']} tests)"
-    )
-    out.append("")
-    out.extend(verdict_lines(report.verdicts))
-    if len({v.repo for v in report.verdicts}) > 2:
-        out.append(
-            "  (The correction is per repo; across many repos a few chance findings are expected, so weigh a lone"
-            " link in one repo accordingly.)"
-        )
-    out.append("")
-    out.extend(warning_lines(report.warnings))
-    out.append("")
-    out.extend(team_lines(report.teams))
-    out.extend(rollout_lines(report.rollouts))
-    out.append("")
-    out.extend(pr_ai_lines(report.pull_requests_ai))
-    out.append("")
-    out.extend(cohort_lines(report.cohorts))
-    out.append("")
+    out.append(report.data_text)
+    return out
 
-    effect_lines = _effects_lines(report.effects)
-    if effect_lines:
-        out.append("Effect sizes and efficiency")
-        out.extend(effect_lines)
-        out.append("")
-    out.append(report.method)
-    out.append("")
 
+def _effects_and_method_lines(report: Report) -> list[str]:
+    effects = _effects_lines(report.effects)
+    if not effects:
+        return [report.method]
+    return ["Effect sizes and efficiency", *effects, "", report.method]
+
+
+def _appendix_lines(report: Report) -> list[str]:
     alpha = report.alpha
-    out.append(APPENDIX_TITLE)
-    out.append("-" * len(APPENDIX_TITLE))
+    out = [APPENDIX_TITLE, "-" * len(APPENDIX_TITLE)]
     out.append(f"Raw associations with Benjamini–Hochberg adjusted p < {alpha}: {len(report.significant)}")
     if not report.significant:
         out.append(f"  None: no raw association reaches adjusted p < {alpha}.")
@@ -200,9 +198,8 @@ def render_text(report: Report) -> str:
     out.append(f"Strongest other raw associations, {NOT_SIGNIFICANT_LABEL}:")
     if not report.not_significant:
         out.append("  (none)")
-    for a in report.not_significant:
-        out.append(f"  {association_line(a)}; {NOT_SIGNIFICANT_LABEL}")
-    return "\n".join(out) + "\n"
+    out.extend(f"  {association_line(a)}; {NOT_SIGNIFICANT_LABEL}" for a in report.not_significant)
+    return out
 
 
 def _jsonable(value: Any) -> Any:

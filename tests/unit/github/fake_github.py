@@ -309,44 +309,44 @@ class FakeGithub:
             if fault.matches(path, page):
                 fault.times -= 1
                 return fault.status, {"Content-Type": "application/json", **fault.headers}, fault.body
+        found = self._resource(path, query)
+        if found is None:
+            return 404, {}, b'{"message": "Not Found"}'
+        rows, comparison = found
+        size = min(int(query.get("per_page", "30")), self.page_size)
+        shown = rows[(page - 1) * size : page * size]
+        body = json.dumps(shown if comparison is None else {**comparison, "commits": shown}, indent=2).encode()
+        etag = f'W/"{hashlib.sha256(body).hexdigest()}"'
+        if inm is not None and inm == etag:
+            return 304, {"ETag": etag}, b""
+        headers = {"Content-Type": "application/json; charset=utf-8", "ETag": etag, "X-RateLimit-Remaining": "4999"}
+        last = max(1, -(-len(rows) // size))
+        if page < last:
+            base = (self.next_link_base or self.url) + path
+            headers["Link"] = (
+                f'<{base}?{urlencode({**query, "page": page + 1})}>; rel="next", '
+                f'<{base}?{urlencode({**query, "page": last})}>; rel="last"'
+            )
+        return 200, headers, body
+
+    def _resource(self, path: str, query: dict[str, str]) -> tuple[list[dict], dict | None] | None:
+        """The rows `path` lists, with the comparison they are the commits of (None for a plain listing); None: 404."""
         segments = path.strip("/").split("/")
         if len(segments) < 4 or segments[0] != "repos":
-            return 404, {}, b'{"message": "Not Found"}'
+            return None
         repo = self.repos.get(f"{segments[1]}/{segments[2]}".lower())
         kind = {"pulls": "pulls", "commits": "commits", "issues": "issue_events", "compare": "compare"}.get(segments[3])
         if kind == "pulls" and len(segments) != 4:
             kind = "pull_commits" if len(segments) == 6 and segments[5] == "commits" else None
         if repo is None or kind is None:
-            return 404, {}, b'{"message": "Not Found"}'
-        size = min(int(query.get("per_page", "30")), self.page_size)
+            return None
         if kind == "pull_commits":
             commits = repo.pull_commits.get(int(segments[4])) if segments[4].isdigit() else None
-            if commits is None:
-                return 404, {}, b'{"message": "Not Found"}'
-            rows = commits
-            body = json.dumps(rows[(page - 1) * size : page * size], indent=2).encode()
-        elif kind == "compare":
+            return None if commits is None else (commits, None)
+        if kind == "compare":
             comparison = repo.compare("/".join(segments[4:]))
-            if comparison is None:
-                return 404, {}, b'{"message": "Not Found"}'
-            rows = comparison["commits"]
-            body = json.dumps({**comparison, "commits": rows[(page - 1) * size : page * size]}, indent=2).encode()
-        else:
-            rows = repo.listing(kind, query)
-            body = json.dumps(rows[(page - 1) * size : page * size], indent=2).encode()
-        etag = f'W/"{hashlib.sha256(body).hexdigest()}"'
-        headers = {"Content-Type": "application/json; charset=utf-8", "ETag": etag, "X-RateLimit-Remaining": "4999"}
-        last = max(1, -(-len(rows) // size))
-        base = (self.next_link_base or self.url) + path
-        links = []
-        if page < last:
-            links.append(f'<{base}?{urlencode({**query, "page": page + 1})}>; rel="next"')
-            links.append(f'<{base}?{urlencode({**query, "page": last})}>; rel="last"')
-        if links:
-            headers["Link"] = ", ".join(links)
-        if inm is not None and inm == etag:
-            return 304, {"ETag": etag}, b""
-        return 200, headers, body
+            return None if comparison is None else (comparison["commits"], comparison)
+        return repo.listing(kind, query), None
 
 
 class FakeClock:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -213,102 +214,113 @@ def put_staging(
 
 DERIVED = ("daily_session_metrics", "daily_github_metrics", "pull_requests", "commits")
 DAYS = [f"2026-05-0{i}" for i in range(1, 7)]
+REPOS = ("acme/api", "acme/web")
+
+# (table, partition, object name, rows): one staging object as normalize writes it.
+Delivery = tuple[str, dict[str, str], str, list[dict[str, Any]]]
 
 
 def _dt(day: str, minutes: int) -> datetime:
-    return datetime.fromisoformat(day) + __import__("datetime").timedelta(minutes=minutes)
+    return datetime.fromisoformat(day) + timedelta(minutes=minutes)
 
 
-def scenario(seed: int = 7) -> list[tuple[str, dict[str, str], str, list[dict[str, Any]]]]:
-    """Staging deliveries (table, partition, object name, rows) as normalize would write them, oldest first."""
-    import random
-
+def scenario(seed: int = 7) -> list[Delivery]:
+    """Staging deliveries as normalize would write them, oldest first."""
     rng = random.Random(seed)
-    out: list[tuple[str, dict[str, str], str, list[dict[str, Any]]]] = []
+    out: list[Delivery] = []
     for day in DAYS:
-        for repo in ("acme/api", "acme/web"):
-            for source in range(rng.randint(1, 3)):
-                rows = []
-                for i in range(rng.randint(1, 25)):
-                    tin, tout = rng.randint(0, 900), rng.randint(0, 300)
-                    rows.append(
-                        trace(
-                            record_id=f"{day}{repo}{source}{i}",
-                            session_id=rng.choice(["s1", "s2", None, f"s{i}"]),
-                            developer_id=rng.choice(["ann", "bo", None]),
-                            ts=_dt(day, rng.randint(0, 1439)),
-                            tokens_in=tin,
-                            tokens_out=tout,
-                            total_tokens=tin + tout,
-                            latency_ms=rng.choice([None, rng.uniform(10, 5000)]),
-                            accepted_flag=rng.choice([None, True, False]),
-                            accepted_lines=rng.randint(0, 9),
-                            cost_usd=rng.uniform(0, 0.1),
-                            is_error=rng.random() < 0.1,
-                        )
-                    )
-                out.append(("traces", {"event_date": day, "repo": repo}, f"src-{day}-{repo[-3:]}-{source}", rows))
-    for repo in ("acme/api", "acme/web"):
-        versions = []
-        for n in range(1, 12):
-            created = _dt(rng.choice(DAYS), rng.randint(0, 1439))
-            versions.append(
-                {
-                    "pr_id": n,
-                    "pr_number": n,
-                    "state": "open",
-                    "author": "ann",
-                    "created_at": created,
-                    "updated_at": created,
-                    "closed_at": None,
-                    "merged_at": None,
-                    "source_key": "p",
-                }
-            )
-            if rng.random() < 0.7:
-                merged = created + __import__("datetime").timedelta(minutes=rng.randint(5, 3000))
-                versions.append(
-                    {**versions[-1], "state": "closed", "updated_at": merged, "closed_at": merged, "merged_at": merged}
-                )
-        rng.shuffle(versions)
-        for page in range(4):
-            out.append(("github_pulls", {"repo": repo}, f"pulls-{repo[-3:]}-{page}", versions[page::4]))
-        events = [
-            {"event_id": 100 + n, "event": "reopened", "pr_number": n, "created_at": _dt(DAYS[0], n), "source_key": "e"}
-            for n in range(1, 12, 3)
-        ]
-        out.append(("github_issue_events", {"repo": repo}, f"events-{repo[-3:]}-0", events[:2]))
-        out.append(("github_issue_events", {"repo": repo}, f"events-{repo[-3:]}-1", events[1:]))
+        for repo in REPOS:
+            out += _trace_deliveries(rng, day, repo)
+    for repo in REPOS:
+        out += _pull_deliveries(rng, repo)
+        out += _event_deliveries(repo)
         for day in DAYS:
-            shas = [f"{repo[-3:]}{day}{k}" for k in range(rng.randint(0, 4))]
-            commits_rows = [
-                {
-                    "sha": s,
-                    "author": "bo",
-                    "author_date": _dt(day, 60),
-                    "committer_date": _dt(day, 61),
-                    "source_key": "c",
-                }
-                for s in shas
-            ]
-            if commits_rows:
-                out.append(
-                    ("github_commits", {"event_date": day, "repo": repo}, f"commits-{repo[-3:]}-{day}-a", commits_rows)
-                )
-                out.append(
-                    (
-                        "github_commits",
-                        {"event_date": day, "repo": repo},
-                        f"commits-{repo[-3:]}-{day}-b",
-                        commits_rows[:1],
-                    )
-                )
+            out += _commit_deliveries(rng, day, repo)
     return out
 
 
-def deliver(
-    store: Any, state: Any, tmp: Path, deliveries: Sequence[tuple[str, dict[str, str], str, list[dict[str, Any]]]]
-) -> None:
+def _trace_deliveries(rng: random.Random, day: str, repo: str) -> list[Delivery]:
+    out: list[Delivery] = []
+    for source in range(rng.randint(1, 3)):
+        rows = [_random_trace(rng, day, f"{day}{repo}{source}{i}", i) for i in range(rng.randint(1, 25))]
+        out.append(("traces", {"event_date": day, "repo": repo}, f"src-{day}-{repo[-3:]}-{source}", rows))
+    return out
+
+
+def _random_trace(rng: random.Random, day: str, record_id: str, i: int) -> dict[str, Any]:
+    tin, tout = rng.randint(0, 900), rng.randint(0, 300)
+    return trace(
+        record_id=record_id,
+        session_id=rng.choice(["s1", "s2", None, f"s{i}"]),
+        developer_id=rng.choice(["ann", "bo", None]),
+        ts=_dt(day, rng.randint(0, 1439)),
+        tokens_in=tin,
+        tokens_out=tout,
+        total_tokens=tin + tout,
+        latency_ms=rng.choice([None, rng.uniform(10, 5000)]),
+        accepted_flag=rng.choice([None, True, False]),
+        accepted_lines=rng.randint(0, 9),
+        cost_usd=rng.uniform(0, 0.1),
+        is_error=rng.random() < 0.1,
+    )
+
+
+def _pull_deliveries(rng: random.Random, repo: str) -> list[Delivery]:
+    """Eleven PRs, most of them merged later (a second version), shuffled over four pages."""
+    versions = []
+    for n in range(1, 12):
+        created = _dt(rng.choice(DAYS), rng.randint(0, 1439))
+        versions.append(
+            {
+                "pr_id": n,
+                "pr_number": n,
+                "state": "open",
+                "author": "ann",
+                "created_at": created,
+                "updated_at": created,
+                "closed_at": None,
+                "merged_at": None,
+                "source_key": "p",
+            }
+        )
+        if rng.random() < 0.7:
+            merged = created + timedelta(minutes=rng.randint(5, 3000))
+            versions.append(
+                {**versions[-1], "state": "closed", "updated_at": merged, "closed_at": merged, "merged_at": merged}
+            )
+    rng.shuffle(versions)
+    return [("github_pulls", {"repo": repo}, f"pulls-{repo[-3:]}-{page}", versions[page::4]) for page in range(4)]
+
+
+def _event_deliveries(repo: str) -> list[Delivery]:
+    """Reopen events in two overlapping objects (one event delivered twice)."""
+    events = [
+        {"event_id": 100 + n, "event": "reopened", "pr_number": n, "created_at": _dt(DAYS[0], n), "source_key": "e"}
+        for n in range(1, 12, 3)
+    ]
+    return [
+        ("github_issue_events", {"repo": repo}, f"events-{repo[-3:]}-0", events[:2]),
+        ("github_issue_events", {"repo": repo}, f"events-{repo[-3:]}-1", events[1:]),
+    ]
+
+
+def _commit_deliveries(rng: random.Random, day: str, repo: str) -> list[Delivery]:
+    """A day's commits, the first of them delivered again in a second object."""
+    shas = [f"{repo[-3:]}{day}{k}" for k in range(rng.randint(0, 4))]
+    rows = [
+        {"sha": s, "author": "bo", "author_date": _dt(day, 60), "committer_date": _dt(day, 61), "source_key": "c"}
+        for s in shas
+    ]
+    if not rows:
+        return []
+    partition = {"event_date": day, "repo": repo}
+    return [
+        ("github_commits", partition, f"commits-{repo[-3:]}-{day}-a", rows),
+        ("github_commits", partition, f"commits-{repo[-3:]}-{day}-b", rows[:1]),
+    ]
+
+
+def deliver(store: Any, state: Any, tmp: Path, deliveries: Sequence[Delivery]) -> None:
     for table, partition, name, rows in deliveries:
         put_staging(store, state, tmp, table, partition, name, rows)
 

@@ -23,6 +23,7 @@ import re
 import subprocess
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -488,7 +489,23 @@ def _recording_stack(monkeypatch, overrides: dict[str, str]):
         local_stack._clear_caches()
 
 
-def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role(monkeypatch, translated, ledger):
+@dataclass
+class _LocalRun:
+    """What running every function on the embedded stack left to check."""
+
+    recent: list[str]  # the days the fake vendors report
+    sync: dict[str, Any]  # each fetcher's result
+    delivery: dict[str, Any]  # the queue drain after the demo uploads
+    calls: list[tuple[str, str, str, dict[str, Any]]]  # (function, service, operation, params)
+    secret_arns: dict[str, str]  # by secret name
+    lake_keys: set[str]  # the lake's top-level prefixes
+
+
+def _run_every_function(monkeypatch) -> _LocalRun:
+    """Every function as deployed: the fetchers fill github/ and usage/ from fake APIs, the demo traces land in
+    traces/, the notifications reach normalize, the sweep lists the raw bucket, aggregate and correlate run; then a
+    transcript re-uploaded with every row moved to the next day makes aggregate deregister the traces and daily
+    partitions it left empty."""
     from aws_lambda_powertools.utilities.parameters import base
 
     from tests.integration.vendors.fake_vendors import ADMIN_KEY, COPILOT_TOKEN, FakeVendors
@@ -503,30 +520,28 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
     for day in recent:
         vendors.add_copilot_day(day)
         vendors.add_claude_day(day)
+    overrides = {
+        "GitHubRepos": "acme/api",
+        "GitHubApiUrl": github.url,
+        "CopilotAccounts": "acme",
+        "CopilotApiUrl": vendors.url,
+        "ClaudeCodeAccounts": "acme",
+        "ClaudeCodeApiUrl": vendors.url,
+        "ClaudeCodeOldestDay": recent[0],
+    }
+    tokens = {
+        "GitHubTokenSecretName": json.dumps({"token": TOKEN}),
+        "CopilotTokenSecretName": COPILOT_TOKEN,
+        "ClaudeCodeAdminKeySecretName": json.dumps({"token": ADMIN_KEY}),
+    }
     try:
-        overrides = {
-            "GitHubRepos": "acme/api",
-            "GitHubApiUrl": github.url,
-            "CopilotAccounts": "acme",
-            "CopilotApiUrl": vendors.url,
-            "ClaudeCodeAccounts": "acme",
-            "ClaudeCodeApiUrl": vendors.url,
-            "ClaudeCodeOldestDay": recent[0],
-        }
         base.clear_caches()
         base.DEFAULT_PROVIDERS.clear()
         with _recording_stack(monkeypatch, overrides) as (stack, calls):
             secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
-            tokens = {
-                "GitHubTokenSecretName": json.dumps({"token": TOKEN}),
-                "CopilotTokenSecretName": COPILOT_TOKEN,
-                "ClaudeCodeAdminKeySecretName": json.dumps({"token": ADMIN_KEY}),
-            }
             for parameter, value in tokens.items():
                 secrets.create_secret(Name=stack.template.parameters[parameter], SecretString=value)
             stack.enable_notifications()
-            # When every function runs as deployed: the fetchers fill github/ and usage/, the demo traces land in
-            # traces/, the notifications reach normalize, the sweep lists the raw bucket, aggregate and correlate run
             sync = {
                 name: stack.invoke(name, stack.template.schedule_inputs(local_stack.FUNCTIONS[name])[0])
                 for name in ("github_sync", "copilot_sync", "claude_code_sync")
@@ -536,8 +551,6 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
             stack.invoke("normalize", {"mode": "sweep"})
             for name in ("aggregate", "correlate"):
                 stack.invoke(name, stack.template.schedule_inputs(local_stack.FUNCTIONS[name])[0])
-            # ... and a transcript re-uploaded with every row moved to the next day: aggregate deregisters the
-            # traces and daily partitions it left empty
             for day in ("2027-01-04", "2027-01-05"):
                 stack.s3.put_object(
                     Bucket=stack.raw_bucket,
@@ -554,10 +567,11 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
         base.DEFAULT_PROVIDERS.clear()
         github.stop()
         vendors.stop()
-    assert all(result["status"] == "ok" for result in sync.values()), sync
-    assert [a["days"] for a in sync["copilot_sync"]["accounts"]] == [recent]
-    assert delivery["failed"] == 0, delivery
-    # Given each function's deployed grants (concrete ARNs of the dev stack)
+    return _LocalRun(recent, sync, delivery, calls, secret_arns, lake_keys)
+
+
+def _deployed_grants(translated: dict[str, Any]) -> dict[str, list[tuple[str, str, list[str] | None]]]:
+    """Each function's (action, resource, s3:prefix patterns or None) grants, as concrete ARNs of the dev stack."""
     resolver = Template(translated, dict(_T.parameters))
     grants: dict[str, list[tuple[str, str, list[str] | None]]] = {}
     for function in FUNCTIONS:
@@ -568,26 +582,37 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
                 for resource in _as_list(s["Resource"]):
                     entries.append((action, resolver.resolve(resource), _as_list(prefixes) if prefixes else None))
         grants[function] = entries
+    return grants
+
+
+def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role(monkeypatch, translated, ledger):
+    # When every function runs as deployed
+    run = _run_every_function(monkeypatch)
+    assert all(result["status"] == "ok" for result in run.sync.values()), run.sync
+    assert [a["days"] for a in run.sync["copilot_sync"]["accounts"]] == [run.recent]
+    assert run.delivery["failed"] == 0, run.delivery
+    # Given each function's deployed grants
+    grants = _deployed_grants(translated)
     # Then every call each function made needs only what its role grants
     denied = []
     seen: dict[str, set[str]] = defaultdict(set)
-    for function, service, operation, params in calls:
-        if service == "secretsmanager":
-            params = {**params, "SecretId": secret_arns[params["SecretId"]]}
-        for action, resource, prefix in _required(service, operation, params):
+    for function, service, operation, params in run.calls:
+        # the functions name their secret; the role grants its ARN
+        named = {**params, "SecretId": run.secret_arns[params["SecretId"]]} if service == "secretsmanager" else params
+        for action, resource, prefix in _required(service, operation, named):
             seen[function].add(action)
             if not _allowed(grants[function], action, resource, prefix):
                 denied.append((function, action, resource, prefix))
     assert denied == [], denied[:20]
     # And the run exercised every function and every lake prefix (so the check above covered them)
-    assert {f for f, *_ in calls} == set(FUNCTIONS)
+    assert {f for f, *_ in run.calls} == set(FUNCTIONS)
     for fetcher in FETCHERS:
         assert {"s3:PutObject", "secretsmanager:GetSecretValue"} <= seen[fetcher], fetcher
         assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} & seen[fetcher], fetcher  # its checkpoints
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:PutItem"} <= seen["NormalizeFunction"]
     assert "glue:BatchDeletePartition" in seen["AggregateFunction"]
     assert not [f for f in FUNCTIONS if f not in DEREGISTERS and PARTITION_DELETES & seen[f]]
-    assert lake_keys >= {
+    assert run.lake_keys >= {
         "traces",
         "dead_letters",
         "github_pulls",
@@ -600,8 +625,8 @@ def test_every_call_the_functions_make_locally_is_allowed_by_their_deployed_role
         "rollout_effects",
         "cohort_weekly",
         "reports",
-    }, lake_keys
-    ledger["calls checked against roles"] += len(calls)
+    }, run.lake_keys
+    ledger["calls checked against roles"] += len(run.calls)
 
 
 # ---- static scans --------------------------------------------------------------------------------------

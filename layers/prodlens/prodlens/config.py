@@ -41,13 +41,13 @@ def parse_holidays(text: str) -> tuple[date, ...]:
     """Company holidays from 'YYYY-MM-DD,YYYY-MM-DD' (blank: none), sorted and distinct."""
     days = set()
     for part in text.split(","):
-        part = part.strip()
-        if not part:
+        day = part.strip()
+        if not day:
             continue
         try:
-            days.add(date.fromisoformat(part))
+            days.add(date.fromisoformat(day))
         except ValueError as e:
-            raise ConfigurationError(f"HOLIDAYS holds {part!r}, not a YYYY-MM-DD day") from e
+            raise ConfigurationError(f"HOLIDAYS holds {day!r}, not a YYYY-MM-DD day") from e
     return tuple(sorted(days))
 
 

@@ -211,8 +211,9 @@ def _replace_invalid_utf8(path: Path, target: Path) -> None:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
-                line = _NOT_UTF8 + (b"\n" if line.endswith(b"\n") else b"")
-            dst.write(line)
+                dst.write(_NOT_UTF8 + (b"\n" if line.endswith(b"\n") else b""))
+            else:
+                dst.write(line)
 
 
 def detail_for(line_format: LineFormat, reason: str, ts_raw: str | None, repo: str | None) -> str:

@@ -118,9 +118,10 @@ def _table_gaps(
             warnings.append(DataWarning("late_start", source, ALL_REPOS, first, last, n, working, message))
             continue
         tail = ", to the window end" if last == end else ""
-        first, last = calendar.trim(first, last)
-        message = f"no {source} data on {span_words(first, last)}{tail}"
-        warnings.append(DataWarning("gap", source, ALL_REPOS, first, last, (last - first).days + 1, working, message))
+        gap_first, gap_last = calendar.trim(first, last)
+        message = f"no {source} data on {span_words(gap_first, gap_last)}{tail}"
+        n = (gap_last - gap_first).days + 1
+        warnings.append(DataWarning("gap", source, ALL_REPOS, gap_first, gap_last, n, working, message))
     return warnings, covered
 
 
@@ -138,10 +139,10 @@ def _repo_warnings(
         for first, last in _runs(_days(days[0], days[-1]), ai[repo]):
             working = calendar.count(first, last, exclude=pooled_ai_gaps)
             if working >= MIN_REPO_GAP_WORKING_DAYS:
-                first, last = calendar.trim(first, last)
-                n = (last - first).days + 1
-                message = f"{repo}: no AI data on {span_words(first, last)}"
-                warnings.append(DataWarning("repo_gap", AI, repo, first, last, n, working, message))
+                gap_first, gap_last = calendar.trim(first, last)
+                n = (gap_last - gap_first).days + 1
+                message = f"{repo}: no AI data on {span_words(gap_first, gap_last)}"
+                warnings.append(DataWarning("repo_gap", AI, repo, gap_first, gap_last, n, working, message))
         last_ai = days[-1]
         recent = end - timedelta(days=STOPPED_AFTER_DAYS)
         last_github = max(github.get(repo, set()), default=None)

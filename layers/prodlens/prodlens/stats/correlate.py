@@ -237,13 +237,12 @@ def correlate(
 
     rows: list[dict[str, Any]] = []
     offset = 0
-    for repo, start, end, n, _, _, adj in blocks:
+    for repo, start, end, n, _, _, repo_adj in blocks:
         size = len(n)
         part = slice(offset, offset + size)
         pearson_adj = bh_adjust(pearson_p[part])
         spearman_adj = bh_adjust(spearman_p[part])
-        if adj is None:
-            adj = {name: np.full(size, np.nan) for name in ADJUSTED_FIELDS}
+        adj = repo_adj if repo_adj is not None else {name: np.full(size, np.nan) for name in ADJUSTED_FIELDS}
         adj_p_adj = bh_adjust(adj["p"])
         for j in range(size):
             i = offset + j

@@ -138,8 +138,8 @@ def tool_action_measures(record: dict[str, Any]) -> dict[str, int | None]:
         return {"accepts": None, "rejects": None}
     accepts: int | None = None
     rejects: int | None = None
-    for n, entry in enumerate(actions.values()):
-        entry = _object(entry, f"tool_actions entry {n + 1}")  # a tool name is not echoed
+    for n, value in enumerate(actions.values()):
+        entry = _object(value, f"tool_actions entry {n + 1}")  # a tool name is not echoed
         if entry is None:
             continue
         accepts = _add(accepts, measure(entry.get("accepted"), f"tool_actions entry {n + 1} accepted"))
@@ -162,9 +162,9 @@ def model_measures(record: dict[str, Any]) -> dict[str, int | float | None]:
     totals: dict[str, Any] = dict.fromkeys(columns)
     cents: float | None = None
     foreign_currency = False
-    for n, entry in enumerate(breakdown):
+    for n, value in enumerate(breakdown):
         where = f"model_breakdown[{n}]"
-        entry = _object(entry, where)
+        entry = _object(value, where)
         if entry is None:
             continue
         tokens = _object(entry.get("tokens"), f"{where}.tokens")

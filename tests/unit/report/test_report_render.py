@@ -29,8 +29,11 @@ DAYS = 98  # 14 weeks
 END = START + timedelta(DAYS - 1)
 
 
-def _row(repo, x, y, lag, n, r, rho, p_adj, s_adj, adj=None, **extra):
-    """A correlations row; `adj` = (adj_r, ci_low, ci_high, adj_p, n_eff, adj_p_adj) or None (adjusted null)."""
+def _row(repo, pair, lag, n, raw, adj=None, **extra):
+    """A correlations row of `pair` (x, y); `raw` = (r, rho, pearson_p_adj, spearman_p_adj); `adj` = (adj_r,
+    ci_low, ci_high, adj_p, n_eff, adj_p_adj) or None (adjusted null)."""
+    x, y = pair
+    r, rho, p_adj, s_adj = raw
     adj_r, adj_lo, adj_hi, adj_p, n_eff, adj_p_adj = adj or (None,) * 6
     row = {
         "repo": repo,
@@ -65,36 +68,47 @@ def _row(repo, x, y, lag, n, r, rho, p_adj, s_adj, adj=None, **extra):
 RC = ("request_count", "commit_count")
 CORRELATIONS = [
     # acme/api: a real lagged link (adjusted), and raw flags too
-    _row("acme/api", *RC, 0, 98, 0.21, 0.18, 0.40, 0.51, (0.05, -0.15, 0.25, 0.6, 95.0, 0.7)),
+    _row("acme/api", RC, 0, 98, (0.21, 0.18, 0.40, 0.51), (0.05, -0.15, 0.25, 0.6, 95.0, 0.7)),
     _row(
         "acme/api",
-        *RC,
+        RC,
         1,
         97,
-        0.62,
-        0.58,
-        0.004,
-        0.010,
+        (0.62, 0.58, 0.004, 0.010),
         (0.41, 0.22, 0.57, 0.0001, 98.4, 0.001),
         pearson_ci_low=0.33,
         pearson_ci_high=0.80,
     ),
-    _row("acme/api", *RC, 2, 96, 0.30, 0.25, 0.2, 0.3, (0.10, -0.1, 0.3, 0.3, 96.0, 0.4)),
-    _row("acme/api", "cost_usd", "merged_pr_count", 0, 98, -0.55, -0.50, 0.03, 0.07, (-0.1, -0.3, 0.1, 0.3, 90.0, 0.4)),
+    _row("acme/api", RC, 2, 96, (0.30, 0.25, 0.2, 0.3), (0.10, -0.1, 0.3, 0.3, 96.0, 0.4)),
+    _row(
+        "acme/api",
+        ("cost_usd", "merged_pr_count"),
+        0,
+        98,
+        (-0.55, -0.50, 0.03, 0.07),
+        (-0.1, -0.3, 0.1, 0.3, 90.0, 0.4),
+    ),
     # acme/web: raw flags at lag 0 (the weekly rhythm), nothing after adjustment; a low-sample raw row
-    _row("acme/web", *RC, 0, 98, 0.60, 0.55, 0.001, 0.002, (0.08, -0.12, 0.27, 0.4, 90.0, 0.6)),
-    _row("acme/web", *RC, 2, 5, 0.93, 0.90, 0.20, 0.30, (0.02, -0.18, 0.22, 0.8, 88.0, 0.9)),
-    _row("acme/web", "session_count", "merged_pr_count", 0, 5, 0.97, 1.0, 0.049, 0.04),
-    _row("acme/web", "total_tokens", "commit_count", 3, 27, 0.02, 0.05, 0.95, 0.97, (0.01, -0.2, 0.2, 0.9, 80.0, 0.95)),
+    _row("acme/web", RC, 0, 98, (0.60, 0.55, 0.001, 0.002), (0.08, -0.12, 0.27, 0.4, 90.0, 0.6)),
+    _row("acme/web", RC, 2, 5, (0.93, 0.90, 0.20, 0.30), (0.02, -0.18, 0.22, 0.8, 88.0, 0.9)),
+    _row("acme/web", ("session_count", "merged_pr_count"), 0, 5, (0.97, 1.0, 0.049, 0.04)),
+    _row(
+        "acme/web",
+        ("total_tokens", "commit_count"),
+        3,
+        27,
+        (0.02, 0.05, 0.95, 0.97),
+        (0.01, -0.2, 0.2, 0.9, 80.0, 0.95),
+    ),
     # all repos pooled: no adjusted values at all
-    _row("*", "accepted_count", "commit_count", 0, 98, 0.10, 0.12, None, None),
+    _row("*", ("accepted_count", "commit_count"), 0, 98, (0.10, 0.12, None, None)),
     # a hostile repo name: raw flag, adjusted nothing
-    _row(EVIL, *RC, 0, 98, 0.71, 0.69, 0.01, 0.02, (0.05, -0.15, 0.25, 0.6, 85.0, 0.8)),
+    _row(EVIL, RC, 0, 98, (0.71, 0.69, 0.01, 0.02), (0.05, -0.15, 0.25, 0.6, 85.0, 0.8)),
     # acme/new: only 42 days of overlap (its daily rows start late)
-    _row("acme/new", *RC, 1, 41, 0.5, 0.5, 0.01, 0.01, (0.5, 0.2, 0.7, 0.001, 40.0, 0.004)),
+    _row("acme/new", RC, 1, 41, (0.5, 0.5, 0.01, 0.01), (0.5, 0.2, 0.7, 0.001, 40.0, 0.004)),
     # acme/slow: plenty of days but strongly autocorrelated: n_eff at most 24
-    _row("acme/slow", *RC, 1, 97, 0.5, 0.5, 0.3, 0.3, (0.6, 0.3, 0.8, 0.001, 24.0, 0.008)),
-    _row("acme/slow", *RC, 2, 96, 0.2, 0.2, 0.5, 0.5, (0.1, -0.3, 0.5, 0.6, 22.0, 0.6)),
+    _row("acme/slow", RC, 1, 97, (0.5, 0.5, 0.3, 0.3), (0.6, 0.3, 0.8, 0.001, 24.0, 0.008)),
+    _row("acme/slow", RC, 2, 96, (0.2, 0.2, 0.5, 0.5), (0.1, -0.3, 0.5, 0.6, 22.0, 0.6)),
 ]
 REPOS = ("acme/api", "acme/web", EVIL, "acme/slow")
 
@@ -211,7 +225,7 @@ def test_overlap_falls_back_to_the_row_window_without_daily_rows():
 def test_strongest_adjusted_row_smallest_p_then_largest_abs_r():
     def assoc(lag, r, p_adj):
         return Association.from_row(
-            _row("r", *RC, lag, 90, 0.1, 0.1, 0.5, 0.5, None if r is None else (r, r - 0.2, r + 0.2, p_adj, 90, p_adj))
+            _row("r", RC, lag, 90, (0.1, 0.1, 0.5, 0.5), None if r is None else (r, r - 0.2, r + 0.2, p_adj, 90, p_adj))
         )
 
     items = [assoc(0, 0.3, 0.02), assoc(1, -0.5, 0.02), assoc(2, 0.9, 0.03), assoc(3, None, None)]
@@ -230,7 +244,9 @@ def _daily(x_of, y_of, days=DAYS):
 
 
 def _note(raw_lag, x_of, y_of, verdict=NO_EVIDENCE, raw_p=0.001):
-    items = [Association.from_row(_row("r", *RC, raw_lag, 90, 0.6, 0.5, raw_p, raw_p, (0.05, -0.1, 0.2, 0.5, 90, 0.6)))]
+    items = [
+        Association.from_row(_row("r", RC, raw_lag, 90, (0.6, 0.5, raw_p, raw_p), (0.05, -0.1, 0.2, 0.5, 90, 0.6)))
+    ]
     return disagreement_note(verdict, items, _daily(x_of, y_of), (START, END))
 
 
@@ -268,7 +284,7 @@ def test_note_when_adjusted_finds_a_link_the_raw_columns_miss():
 
 
 def test_judge_without_daily_index_still_explains_a_lag_zero_raw_flag():
-    items = [Association.from_row(_row("r", *RC, 0, 90, 0.6, 0.5, 0.001, 0.001, (0.05, -0.1, 0.2, 0.5, 90, 0.6)))]
+    items = [Association.from_row(_row("r", RC, 0, 90, (0.6, 0.5, 0.001, 0.001), (0.05, -0.1, 0.2, 0.5, 90, 0.6)))]
     v = judge("r", items, 90)
     assert v.verdict == NO_EVIDENCE and "is the weekly rhythm" in v.note
 
@@ -426,7 +442,9 @@ def test_render_html_is_well_formed_self_contained_and_escaped(report):
 
 
 def test_render_html_escapes_a_hostile_metric_name():
-    rows = [_row("acme/api", "<b>x</b>", "y\"'&", 1, 97, 0.6, 0.6, 0.001, 0.001, (0.4, 0.2, 0.6, 0.0001, 98, 0.001))]
+    rows = [
+        _row("acme/api", ("<b>x</b>", "y\"'&"), 1, 97, (0.6, 0.6, 0.001, 0.001), (0.4, 0.2, 0.6, 0.0001, 98, 0.001))
+    ]
     page = render_html(build_report(rows, SESSIONS, GITHUB, {}))
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
     assert "y\"'&" not in page

@@ -69,7 +69,7 @@ def _row(unit: str, metric: str, effect: Effect | None, rollout: date | None, so
 
 
 def _its_rows(
-    unit: str, start: date, values: np.ndarray, metrics: Sequence[str], rollout: date | None, source: str, off: set
+    unit: str, start: date, values: np.ndarray, metrics: Sequence[str], *, rollout: date | None, source: str, off: set
 ) -> list[dict[str, Any]]:
     rows = []
     mask = holiday_mask(off, start, len(values))
@@ -107,13 +107,13 @@ def rollout_effects(
         rollout, source = _rollout(unit, configured, ai_use[:, 0], start)
         metrics = [m for m in REPO_METRICS if not (unit == EVERYBODY and m == MEDIAN)]
         columns = [REPO_METRICS.index(m) for m in metrics]
-        rows += _its_rows(unit, start, delivery[:, columns], metrics, rollout, source, off)
+        rows += _its_rows(unit, start, delivery[:, columns], metrics, rollout=rollout, source=source, off=off)
         if unit != EVERYBODY:
             repo_series[unit] = (start, delivery, rollout, source)
     for team, by_day in sorted(_team_series(developer_daily).items()):
         start, values = _dense(by_day)
         rollout, source = _rollout(team, configured, values[:, -1], start)
-        rows += _its_rows(team, start, values[:, :-1], list(TEAM_METRICS), rollout, source, off)
+        rows += _its_rows(team, start, values[:, :-1], list(TEAM_METRICS), rollout=rollout, source=source, off=off)
     rows += _did_rows(repo_series)
     _adjust(rows)
     for row in rows:

@@ -90,13 +90,15 @@ def sync_claude_code(
     days = days_to_fetch(
         result.checkpoint, today, oldest=oldest, backfill_days=backfill_days, refetch_days=refetch_days
     )
-    return fetch_days(
-        client, days, lambda day: _fetch_day(client, label, scope, day, sink, state, result), state, scope, result
-    )
+
+    def fetch(day: str) -> None:
+        _fetch_day(client, day, label=label, scope=scope, sink=sink, state=state, out=result)
+
+    return fetch_days(client, days, fetch, state, scope, result)
 
 
 def _fetch_day(
-    client: VendorClient, label: str, scope: str, day: str, sink: PageSink, state: UsageSyncState, out: SourceResult
+    client: VendorClient, day: str, *, label: str, scope: str, sink: PageSink, state: UsageSyncState, out: SourceResult
 ) -> None:
     page: str | None = None
     seen: set[str] = set()

@@ -195,6 +195,7 @@ def point_row(
     column: str,
     kind: str,
     point: dict[str, Any],
+    *,
     attrs: dict[str, Any],
     resource: dict[str, Any],
     ctx: ObjectContext,
@@ -243,7 +244,9 @@ def point_outcome(
     column = columns.get(choice) if choice is None or isinstance(choice, str) else None
     if column is None:
         return Skip()  # a breakdown value this format does not map (a new type, a decision other than accept/reject)
-    return outcome_of(lambda: point_row(metric, column, kind, point, attrs, resource, ctx), point, where)
+    return outcome_of(
+        lambda: point_row(metric, column, kind, point, attrs=attrs, resource=resource, ctx=ctx), point, where
+    )
 
 
 # -- one metric -------------------------------------------------------------------------------------------------

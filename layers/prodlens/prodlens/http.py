@@ -101,12 +101,14 @@ def _lower(headers: Mapping[str, str] | None) -> dict[str, str]:
 class DeadlineMixin:
     """Time budget of a client: `deadline` (epoch seconds or None) less `_reserve_s` bounds every wait and
     request. Needs `_clock`, `_timeout_s`, `_reserve_s`, `deadline`, `stats.waited_s`, and `_out_of_time`, the
-    client's exception for "no time left"."""
+    client's exception for "no time left"; `_back_off` also `_max_attempts`, `_backoff_s` and `stats.retries`."""
 
     deadline: float | None
     _clock: Clock
     _timeout_s: float
     _reserve_s: float
+    _max_attempts: int
+    _backoff_s: float
     _out_of_time: type[Exception]
     stats: Any
 
@@ -130,3 +132,14 @@ class DeadlineMixin:
         if seconds > 0:
             self.stats.waited_s += seconds
             self._clock.sleep(seconds)
+
+    def _back_off(self, attempt: int, give_up: Exception, retrying: str) -> None:
+        """Wait before retry `attempt` of a 5xx or network failure, twice as long each time: `give_up` is raised
+        after the last attempt, "no time left" when the wait does not fit the deadline."""
+        if attempt >= self._max_attempts:
+            raise give_up
+        delay = self._backoff_s * 2 ** (attempt - 1)
+        if not self._fits(delay):
+            raise self._out_of_time(f"no time left to retry {retrying}")
+        self.stats.retries += 1
+        self._wait(delay)

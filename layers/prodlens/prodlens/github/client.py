@@ -143,7 +143,8 @@ class GithubClient(DeadlineMixin):
                 self._blocked = limit
             elif status >= 500 or status == 0:
                 attempt += 1
-                self._back_off(url, status, attempt)
+                give_up = GithubHttpError(status, url, "giving up after retries")
+                self._back_off(attempt, give_up, f"{url} after {status}")
             else:
                 raise GithubHttpError(status, url, error_message(response.body))
 
@@ -156,16 +157,6 @@ class GithubClient(DeadlineMixin):
         self._wait(self._blocked.retry_at - self._clock.time())
         self.stats.rate_limit_waits += 1
         self._blocked = None
-
-    def _back_off(self, url: str, status: int, attempt: int) -> None:
-        """Wait exponentially longer before each retry of a 5xx or network failure, within attempts and deadline."""
-        if attempt >= self._max_attempts:
-            raise GithubHttpError(status, url, "giving up after retries")
-        delay = self._backoff_s * 2 ** (attempt - 1)
-        if not self._fits(delay):
-            raise OutOfTime(f"no time left to retry {url} after {status}")
-        self.stats.retries += 1
-        self._wait(delay)
 
     def _send(self, url: str, etag: str | None) -> Response:
         headers = {

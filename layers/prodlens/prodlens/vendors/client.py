@@ -176,13 +176,8 @@ class VendorClient(DeadlineMixin):
                 continue
             if status >= 500 or status == 0:
                 attempt += 1
-                if attempt >= self._max_attempts:
-                    raise VendorHttpError(status, url, "giving up after retries")
-                delay = self._backoff_s * 2 ** (attempt - 1)
-                if not self._fits(delay):
-                    raise OutOfTime(f"no time left to retry {_redact(url)} after {status}")
-                self.stats.retries += 1
-                self._wait(delay)
+                give_up = VendorHttpError(status, url, "giving up after retries")
+                self._back_off(attempt, give_up, f"{_redact(url)} after {status}")
                 continue
             if api and status in (401, 403):
                 raise AuthError(status, url, error_message(response.body))

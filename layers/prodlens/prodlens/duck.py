@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import orjson
@@ -41,19 +41,23 @@ def typed_select(columns: Iterable[tuple[str, str]], present: set[str] | None = 
 
 
 class NdjsonSink:
-    """Appends dict rows to an NDJSON file (orjson; datetimes as ISO) so DuckDB can load them in one scan."""
+    """Appends dict rows to an NDJSON file (orjson; datetimes as ISO) so DuckDB can load them in one scan.
+
+    The file is created by the first row: a sink that stays empty costs no file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
-        self._file = path.open("wb")
+        self._file: BinaryIO | None = None
 
     def add(self, row: Mapping[str, Any]) -> None:
+        if self._file is None:
+            self._file = self.path.open("wb")
         self._file.write(orjson.dumps(row, option=orjson.OPT_NAIVE_UTC | orjson.OPT_APPEND_NEWLINE))
         self.count += 1
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file is not None and not self._file.closed:
             self._file.close()
 
 
@@ -64,7 +68,7 @@ def load_ndjson(con: duckdb.DuckDBPyConnection, name: str, path: Path, columns: 
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS SELECT {select} FROM read_json({literal(path)}, "
         f"format='newline_delimited', columns={spec})"
-        if path.stat().st_size
+        if path.exists() and path.stat().st_size
         else f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS SELECT {select} FROM "
         f"(SELECT {', '.join(f'NULL AS {ident(k)}' for k in columns)}) WHERE false"
     )
@@ -86,5 +90,5 @@ def write_rows(table: Table, rows: Iterable[Mapping[str, Any]], path: Path) -> i
         con.execute(f"COPY rows TO {literal(path)} (FORMAT PARQUET, COMPRESSION ZSTD)")
     finally:
         con.close()
-        staging.unlink()
+        staging.unlink(missing_ok=True)
     return sink.count

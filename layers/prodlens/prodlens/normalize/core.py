@@ -21,10 +21,10 @@ from typing import Any
 import duckdb
 import orjson
 
-from prodlens.duck import NdjsonSink, literal, load_ndjson
+from prodlens.duck import NdjsonSink, ident, literal, load_ndjson, typed_select
 from prodlens.lake import object_key, source_id
 from prodlens.models import Counts, NormalizeOutput, SourceObject, TableFile
-from prodlens.normalize import jsonl, pricing, usage
+from prodlens.normalize import jsonl, pricing, session, usage
 from prodlens.normalize.fields import dead_letter_raw
 from prodlens.normalize.formats import (
     Dead,
@@ -39,7 +39,8 @@ from prodlens.normalize.formats import (
     skipped_by_key,
 )
 from prodlens.normalize.rows import ObjectContext
-from prodlens.normalize.writer import write_table
+from prodlens.normalize.rules import Rules
+from prodlens.normalize.writer import copy_partitioned, write_table
 from prodlens.schema import AI_COMMIT_RECORDS, DEAD_LETTERS, TABLES, TRACES, USAGE_RECORDS
 
 GIB = 1024**3
@@ -69,26 +70,41 @@ class _ObjectRejected(Exception):
 
 
 class _Run:
-    """State of one normalize_object call: DuckDB connection, sinks and counts."""
+    """State of one normalize_object call: the DuckDB session, sinks and counts.
 
-    def __init__(self, source: SourceObject, workdir: Path, limits: Limits) -> None:
+    The session is the process's (normalize.session), kept across objects. `con` is for the steps that make temp
+    tables or views (dropped when the object ends); the fast path of small Python-parsed objects makes none and
+    uses `session.con`. The scratch folder (spill copies, NDJSON sinks) is made only when a step needs it."""
+
+    def __init__(self, source: SourceObject, workdir: Path, limits: Limits, rules: Rules | None = None) -> None:
         self.source, self.workdir, self.limits = source, workdir, limits
         self.name = source_id(source.key)
-        self.scratch = workdir / f".scratch-{self.name}"
-        shutil.rmtree(self.scratch, ignore_errors=True)
-        (self.scratch / "duckdb").mkdir(parents=True)
-        self.con = duckdb.connect(config={"threads": limits.threads, "memory_limit": limits.memory_limit})
-        self.con.execute(f"SET temp_directory = '{str(self.scratch / 'duckdb').replace(chr(39), chr(39) * 2)}'")
-        # (the progress bar is on by default and tracks every query; a Lambda has no terminal to draw it on)
-        self.con.execute("SET preserve_insertion_order = false; SET TimeZone = 'UTC'; SET enable_progress_bar = false")
+        self._scratch = workdir / f".scratch-{self.name}"
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        self.session = session.session(limits.threads, limits.memory_limit)
+        self.made_tables = False
         self.counts = Counts()
         self.rejected_at = datetime.now(UTC).replace(tzinfo=None)
-        self.dead = NdjsonSink(self.scratch / "dead.ndjson")
+        self.dead = NdjsonSink(self._scratch / "dead.ndjson")
         self.ctx = ObjectContext(
-            source.key, source.metadata.get("repo") or None, source.metadata.get("developer") or None
+            source.key, source.metadata.get("repo") or None, source.metadata.get("developer") or None, rules or Rules()
         )
 
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if not self.made_tables:  # rows in any order while parsing (less memory); writers ask for order
+            self.made_tables = True
+            self.session.preserve_order(False)
+        return self.session.con
+
+    @property
+    def scratch(self) -> Path:
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        return self._scratch
+
     def dead_letter(self, line_number: int, reason: str, detail: str, raw: str) -> None:
+        if not self.dead.count:
+            self.scratch  # noqa: B018 - the sink's folder
         self.dead.add(
             {
                 "source_key": self.source.key,
@@ -105,18 +121,25 @@ class _Run:
         """Forget the dead letters so far (a rejected object, or a parse run again line by line)."""
         self.dead.close()
         self.dead.path.unlink(missing_ok=True)
-        self.dead = NdjsonSink(self.scratch / "dead.ndjson")
+        self.dead = NdjsonSink(self._scratch / "dead.ndjson")
         self.counts.dead_letters = 0
 
     def close(self) -> None:
         self.dead.close()
-        self.con.close()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.made_tables:
+            self.session.reset()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def close_after_failure(self) -> None:
+        self.dead.close()
+        session.discard()
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def finish(self, source_format: str | None, files: list[TableFile]) -> NormalizeOutput:
         self.dead.close()
         if self.dead.count:
             load_ndjson(self.con, "dead_out", self.dead.path, DEAD_LETTERS.duckdb_columns())
+            self.session.preserve_order(True)
             files += write_table(self.con, DEAD_LETTERS, "dead_out", self.workdir, self.name, ("line_number",))
         self.close()
         if not self.counts.balanced:
@@ -143,7 +166,7 @@ def _strip_bom(data: bytes) -> bytes:
     return data[len(_BOM) :] if data.startswith(_BOM) else data
 
 
-def _materialize(source: SourceObject, scratch: Path, limits: Limits) -> Path:
+def _materialize(source: SourceObject, run: _Run, limits: Limits) -> Path:
     """The object's bytes as a plain local file: gzip streamed out in 1 MiB chunks, size-bounded."""
     with source.path.open("rb") as handle:
         magic = handle.read(2)
@@ -151,7 +174,7 @@ def _materialize(source: SourceObject, scratch: Path, limits: Limits) -> Path:
         if source.path.stat().st_size > limits.max_decompressed_bytes:
             raise _ObjectRejected("too_large", f"object exceeds {limits.max_decompressed_bytes} bytes")
         return source.path
-    target = scratch / "object.decompressed"
+    target = run.scratch / "object.decompressed"
     written = 0
     try:
         with gzip.open(source.path, "rb") as src, target.open("wb") as dst:
@@ -279,7 +302,7 @@ def _run_jsonl(run: _Run, line_format: LineFormat, path: Path) -> list[TableFile
         "SELECT count(DISTINCT hash(record_id)) FROM parsed WHERE kind = 'row' AND check_reason IS NULL"
     ).fetchone()  # type: ignore[misc]
     dedup = "QUALIFY row_number() OVER (PARTITION BY p.record_id ORDER BY p.ln) = 1" if distinct < summary.rows else ""
-    con.execute("SET preserve_insertion_order = true")
+    run.session.preserve_order(True)
     _price_table(con, summary.to_price)
     # Without duplicates a view suffices: the writer scans it once for partition counts and once to COPY,
     # cheaper than materializing every row again.
@@ -296,19 +319,15 @@ def _run_jsonl(run: _Run, line_format: LineFormat, path: Path) -> list[TableFile
     return files
 
 
-def _project(con: duckdb.DuckDBPyConnection, source_format: str, source_key: str, dedup: str = "") -> None:
-    """The one row projection of every trace format: `out_traces` from the validated rows of `parsed` (kind
-    'row', no check_reason) and the `rates` of their (model, day) pairs. Total tokens, the event day and the cost
-    (the source's own, else priced from the rates in force that day, tiered above a tier's start, else NULL and
-    'unpriced') are derived here and nowhere else. `source_format` is an SQL expression; `dedup` a QUALIFY
-    clause keeping the first line of a repeated record id."""
-    # Without duplicates a view suffices: the writer scans it once for partition counts and once to COPY,
-    # cheaper than materializing every row again.
-    kind = "TABLE" if dedup else "VIEW"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP {kind} out_traces AS
-        SELECT p.record_id, {source_format} AS source_format, {literal(source_key)} AS source_key,
+def _projection(source_format: str, source_key: str, parsed: str, rates: str, dedup: str = "", extra: str = "") -> str:
+    """The one row projection of every trace format, as a SELECT: the traces rows (data and partition columns,
+    plus `ln`) of the validated rows of `parsed` (kind 'row', no check_reason) and the `rates` of their (model,
+    day) pairs. Total tokens, the event day and the cost (the source's own, else priced from the rates in force
+    that day, tiered above a tier's start, else NULL and 'unpriced') are derived here and nowhere else.
+    `source_format` and `source_key` are SQL expressions; `parsed` and `rates` relations; `dedup` a QUALIFY
+    clause keeping the first line of a repeated record id; `extra` more columns of `parsed` to carry along."""
+    return f"""
+        SELECT p.record_id, {source_format} AS source_format, {source_key} AS source_key,
             p.session_id, p.developer_id, p.model, p.ts,
             p.tokens_in, p.tokens_out, p.cache_read_tokens, p.cache_write_tokens,
             p.tokens_in + p.tokens_out + p.cache_read_tokens + p.cache_write_tokens AS total_tokens,
@@ -324,12 +343,20 @@ def _project(con: duckdb.DuckDBPyConnection, source_format: str, source_key: str
             CASE WHEN p.source_cost IS NOT NULL THEN 'source' WHEN r.model IS NOT NULL THEN 'priced'
                  ELSE 'unpriced' END AS cost_source,
             p.git_branch,
-            CAST(CAST(p.ts AS DATE) AS VARCHAR) AS event_date, p.repo, p.ln
-        FROM parsed p LEFT JOIN rates r ON r.model = p.model AND r.day = CAST(p.ts AS DATE)
+            CAST(CAST(p.ts AS DATE) AS VARCHAR) AS event_date, p.repo, p.ln{extra}
+        FROM {parsed} p LEFT JOIN {rates} r ON r.model = p.model AND r.day = CAST(p.ts AS DATE)
         WHERE p.kind = 'row' AND p.check_reason IS NULL
         {dedup}
         """
-    )
+
+
+def _project(con: duckdb.DuckDBPyConnection, source_format: str, source_key: str, dedup: str = "") -> None:
+    """`out_traces`: the projection (_projection) of the `parsed` and `rates` tables."""
+    # Without duplicates a view suffices: the writer scans it once for partition counts and once to COPY,
+    # cheaper than materializing every row again.
+    kind = "TABLE" if dedup else "VIEW"
+    projected = _projection(source_format, literal(source_key), "parsed", "rates", dedup)
+    con.execute(f"CREATE OR REPLACE TEMP {kind} out_traces AS {projected}")
 
 
 class _ParsedSummary:
@@ -364,11 +391,24 @@ class _ParsedSummary:
         )
 
 
-def _price_table(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, date]]) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rates (model VARCHAR, day DATE, r_in DOUBLE, r_out DOUBLE, r_read DOUBLE,"
-        " r_write DOUBLE, tier_start BIGINT, t_in DOUBLE, t_out DOUBLE, t_read DOUBLE, t_write DOUBLE)"
-    )
+# The price table of an object's (model, day) pairs, as the projection joins it.
+_RATES_COLUMNS = {
+    "model": "VARCHAR",
+    "day": "DATE",
+    "r_in": "DOUBLE",
+    "r_out": "DOUBLE",
+    "r_read": "DOUBLE",
+    "r_write": "DOUBLE",
+    "tier_start": "BIGINT",
+    "t_in": "DOUBLE",
+    "t_out": "DOUBLE",
+    "t_read": "DOUBLE",
+    "t_write": "DOUBLE",
+}
+
+
+def _rates(pairs: Iterable[tuple[str, date]]) -> list[tuple[Any, ...]]:
+    """The rates of each priced (model, day) pair, in _RATES_COLUMNS order (models without a price are left out)."""
     values = []
     for model, day in pairs:
         rates = pricing.rates_for(model, day)
@@ -388,8 +428,15 @@ def _price_table(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, date]]) 
                     rates.tier_cache_write,
                 )
             )
+    return values
+
+
+def _price_table(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, date]]) -> None:
+    columns = ", ".join(f"{name} {kind}" for name, kind in _RATES_COLUMNS.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rates ({columns})")
+    values = _rates(pairs)
     if values:
-        con.executemany("INSERT INTO rates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        con.executemany(f"INSERT INTO rates VALUES ({', '.join('?' for _ in _RATES_COLUMNS)})", values)
 
 
 def _jsonl_dead_letters(run: _Run, line_format: LineFormat, path: Path, expected_lines: int | None) -> bool:
@@ -463,17 +510,30 @@ def _accepted_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> Iterat
         ) from exc
 
 
+# A Python-parsed object of at most this many rows hands them to DuckDB as one JSON text and is written by one
+# statement (projection and partitioned COPY together); a larger one goes through an NDJSON file and temp tables.
+SMALL_OBJECT_ROWS = 2_000
+
+
 def _python_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> list[TableFile]:
     """Rows of the Python-parsed formats: one outcome per record read, each with its line number. The rows then
-    go through the same projection as the JSONL formats' (_project: total tokens, event day, cost)."""
-    sink = NdjsonSink(run.scratch / "rows.ndjson")
+    go through the same projection as the JSONL formats' (_projection: total tokens, event day, cost)."""
+    rows: list[dict[str, Any]] = []
+    sink: NdjsonSink | None = None
     for line_number, row in _accepted_rows(run, outcomes):
-        sink.add({**row, "ln": line_number})
+        if sink is None and len(rows) == SMALL_OBJECT_ROWS:
+            sink = NdjsonSink(run.scratch / "rows.ndjson")
+            for kept in rows:
+                sink.add(kept)
+            rows = []
+        if sink is None:
+            rows.append({**row, "ln": line_number})
+        else:
+            sink.add({**row, "ln": line_number})
+    if sink is None:
+        return _small_python_rows(run, rows)
     sink.close()
-    columns = {**_PYTHON_ROW_COLUMNS, **TRACES.duckdb_columns()}
-    for derived in ("total_tokens", "cost_usd", "cost_source"):
-        columns.pop(derived)
-    load_ndjson(run.con, "python_rows", sink.path, columns)
+    load_ndjson(run.con, "python_rows", sink.path, _python_row_columns())
     run.con.execute(
         "CREATE OR REPLACE TEMP TABLE parsed AS SELECT 'row' AS kind, NULL AS check_reason, * FROM python_rows"
     )
@@ -482,8 +542,61 @@ def _python_rows(run: _Run, outcomes: Iterable[tuple[int, Outcome]]) -> list[Tab
     ).fetchall()
     _price_table(run.con, sorted(pairs))
     _project(run.con, "p.source_format", run.source.key)
-    run.con.execute("SET preserve_insertion_order = true")
+    run.session.preserve_order(True)
     return write_table(run.con, TRACES, "out_traces", run.workdir, run.name, _TRACE_ORDER)
+
+
+def _python_row_columns() -> dict[str, str]:
+    """A Python format's row before the projection: the trace columns it fills, and what the projection needs."""
+    columns = {**_PYTHON_ROW_COLUMNS, **TRACES.duckdb_columns()}
+    for derived in ("total_tokens", "cost_usd", "cost_source"):
+        columns.pop(derived)
+    return columns
+
+
+def _json_relation(rows: list[Any], columns: dict[str, str]) -> str:
+    """A relation of typed columns over rows given as one JSON text (JSON reads them as the NDJSON reader would)."""
+    structure = orjson.dumps([columns]).decode()
+    text = orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()
+    return f"(SELECT unnest(from_json({literal(text)}, {literal(structure)}), recursive := true))"
+
+
+def _small_python_rows(run: _Run, rows: list[dict[str, Any]]) -> list[TableFile]:
+    """The rows of a small Python-parsed object: _write_small_objects for this object alone."""
+    return _write_small_objects(run.session, [(run, rows)], run.workdir)[0]
+
+
+def _write_small_objects(
+    held: session.Session, objects: list[tuple[_Run, list[dict[str, Any]]]], out_dir: Path
+) -> list[list[TableFile]]:
+    """The rows of small Python-parsed objects in one statement and no temp table: the projection over every
+    object's rows (one JSON text) and the rates of their (model, day) pairs, written by one partitioned COPY
+    whose files are one per (object, partition). Returns each object's files."""
+    if not any(rows for _, rows in objects):
+        return [[] for _ in objects]
+    tagged = [
+        {**row, "source_key": run.source.key, "pl_object": n} for n, (run, rows) in enumerate(objects) for row in rows
+    ]
+    pairs = {(r["model"], r["ts"].date()) for r in tagged if r["source_cost"] is None and r["model"] is not None}
+    rates = [dict(zip(_RATES_COLUMNS, values, strict=True)) for values in _rates(sorted(pairs))]
+    columns = {**_python_row_columns(), "source_key": "VARCHAR", "pl_object": "BIGINT"}
+    parsed = f"(SELECT 'row' AS kind, NULL AS check_reason, * FROM {_json_relation(tagged, columns)})"
+    rate_relation = _json_relation(rates, _RATES_COLUMNS)
+    projected = _projection("p.source_format", "p.source_key", parsed, rate_relation, extra=", p.pl_object")
+    keys = ("pl_object", *TRACES.partition_keys)
+    order = ", ".join(ident(c) for c in (*keys, *_TRACE_ORDER))
+    data = typed_select(TRACES.duckdb_columns().items())
+    select = f"SELECT {data}, {', '.join(keys)} FROM ({projected}) ORDER BY {order}"
+    held.preserve_order(True)
+    name = objects[0][0].name if len(objects) == 1 else "objects"
+    files: list[list[TableFile]] = [[] for _ in objects]
+    for partition, path, count in copy_partitioned(held.con, select, out_dir / TRACES.name, keys, name):
+        n = int(partition.pop("pl_object"))
+        files[n].append(TableFile(TRACES.name, partition, path, count))
+    for (run, rows), written in zip(objects, files, strict=True):
+        if sum(f.rows for f in written) != len(rows):
+            raise RuntimeError(f"{run.source.key}: wrote {sum(f.rows for f in written)} rows, expected {len(rows)}")
+    return files
 
 
 def _json_lines(run: _Run, path: Path) -> list[tuple[int, Any]]:
@@ -546,7 +659,7 @@ def _run_github(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
     sink.close()
     columns = {**table.duckdb_columns(), **dict.fromkeys(table.partition_keys, "VARCHAR")}
     load_ndjson(run.con, "out_github", sink.path, columns)
-    run.con.execute("SET preserve_insertion_order = true")
+    run.session.preserve_order(True)
     order = tuple(c for c in table.column_names if c in ("pr_id", "sha", "event_id", "updated_at"))
     return "github", write_table(run.con, table, "out_github", run.workdir, run.name, order)
 
@@ -582,7 +695,7 @@ def _run_usage(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
         table = AI_COMMIT_RECORDS if "sha" in row else USAGE_RECORDS
         sinks[table.name].add({**row, "reported_at": run.source.last_modified})
     files: list[TableFile] = []
-    run.con.execute("SET preserve_insertion_order = true")
+    run.session.preserve_order(True)
     for table in tables:
         sink = sinks[table.name]
         sink.close()
@@ -594,24 +707,43 @@ def _run_usage(run: _Run, path: Path) -> tuple[str | None, list[TableFile]]:
     return fmt.name, files
 
 
+def _not_normalized(source: SourceObject) -> NormalizeOutput | None:
+    """The output of an object known by its key alone: not input, or a source's object that holds no requests."""
+    key = source.key
+    if not key.startswith(INPUT_PREFIXES):
+        return NormalizeOutput(key, None, Counts(), [], skipped_reason="not_input")
+    if key.startswith("traces/") and (skipped := skipped_by_key(key)):
+        return NormalizeOutput(key, skipped[0], Counts(read=1, skipped=1), [], skipped_reason=skipped[1])
+    return None
+
+
+def _reject(run: _Run, exc: _ObjectRejected, files: list[TableFile]) -> None:
+    """Whole-object rejection: nothing of this object is written except its one dead letter."""
+    for table_file in files:
+        table_file.path.unlink(missing_ok=True)
+    files.clear()
+    run.reset_dead_letters()
+    run.counts = Counts(read=1)
+    run.dead_letter(0, exc.reason, exc.detail, exc.raw)
+
+
 def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limits()) -> NormalizeOutput:  # noqa: B008
     """Normalize one raw object into Parquet files under `workdir` (see module docstring).
 
     Data problems become dead letters; only infrastructure failures (disk, DuckDB) raise. For every object
     `counts.rows + counts.dead_letters + counts.skipped == counts.read`.
     """
+    known = _not_normalized(source)
+    if known is not None:
+        return known
     key = source.key
-    if not key.startswith(INPUT_PREFIXES):
-        return NormalizeOutput(key, None, Counts(), [], skipped_reason="not_input")
-    if key.startswith("traces/") and (skipped := skipped_by_key(key)):
-        return NormalizeOutput(key, skipped[0], Counts(read=1, skipped=1), [], skipped_reason=skipped[1])
     workdir.mkdir(parents=True, exist_ok=True)
     run = _Run(source, workdir, limits)
     source_format: str | None = None
     files: list[TableFile] = []
     try:
         try:
-            path = _materialize(source, run.scratch, limits)
+            path = _materialize(source, run, limits)
             if key.startswith("github/"):
                 source_format, files = _run_github(run, path)
             elif key.startswith("usage/"):
@@ -619,17 +751,104 @@ def normalize_object(source: SourceObject, workdir: Path, limits: Limits = Limit
             else:
                 source_format, files = _run_traces(run, path)
         except _ObjectRejected as exc:
-            # Whole-object rejection: nothing of this object is written except its one dead letter.
-            for table_file in files:
-                table_file.path.unlink(missing_ok=True)
-            files = []
-            run.reset_dead_letters()
-            run.counts = Counts(read=1)
-            run.dead_letter(0, exc.reason, exc.detail, exc.raw)
+            _reject(run, exc, files)
         return run.finish(source_format, files)
     except BaseException:
-        run.close()
+        # the session may hold half an object: it is closed, and the next object opens a fresh one
+        run.close_after_failure()
         raise
+
+
+# An object read together with others (normalize_objects): a plain traces object this small, holding one document.
+SMALL_OBJECT_BYTES = 1 * MIB
+
+
+def normalize_objects(
+    sources: list[SourceObject],
+    workdir: Path,
+    limits: Limits = Limits(),  # noqa: B008
+) -> list[NormalizeOutput | Exception]:
+    """normalize_object for several objects (an SQS batch), object i's outputs under workdir/<i>/; an object whose
+    normalization raised has its exception in its place, and the others are not affected.
+
+    Small objects that hold one JSON document (LiteLLM's S3 logger writes one object per request) are read
+    together: the field rules of all of them are evaluated in one query, and their rows written by one COPY (one
+    file per object and partition), which is what a whole batch of them costs instead of each of them. Should that
+    shared work raise, each of those objects is normalized again on its own, so that an error stays its object's."""
+    results: list[NormalizeOutput | Exception | None] = [None] * len(sources)
+    rules = Rules()
+    together: list[tuple[int, _Run, str, list[tuple[int, Any]]]] = []
+    for i, source in enumerate(sources):
+        known = _not_normalized(source)
+        if known is not None:
+            results[i] = known
+            continue
+        if len(sources) > 1:
+            try:
+                prepared = _prepare_document(source, workdir / str(i), limits, rules)
+            except Exception as exc:  # noqa: BLE001 - an infrastructure error of this object only
+                results[i] = exc
+                continue
+            if prepared is not None:
+                together.append((i, *prepared))
+                continue
+        results[i] = _normalize_alone(source, workdir / str(i), limits)
+    if together:
+        try:
+            outputs = _normalize_together([(run, label, items) for _, run, label, items in together])
+        except Exception:  # noqa: BLE001 - redone object by object, so that it stays the failing object's error
+            session.discard()
+            for i, run, _, _ in together:
+                run.close_after_failure()
+                results[i] = _normalize_alone(run.source, workdir / str(i), limits)
+        else:
+            for (i, *_), output in zip(together, outputs, strict=True):
+                results[i] = output
+    return [result for result in results if result is not None]
+
+
+def _normalize_alone(source: SourceObject, workdir: Path, limits: Limits) -> NormalizeOutput | Exception:
+    try:
+        return normalize_object(source, workdir, limits)
+    except Exception as exc:  # noqa: BLE001 - reported in the object's place (normalize_objects)
+        return exc
+
+
+def _prepare_document(
+    source: SourceObject, workdir: Path, limits: Limits, rules: Rules
+) -> tuple[_Run, str, list[tuple[int, Any]]] | None:
+    """A small plain traces object holding one document of a Python format: its run (sharing `rules`), format and
+    document, its field-rule leaves announced; None for any other object (normalized on its own)."""
+    if source.key.endswith(".gz") or source.path.stat().st_size > SMALL_OBJECT_BYTES:
+        return None
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = _Run(source, workdir, limits, rules)
+    try:
+        detected, document = _detect(source.path, limits)
+    except _ObjectRejected:
+        detected = None
+    if not isinstance(detected, DocumentFormat) or document is None:
+        run.close()
+        return None
+    items = [(0, document)]
+    if detected.announce is not None:
+        detected.announce(items, run.ctx)
+    return run, detected.name, items
+
+
+def _normalize_together(objects: list[tuple[_Run, str, list[tuple[int, Any]]]]) -> list[NormalizeOutput]:
+    """Small one-document objects (normalize_objects): their outcomes (the field rules evaluated once for all, their
+    leaves announced), then one COPY of all their rows, then each object's dead letters and accounting."""
+    read: list[tuple[_Run, list[dict[str, Any]]]] = []
+    for run, _, items in objects:
+        try:
+            rows = [{**row, "ln": line} for line, row in _accepted_rows(run, _document_outcomes(run, items))]
+        except _ObjectRejected as exc:
+            _reject(run, exc, [])
+            rows = []
+        read.append((run, rows))
+    written = _write_small_objects(objects[0][0].session, read, objects[0][0].workdir.parent / "together")
+    return [run.finish(label, files) for (run, label, _), files in zip(objects, written, strict=True)]
 
 
 def normalize_paths(paths: list[Path], out_dir: Path) -> dict[str, Any]:

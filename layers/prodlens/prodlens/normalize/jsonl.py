@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from prodlens.normalize.formats.base import LineFormat
 
 from prodlens.duck import literal
-from prodlens.normalize.rules import MAX_YEAR, MIN_YEAR, prepare
+from prodlens.normalize.rules import MAX_YEAR, MIN_YEAR
 
 MIB = 1024 * 1024
 
@@ -170,8 +170,8 @@ def run(
     reads their raw text, and runs again with exact=True when they differ. The exact path reads every line;
     its reader refuses invalid UTF-8, and such lines are then replaced (in a copy under `scratch`) by a
     non-JSON marker, so each becomes its own dead letter. Raises duckdb.InvalidInputException or
-    duckdb.OutOfMemoryException when the object cannot be read within the limits."""
-    prepare(con)
+    duckdb.OutOfMemoryException when the object cannot be read within the limits. `con` holds the field-rule
+    macros (normalize.session binds them once per connection)."""
     # the object's repo metadata is a leaf like a record's own repo (pl_slug; validity checked with theirs)
     params = {"meta_repo": meta_repo or None, "meta_developer": meta_developer or None}
 

@@ -109,16 +109,16 @@ _CHUNK, _CHUNK_CHARS = 50_000, 8 * 1024 * 1024
 
 
 class _Evaluator:
-    """The process's rule connection (one per thread; a forked child opens its own). The leaves of a batch go
-    into a temp table that one prepared statement per set of rules reads: a statement bound once per process
-    costs a fraction of binding the macros afresh for every object. Its queries are small, so the optimizer
-    would cost more than it saves."""
+    """The process's rule connection (one per thread; a forked child opens its own), made by
+    session.open_connection. Each set of rules is one statement prepared once per process, whose parameters are
+    the leaves of each rule as one JSON text: a statement bound once costs a fraction of binding the macros afresh
+    for every object, and one string crosses into DuckDB several times faster than a list of them. Its queries are
+    small, so the optimizer would cost more than it saves."""
 
     def __init__(self) -> None:
-        self.con = duckdb.connect(config={"threads": 1, "memory_limit": "128MB"})
-        self.con.execute("SET enable_progress_bar = false; PRAGMA disable_optimizer")
-        prepare(self.con)
-        self.con.execute("CREATE TEMP TABLE pl_leaves (rule VARCHAR, s VARCHAR)")
+        from prodlens.normalize.session import open_connection  # the session module builds on these macros
+
+        self.con = open_connection(1, "128MB", optimizer=False)
         self.prepared: set[str] = set()
         self.pid = os.getpid()
 
@@ -128,26 +128,18 @@ class _Evaluator:
         name = "pl_rules_" + "_".join(rules)
         if name not in self.prepared:
             parts = []
-            for rule in rules:
+            for number, rule in enumerate(rules, 1):
                 columns, needed = _RULES[rule]
                 lists = ", ".join(f"list({column})" for column in ("s", *columns))
                 parts.append(
-                    f"(SELECT {lists} FROM (SELECT s{', ' + needed if needed else ''} FROM pl_leaves"
-                    f" WHERE rule = '{rule}'))"
+                    f"(SELECT {lists} FROM (SELECT s{', ' + needed if needed else ''} FROM"
+                    f" (SELECT unnest(from_json(${number}, '[\"VARCHAR\"]')) AS s)))"
                 )
             self.con.execute(f"PREPARE {name} AS SELECT * FROM {', '.join(parts)}")
             self.prepared.add(name)
-        tags = [rule for rule in rules for _ in batch[rule]]
-        texts = [text for rule in rules for text in batch[rule]]
-        try:
-            # as JSON text: one string crosses into DuckDB several times faster than a Python list of them
-            self.con.execute(
-                "INSERT INTO pl_leaves SELECT unnest(from_json($tags, $list)), unnest(from_json($texts, $list))",
-                {"tags": orjson.dumps(tags).decode(), "texts": orjson.dumps(texts).decode(), "list": '["VARCHAR"]'},
-            )
-            return list(self.con.execute(f"EXECUTE {name}").fetchone() or ())
-        finally:
-            self.con.execute("DELETE FROM pl_leaves")
+        # the texts as SQL string literals of their JSON (orjson escapes control characters, NUL included)
+        texts = ", ".join("'" + orjson.dumps(batch[rule]).decode().replace("'", "''") + "'" for rule in rules)
+        return list(self.con.execute(f"EXECUTE {name}({texts})").fetchone() or ())
 
 
 _local = threading.local()

@@ -46,10 +46,9 @@ def write_table(
         target = base / f"{name}.parquet"
         con.execute(f"COPY (SELECT {select} FROM {ident(relation)}{order}) TO {literal(target)} (FORMAT PARQUET)")
         return [TableFile(table.name, {}, target, int(n))]
-    if groups is None:
-        groups = con.execute(
-            f"SELECT {', '.join(ident(k) for k in keys)}, count(*) FROM {ident(relation)} GROUP BY ALL ORDER BY ALL"
-        ).fetchall()
+    if groups is None:  # one COPY, which reports the partitions it wrote
+        select = f"SELECT {select}, {', '.join(ident(k) for k in keys)} FROM {ident(relation)}{order}"
+        return write_partitioned(con, table, select, out_dir, name)
     if not groups:
         return []
     if len(groups) == 1 or ranges is not None:  # one plain COPY per partition
@@ -66,19 +65,46 @@ def write_table(
                 raise RuntimeError(f"partition {partition} of {relation}: wrote {written} rows, expected {n}")
             files.append(TableFile(table.name, partition, target, int(n)))
         return files
-    key_list = ", ".join(ident(k) for k in keys)
-    con.execute(
-        f"COPY (SELECT {select}, {key_list} FROM {ident(relation)}{order}) TO {literal(base)} "
-        f"(FORMAT PARQUET, PARTITION_BY ({key_list}), FILENAME_PATTERN '{name}_{{i}}', OVERWRITE_OR_IGNORE true)"
-    )
-    files = []
-    for *values, n in groups:
-        partition = dict(zip(keys, (str(v) for v in values), strict=True))
-        found = sorted(_partition_folder(out_dir, table, partition).glob(f"{name}_*.parquet"))
-        if len(found) != 1:
-            raise RuntimeError(f"expected one file for partition {partition}, found {len(found)}")
-        files.append(TableFile(table.name, partition, found[0], int(n)))
+    select = f"SELECT {select}, {', '.join(ident(k) for k in keys)} FROM {ident(relation)}{order}"
+    files = write_partitioned(con, table, select, out_dir, name)
+    expected = {tuple(str(v) for v in values): n for *values, n in groups}
+    found = {tuple(f.partition[k] for k in keys): f.rows for f in files}
+    if found != expected:
+        raise RuntimeError(f"{relation}: wrote partitions {found}, expected {expected}")
     return files
+
+
+def write_partitioned(
+    con: duckdb.DuckDBPyConnection, table: Table, select: str, out_dir: Path, name: str
+) -> list[TableFile]:
+    """COPY `select` (the table's data columns, then its partition columns) to one Parquet file per partition under
+    out_dir/<table>/ (copy_partitioned). Returns the files in partition order."""
+    found = copy_partitioned(con, select, out_dir / table.name, table.partition_keys, name)
+    return [TableFile(table.name, partition, path, rows) for partition, path, rows in found]
+
+
+def copy_partitioned(
+    con: duckdb.DuckDBPyConnection, select: str, target: Path, keys: tuple[str, ...], name: str
+) -> list[tuple[dict[str, str], Path, int]]:
+    """COPY `select` (data columns, then the `keys` columns) to one Parquet file per value of `keys` under `target`,
+    in one statement: DuckDB's PARTITION_BY reports the partition and row count of each file it wrote
+    (RETURN_STATS), so nothing is counted or listed beforehand. Returns (partition, file, rows) in partition order;
+    the files hold the data columns only."""
+    key_list = ", ".join(ident(k) for k in keys)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cursor = con.execute(
+        f"COPY ({select}) TO {literal(target)} (FORMAT PARQUET, PARTITION_BY ({key_list}), "
+        f"FILENAME_PATTERN '{name}_{{i}}', OVERWRITE_OR_IGNORE true, RETURN_STATS)"
+    )
+    columns = [column[0] for column in cursor.description or ()]
+    found = []
+    for row in cursor.fetchall():
+        stats = dict(zip(columns, row, strict=True))
+        partition = {k: str(stats["partition_keys"][k]) for k in keys}
+        found.append((partition, Path(stats["filename"]), int(stats["count"])))
+    if len({tuple(partition.values()) for partition, _, _ in found}) != len(found):
+        raise RuntimeError(f"{target}: more than one file for a partition")
+    return sorted(found, key=lambda item: tuple(item[0][k] for k in keys))
 
 
 def _partition_folder(out_dir: Path, table: Table, partition: dict[str, str]) -> Path:

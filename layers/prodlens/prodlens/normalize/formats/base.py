@@ -65,6 +65,9 @@ class DocumentFormat:
     tool: str = ""
     # objects of this source that hold no requests, known by their key: (key) -> skip reason, or None
     skips_key: Callable[[str], str | None] | None = None
+    # announces the field-rule leaves of documents without looking any up (what `records` prefetches first), so
+    # that the leaves of several objects read together are evaluated in one query (core.normalize_objects)
+    announce: Callable[[list[tuple[int, Any]], ObjectContext], None] | None = None
 
 
 @dataclass(frozen=True)

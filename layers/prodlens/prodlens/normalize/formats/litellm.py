@@ -176,6 +176,11 @@ def parse(payload: dict[str, Any], raw: dict[str, Any], ctx: ObjectContext) -> d
     )
 
 
+def announce(documents: list[tuple[int, Any]], ctx: ObjectContext) -> None:
+    """The field-rule leaves of these documents, announced to ctx.rules (records does the same first)."""
+    ctx.rules.prefetch_leaves((leaves(_payload(document)) for _, document in documents), RULE_OF)
+
+
 def records(documents: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tuple[int, Outcome]]:
     """One outcome per document; the field rules of all documents are evaluated together."""
     drafts = [(line, document, _payload(document)) for line, document in documents]
@@ -193,4 +198,4 @@ def skips_key(key: str) -> str | None:
     return "litellm_audit_log" if "/audit_logs/" in key else None
 
 
-FORMAT = DocumentFormat("litellm", detects, records, skips_key=skips_key)
+FORMAT = DocumentFormat("litellm", detects, records, skips_key=skips_key, announce=announce)

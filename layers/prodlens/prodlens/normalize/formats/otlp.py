@@ -120,14 +120,25 @@ def parse_span(
     )
 
 
-def records(documents: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tuple[int, Outcome]]:
-    """One outcome per span of every document; the field rules of all LLM spans are evaluated together."""
-    spans = []  # (line, index, resource, span, its attributes and raw leaves when it is an LLM span)
+def _spans(documents: Iterable[tuple[int, Any]]) -> list[tuple[int, int, Any, Any, Any]]:
+    """(line, index, resource, span, its attributes and raw leaves when it is an LLM span) of every span."""
+    spans = []
     for line, document in documents:
         for index, (resource, span) in enumerate(iter_items(document), 1):
             attrs = None if isinstance(span, MalformedPart) else otlp_attributes(span.get("attributes"))
             llm = (attrs, leaves(resource, span, attrs)) if attrs is not None and is_llm_span(attrs) else None
             spans.append((line, index, resource, span, llm))
+    return spans
+
+
+def announce(documents: list[tuple[int, Any]], ctx: ObjectContext) -> None:
+    """The field-rule leaves of these documents' LLM spans, announced to ctx.rules (records does the same first)."""
+    ctx.rules.prefetch_leaves((llm[1] for *_, llm in _spans(documents) if llm), RULE_OF)
+
+
+def records(documents: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterator[tuple[int, Outcome]]:
+    """One outcome per span of every document; the field rules of all LLM spans are evaluated together."""
+    spans = _spans(documents)
     ctx.rules.prefetch_leaves((llm[1] for *_, llm in spans if llm), RULE_OF)
     for line, index, resource, span, llm in spans:
         if isinstance(span, MalformedPart):
@@ -143,4 +154,4 @@ def records(documents: Iterable[tuple[int, Any]], ctx: ObjectContext) -> Iterato
                 yield line, Dead(exc.reason, detail, dead_letter_raw(None, span))
 
 
-FORMAT = DocumentFormat("otlp", detects, records)
+FORMAT = DocumentFormat("otlp", detects, records, announce=announce)

@@ -162,6 +162,7 @@ def _expected_grants(function: str) -> tuple[set[tuple[str, str]], set[str], set
         grants.add(("s3:ListBucket", LAKE))
     grants |= {(action, STATE) for action in STATE_ITEMS}
     if function == "NormalizeFunction":
+        grants.add(("dynamodb:BatchWriteItem", STATE))  # the processed-object records of an SQS batch
         raw_prefixes = {"traces/*", "github/*", "usage/*"}
         grants |= {("s3:GetObject", f"{RAW}/{prefix}") for prefix in raw_prefixes} | {("s3:ListBucket", RAW)}
     if function == "AggregateFunction":
@@ -406,6 +407,10 @@ def _required(service: str, operation: str, params: dict[str, Any]) -> list[tupl
                 (f"dynamodb:{actions[kind]}", table + spec["TableName"], None)
                 for item in params["TransactItems"]
                 for kind, spec in item.items()
+            ]
+        if operation == "TransactGetItems":  # each Get is authorized as GetItem on its table
+            return [
+                ("dynamodb:GetItem", table + item["Get"]["TableName"], None) for item in params["TransactItems"]
             ]
         if operation in ("BatchWriteItem", "BatchGetItem"):
             return [(f"dynamodb:{operation}", table + name, None) for name in params["RequestItems"]]

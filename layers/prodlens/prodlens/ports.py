@@ -22,9 +22,9 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> Iterator[StoredObject]: ...
 
-    def download(self, key: str, path: Path) -> dict[str, str]:
+    def download(self, key: str, path: Path, unless_etag: str | None = None) -> dict[str, str] | None:
         """Copy the object to `path`; return its user metadata plus `etag` and `last_modified` (ISO, UTC).
-        Raises ObjectNotFound."""
+        With `unless_etag`: None, nothing copied, when that is the object's ETag. Raises ObjectNotFound."""
         ...
 
     def head(self, key: str) -> StoredObject | None: ...
@@ -50,6 +50,14 @@ class StateStore(Protocol):
     def get_processed(self, source_key: str) -> dict[str, Any] | None: ...
 
     def put_processed(self, source_key: str, record: dict[str, Any]) -> None: ...
+
+    def get_processed_many(self, source_keys: list[str]) -> dict[str, dict[str, Any] | None]:
+        """get_processed for several objects, in as few calls as the store allows (None: never seen)."""
+        ...
+
+    def put_processed_many(self, records: dict[str, dict[str, Any]]) -> None:
+        """put_processed for several objects, in as few calls as the store allows."""
+        ...
 
     def mark_dirty(self, table: str, partitions: Iterable[tuple[str, str]]) -> None:
         """Record (event_date, repo) partitions of `table` that changed and need re-aggregation."""

@@ -100,10 +100,12 @@ class LocalDirStore:
                 if key.startswith(prefix):
                     yield StoredObject(key, path.stat().st_size, str(path.stat().st_mtime_ns))
 
-    def download(self, key: str, path: Path) -> dict[str, str]:
+    def download(self, key: str, path: Path, unless_etag: str | None = None) -> dict[str, str] | None:
         src = self.root / key
         if not src.is_file():
             raise ObjectNotFound(key)
+        if unless_etag is not None and self.head(key).etag == unless_etag:  # type: ignore[union-attr]
+            return None
         self.get_count += 1
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, path)
@@ -146,6 +148,12 @@ class FakeStateStore:
 
     def put_processed(self, source_key: str, record: dict[str, Any]) -> None:
         self.processed[source_key] = record
+
+    def get_processed_many(self, source_keys: list[str]) -> dict[str, dict[str, Any] | None]:
+        return {key: self.processed.get(key) for key in source_keys}
+
+    def put_processed_many(self, records: dict[str, dict[str, Any]]) -> None:
+        self.processed.update(records)
 
     def mark_dirty(self, table: str, partitions: Iterable[tuple[str, str]]) -> None:
         for event_date, repo in set(partitions):

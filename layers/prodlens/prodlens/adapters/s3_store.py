@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _DELETE_BATCH = 1000  # DeleteObjects limit
+_NOT_MODIFIED = 304  # a conditional GET whose ETag matched
 
 
 class S3ObjectStore:
@@ -44,15 +45,21 @@ class S3ObjectStore:
             raise translate(e, f"head s3://{self.bucket}/{key}") from e
         return StoredObject(key, head["ContentLength"], head["ETag"].strip('"'))
 
-    def download(self, key: str, path: Path) -> dict[str, str]:
-        """Stream the object to `path` (no full copy in memory) and return its user metadata."""
+    def download(self, key: str, path: Path, unless_etag: str | None = None) -> dict[str, str] | None:
+        """Stream the object to `path` (no full copy in memory) and return its user metadata, with `etag` and
+        `last_modified`. With `unless_etag`, a conditional GET: None, and nothing read, when that is its ETag."""
+        condition = {"IfNoneMatch": f'"{unless_etag}"'} if unless_etag else {}
         try:
-            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            response = self._s3.get_object(Bucket=self.bucket, Key=key, **condition)
             self.get_count += 1
             with path.open("wb") as out:
                 for chunk in response["Body"].iter_chunks(chunk_size=8 * 1024 * 1024):
                     out.write(chunk)
-        except (ClientError, BotoCoreError) as e:
+        except ClientError as e:
+            if unless_etag and e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == _NOT_MODIFIED:
+                return None
+            raise translate(e, f"get s3://{self.bucket}/{key}") from e
+        except BotoCoreError as e:
             raise translate(e, f"get s3://{self.bucket}/{key}") from e
         metadata = {k.lower(): v for k, v in response.get("Metadata", {}).items()}
         metadata["etag"] = response.get("ETag", "").strip('"')

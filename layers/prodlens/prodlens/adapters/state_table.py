@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,13 +13,16 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from prodlens.adapters.aws_errors import translate
-from prodlens.errors import CheckpointConflict
+from prodlens.errors import CheckpointConflict, StorageUnavailable
 from prodlens.ports import DirtyPartition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_TRANSACTION_ITEMS = 100  # TransactWriteItems limit
+_TRANSACTION_ITEMS = 100  # TransactWriteItems / TransactGetItems limit
+_BATCH_WRITE_ITEMS = 25  # BatchWriteItem limit
+_BATCH_ATTEMPTS = 5  # BatchWriteItem calls for one chunk while DynamoDB leaves items unprocessed
+_BACKOFF_S = 0.05
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -101,6 +105,47 @@ class DynamoStateStore:
             self._ddb.put_item(TableName=self.table_name, Item=_item(item))
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"put processed {source_key}") from e
+
+    def get_processed_many(self, source_keys: list[str]) -> dict[str, dict[str, Any] | None]:
+        """The processed-object records of several raw objects (None: never seen), strongly consistent, in one
+        TransactGetItems per 100 keys (which dynamodb:GetItem grants)."""
+        found: dict[str, dict[str, Any] | None] = {}
+        keys = list(dict.fromkeys(source_keys))
+        for start in range(0, len(keys), _TRANSACTION_ITEMS):
+            chunk = keys[start : start + _TRANSACTION_ITEMS]
+            gets = [
+                {"Get": {"TableName": self.table_name, "Key": _item({"pk": f"object#{key}", "sk": "state"})}}
+                for key in chunk
+            ]
+            try:
+                responses = self._ddb.transact_get_items(TransactItems=gets)["Responses"]
+            except (ClientError, BotoCoreError) as e:
+                raise translate(e, f"get processed ({len(chunk)} objects)") from e
+            for key, response in zip(chunk, responses, strict=True):  # in the order of the gets
+                found[key] = _plain(response["Item"]) if response.get("Item") else None
+        return found
+
+    def put_processed_many(self, records: dict[str, dict[str, Any]]) -> None:
+        """put_processed for several raw objects, in BatchWriteItem calls of 25. Items DynamoDB leaves unprocessed
+        (throttling) are sent again, backing off; still unprocessed after _BATCH_ATTEMPTS, StorageUnavailable."""
+        now = now_iso()
+        puts = [
+            {"PutRequest": {"Item": _item({**record, "pk": f"object#{key}", "sk": "state", "processed_at": now})}}
+            for key, record in records.items()
+        ]
+        for start in range(0, len(puts), _BATCH_WRITE_ITEMS):
+            pending = puts[start : start + _BATCH_WRITE_ITEMS]
+            for attempt in range(_BATCH_ATTEMPTS):
+                try:
+                    response = self._ddb.batch_write_item(RequestItems={self.table_name: pending})
+                except (ClientError, BotoCoreError) as e:
+                    raise translate(e, f"put processed ({len(pending)} objects)") from e
+                pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
+                if not pending:
+                    break
+                time.sleep(_BACKOFF_S * 2**attempt)
+            if pending:
+                raise StorageUnavailable(f"put processed: {len(pending)} items unprocessed, {_BATCH_ATTEMPTS} tries")
 
     # -- dirty partitions ------------------------------------------------------------------------
     def mark_dirty(self, table: str, partitions: Iterable[tuple[str, str]]) -> None:

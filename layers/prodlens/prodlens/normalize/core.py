@@ -583,16 +583,19 @@ def _write_small_objects(
     parsed = f"(SELECT 'row' AS kind, NULL AS check_reason, * FROM {_json_relation(tagged, columns)})"
     rate_relation = _json_relation(rates, _RATES_COLUMNS)
     projected = _projection("p.source_format", "p.source_key", parsed, rate_relation, extra=", p.pl_object")
-    keys = ("pl_object", *TRACES.partition_keys)
-    order = ", ".join(ident(c) for c in (*keys, *_TRACE_ORDER))
+    keys = TRACES.partition_keys
+    # one folder per file: the object and the partition values in one partition column, split again below (no
+    # value but the last holds a "/")
+    file_of = " || '/' || ".join(f"CAST({ident(c)} AS VARCHAR)" for c in ("pl_object", *keys))
+    order = ", ".join(ident(c) for c in ("pl_object", *keys, *_TRACE_ORDER))
     data = typed_select(TRACES.duckdb_columns().items())
-    select = f"SELECT {data}, {', '.join(keys)} FROM ({projected}) ORDER BY {order}"
+    select = f"SELECT {data}, {file_of} AS pl_file FROM ({projected}) ORDER BY {order}"
     held.preserve_order(True)
     name = objects[0][0].name if len(objects) == 1 else "objects"
     files: list[list[TableFile]] = [[] for _ in objects]
-    for partition, path, count in copy_partitioned(held.con, select, out_dir / TRACES.name, keys, name):
-        n = int(partition.pop("pl_object"))
-        files[n].append(TableFile(TRACES.name, partition, path, count))
+    for partition, path, count in copy_partitioned(held.con, select, out_dir / TRACES.name, ("pl_file",), name):
+        n, *values = partition["pl_file"].split("/", len(keys))
+        files[int(n)].append(TableFile(TRACES.name, dict(zip(keys, values, strict=True)), path, count))
     for (run, rows), written in zip(objects, files, strict=True):
         if sum(f.rows for f in written) != len(rows):
             raise RuntimeError(f"{run.source.key}: wrote {sum(f.rows for f in written)} rows, expected {len(rows)}")
@@ -821,7 +824,6 @@ def _prepare_document(
     document, its field-rule leaves announced; None for any other object (normalized on its own)."""
     if source.key.endswith(".gz") or source.path.stat().st_size > SMALL_OBJECT_BYTES:
         return None
-    workdir.mkdir(parents=True, exist_ok=True)
     run = _Run(source, workdir, limits, rules)
     try:
         detected, document = _detect(source.path, limits)

@@ -1,17 +1,21 @@
 """Normalize throughput and memory: seed JSONL and Claude Code JSONL, file -> Parquet, one core.
 
-    .venv/bin/python bench/bench_normalize.py            # full: 400k-line files + a 1 GB seed file
-    BENCH_QUICK=1 .venv/bin/python bench/bench_normalize.py   # CI: small files, no 1 GB case
+    .venv/bin/python bench/bench_normalize.py                 # 400k- and 1M-line files
+    BENCH_QUICK=1 .venv/bin/python bench/bench_normalize.py   # CI: small files
+    BENCH_BIG=1 .venv/bin/python bench/bench_normalize.py     # also the two 1 GB seed files (minutes)
 
 Each case runs in a fresh child process (so peak RSS is that case's own, from getrusage) with DuckDB
-threads=1: a small warm-up object, then the case three times (the 1 GB case once); the fastest run is
-reported. Prints a table: lines, rows, dead letters, wall and CPU seconds, rows/s on both, MB/s, peak RSS.
-On a shared machine the CPU-time figure is the one-core throughput; wall time includes waiting.
+threads=1: a small warm-up object, then the case three times (1M-line cases twice, 1 GB cases once); the
+fastest run is reported. Prints a table: lines, rows, dead letters, wall and CPU seconds, rows/s on both, MB/s,
+peak RSS. On a shared machine the CPU-time figure is the one-core throughput; wall time includes waiting.
 
 Seed cases (one bad line in 500): one partition; one repo over 14 days in time order (a proxy's log:
 partitions are runs of lines); 8 repos x 14 days in random order (112 interleaved partitions, the worst
-case for the partitioned write), also gzip-compressed and as a 1 GB object. The last lines say which cases
-meet the issue's 250,000 rows/s and compare each with a plain orjson loop.
+case for the partitioned write), also gzip-compressed. The 1M-line cases (and the 1 GB ones) are also copied
+bare, each in a child process of its own with the same settings (threads=1, memory_limit 256MB): DuckDB's
+read_json -> COPY ... (FORMAT PARQUET, PARTITION_BY (event_date, repo)), nothing else; `bare ratio` is the
+bare copy's CPU time over normalize's (1.0 = as fast as the bare copy; the goal is >= 0.5). The last lines say
+which cases meet the issue's 250,000 rows/s and compare each with a plain orjson loop.
 """
 
 from __future__ import annotations
@@ -139,6 +143,35 @@ def child(case: str, path: str, key: str, repeats: str) -> None:
     print(json.dumps({**best, "runs": len(runs), "peak_rss_mb": peak_rss_mb}))
 
 
+BARE_COPY = """
+COPY (
+    SELECT *, CAST(CAST(try_cast("timestamp" AS TIMESTAMPTZ) AS DATE) AS VARCHAR) AS event_date, metadata.repo AS repo
+    FROM read_json({path}, format='newline_delimited', ignore_errors=true)
+) TO {target} (FORMAT PARQUET, PARTITION_BY (event_date, repo))
+"""
+
+
+def bare_child(path: str, repeats: str) -> None:
+    """DuckDB's bare partitioned copy of the file in this process: read_json -> COPY PARTITION_BY, one thread."""
+    import duckdb
+
+    runs = []
+    for _ in range(int(repeats)):
+        with tempfile.TemporaryDirectory() as work:
+            con = duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
+            con.execute(f"SET temp_directory = '{work}/spill'; SET TimeZone = 'UTC'; SET enable_progress_bar = false")
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            start = time.perf_counter()
+            con.execute(BARE_COPY.format(path=f"'{path}'", target=f"'{work}/out'"))
+            elapsed = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            con.close()
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        runs.append({"seconds": elapsed, "cpu": cpu})
+    best = min(runs, key=lambda r: r["cpu"])
+    print(json.dumps({**best, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
 def orjson_loop_rate(path: Path) -> float:
     """The issue's yardstick: a plain Python loop that only calls orjson.loads on each line and reads one field."""
     import orjson
@@ -154,7 +187,7 @@ def orjson_loop_rate(path: Path) -> float:
     return seen / (time.process_time() - start)
 
 
-def run_case(case: str, path: Path, key: str, lines: int, repeats: int = 3) -> dict:
+def run_case(case: str, path: Path, key: str, lines: int, repeats: int = 3, bare: bool = False) -> dict:
     result = subprocess.run(
         [sys.executable, __file__, "--child", case, str(path), key, str(repeats)],
         capture_output=True,
@@ -164,6 +197,11 @@ def run_case(case: str, path: Path, key: str, lines: int, repeats: int = 3) -> d
     data = json.loads(result.stdout.strip().splitlines()[-1])
     data["lines"] = lines
     data["mb"] = path.stat().st_size / 1e6
+    if bare:
+        result = subprocess.run(
+            [sys.executable, __file__, "--bare", str(path), str(repeats)], capture_output=True, text=True, check=True
+        )
+        data["bare"] = json.loads(result.stdout.strip().splitlines()[-1])
     return data
 
 
@@ -172,8 +210,8 @@ TARGET_ROWS_PER_S = 250_000  # one core, seed JSONL file -> Parquet
 
 def main() -> None:
     quick = os.environ.get("BENCH_QUICK") == "1"
-    n = 40_000 if quick else 400_000
-    k = f"{n // 1000}k"
+    n, big = (40_000, 100_000) if quick else (400_000, 1_000_000)
+    k, m = f"{n // 1000}k", (f"{big // 1000}k" if big < 1_000_000 else f"{big // 1_000_000}M")
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -181,39 +219,54 @@ def main() -> None:
         lines = gen_seed(one, n, repos=1, days=1)
         yardstick = orjson_loop_rate(one)
         cases.append(run_case(f"seed {k}, 1 partition", one, "traces/bench/one.jsonl", lines))
-        log = root / "seed_chronological.jsonl"
-        lines = gen_seed(log, n, repos=1, days=14, chronological=True)
-        cases.append(run_case(f"seed {k}, 1 repo x 14 days", log, "traces/bench/log.jsonl", lines))
+        one.unlink()
         seed = root / "seed.jsonl"
         lines = gen_seed(seed, n)
-        cases.append(run_case(f"seed {k}, 112 partitions*", seed, "traces/bench/seed.jsonl", lines))
         gz = root / "seed.jsonl.gz"
         with seed.open("rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
             dst.write(src.read())
+        seed.unlink()
         cases.append(run_case(f"seed {k}.gz, 112 partitions*", gz, "traces/bench/seed.jsonl.gz", n))
+        gz.unlink()
         claude = root / "claude.jsonl"
         lines = gen_claude(claude, n)
         cases.append(run_case(f"claude code {k}", claude, "traces/claude/bench/s.jsonl", lines))
-        if not quick:
-            big = root / "big.jsonl"
-            lines = gen_seed(big, 0, target_bytes=1_000_000_000, repos=1, chronological=True)
-            cases.append(run_case("seed 1 GB, 1 repo x 14 days", big, "traces/bench/log.jsonl", lines, repeats=1))
-            lines = gen_seed(big, 0, target_bytes=1_000_000_000)
-            cases.append(run_case("seed 1 GB, 112 partitions*", big, "traces/bench/big.jsonl", lines, repeats=1))
+        claude.unlink()
+        log = root / "seed_chronological.jsonl"
+        lines = gen_seed(log, big, repos=1, days=14, chronological=True)
+        cases.append(run_case(f"seed {m}, 1 repo x 14 days", log, "traces/bench/log.jsonl", lines, 2, bare=True))
+        log.unlink()
+        seed = root / "seed_interleaved.jsonl"
+        lines = gen_seed(seed, big)
+        cases.append(run_case(f"seed {m}, 112 partitions*", seed, "traces/bench/seed.jsonl", lines, 2, bare=True))
+        seed.unlink()
+        if os.environ.get("BENCH_BIG") == "1" and not quick:
+            huge = root / "big.jsonl"
+            lines = gen_seed(huge, 0, target_bytes=1_000_000_000, repos=1, chronological=True)
+            cases.append(run_case("seed 1 GB, 1 repo x 14 days", huge, "traces/bench/log.jsonl", lines, 1, bare=True))
+            lines = gen_seed(huge, 0, target_bytes=1_000_000_000)
+            cases.append(run_case("seed 1 GB, 112 partitions*", huge, "traces/bench/big.jsonl", lines, 1, bare=True))
     header = (
         f"{'case':<30} {'lines':>9} {'rows':>9} {'dead':>6} {'wall s':>7} {'cpu s':>6} "
-        f"{'rows/s wall':>12} {'rows/s cpu':>11} {'MB/s':>6} {'peak RSS MB':>12}"
+        f"{'rows/s wall':>12} {'rows/s cpu':>11} {'MB/s':>6} {'peak RSS MB':>12} {'bare cpu s':>10} {'bare ratio':>10}"
     )
     print(header)
     print("-" * len(header))
     for c in cases:
+        bare = c.get("bare")
         print(
             f"{c['case']:<30} {c['lines']:>9} {c['rows']:>9} {c['dead_letters']:>6} {c['seconds']:>7.2f} "
             f"{c['cpu']:>6.2f} {c['read'] / c['seconds']:>12,.0f} {c['read'] / c['cpu']:>11,.0f} "
-            f"{c['mb'] / c['seconds']:>6.1f} {c['peak_rss_mb']:>12.0f}"
+            f"{c['mb'] / c['seconds']:>6.1f} {c['peak_rss_mb']:>12.0f} "
+            + (f"{bare['cpu']:>10.2f} {bare['cpu'] / c['cpu']:>10.2f}" if bare else f"{'':>10} {'':>10}")
         )
     print("* 8 repos x 14 days, lines in random order: DuckDB's PARTITION_BY writes the 112 partition files")
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} (rows/s cpu = rows per second of this process's CPU)")
+    print(
+        f"load average during the run: {os.getloadavg()[0]:.1f} (rows/s cpu = rows per second of this process's CPU; "
+        "bare ratio = CPU seconds of the bare copy / of normalize; its peak RSS: "
+        + ", ".join(f"{c['case']} {c['bare']['peak_rss_mb']:.0f} MB" for c in cases if c.get("bare"))
+        + ")"
+    )
     print(
         f"target: {TARGET_ROWS_PER_S:,} rows/s on one core; "
         + ", ".join(f"{c['case']}: {'met' if c['read'] / c['cpu'] >= TARGET_ROWS_PER_S else 'NOT met'}" for c in cases)
@@ -227,5 +280,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(*sys.argv[2:6])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--bare":
+        bare_child(*sys.argv[2:4])
     else:
         main()

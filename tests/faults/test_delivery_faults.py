@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError
-from prodlens.lake import parse_partition
+from prodlens.lake import parse_partition, source_id
 from prodlens.lake_engine import LocalEngine
 from prodlens.local.stack import FUNCTIONS, LocalStack, running
 from prodlens.local.stack import _clear_caches as clear_adapter_caches
@@ -664,68 +664,134 @@ def _client_error(code: str, operation: str) -> ClientError:
 
 
 class Faults:
-    """Fails chosen calls made while normalize works on chosen raw keys; `times` failures each (None: always)."""
+    """Fails chosen calls made for chosen raw keys while normalize works; `times` failures each (None: always).
 
-    def __init__(self, plan: dict[str, tuple[str, str, int | None]], raw_bucket: str) -> None:
-        self.plan = plan  # raw key -> (event suffix "s3.GetObject", error code or "ConnectTimeout", times)
-        self.raw_bucket = raw_bucket
-        self.current = ""
+    A plan names a call by what it does (CALLS): reading the raw object, writing a lake object, reading or writing
+    processed records, touching dirty marks, registering partitions. A call is made for the raw keys it names (an
+    object's GET, its lake objects by their source id, its processed record) or, for the marks and the catalog,
+    for the raw keys whose lake objects of that partition this invocation wrote or deleted. Normalize batches the
+    calls of an SQS batch's objects and redoes a failed shared call object by object, so a record may be reported
+    failed only when an injected error met a call made for it alone (`alone`)."""
+
+    CALLS = {
+        "raw.get": {"s3.GetObject"},
+        "lake.put": {"s3.PutObject"},
+        "state.read": {"dynamodb.TransactGetItems", "dynamodb.GetItem"},
+        "state.write": {"dynamodb.BatchWriteItem", "dynamodb.PutItem"},
+        "marks": {"dynamodb.UpdateItem", "dynamodb.TransactWriteItems"},
+        "catalog": {"glue.BatchCreatePartition"},
+    }
+
+    def __init__(self, plan: dict[str, tuple[str, str, int | None]], stack: LocalStack, keys: list[str]) -> None:
+        self.plan = plan  # raw key -> (call of CALLS, error code or "ConnectTimeout", times)
+        self.raw_bucket, self.lake_bucket = stack.raw_bucket, stack.lake_bucket
+        self.by_source = {source_id(key): key for key in keys}
         self.remaining = {key: times for key, (_, _, times) in plan.items()}
-        self.hit: set[str] = set()  # raw keys whose processing met an injected error in this invocation
+        self.writers: dict[tuple[str, ...], set[str]] = {}  # (table, partition or mark) -> raw keys, this invocation
+        self.alone: set[str] = set()  # raw keys whose own call (made for it alone) met an injected error
         self.injected = 0
-        self.attempts: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()  # invocations that delivered each planned key
 
     @property
     def events(self) -> list[str]:
-        return sorted(
-            {"before-parameter-build.s3.HeadObject"}
-            | {f"before-parameter-build.{call}" for call, _, _ in self.plan.values()}
-        )
+        return sorted({f"before-parameter-build.{call}" for calls in self.CALLS.values() for call in calls})
+
+    def invocation(self, keys: set[str]) -> None:
+        """A normalize invocation starts, for these raw keys."""
+        self.writers, self.alone = {}, set()
+        self.attempts.update(keys & set(self.plan))
+
+    def _lake_key(self, key: str) -> set[str]:
+        table = key.split("/", 1)[0]
+        raw = self.by_source.get(key.rsplit("/", 1)[-1].removesuffix(".parquet"), "")
+        if table in TABLES and TABLES[table].partition_keys and raw:
+            partition = parse_partition(table, key)
+            other = [k for k in TABLES[table].partition_keys if k != "event_date"]
+            mark = f"{partition.get('event_date', '')}#{partition[other[0]] if other else ''}"
+            self.writers.setdefault((table, *partition.values()), set()).add(raw)
+            self.writers.setdefault((f"dirty#{table}", mark), set()).add(raw)
+        return {raw} if raw else set()
+
+    def concerned(self, call: str, params: dict[str, Any]) -> set[str]:
+        """The raw keys a call is made for."""
+        if call.startswith("s3."):
+            keys = [o["Key"] for o in params["Delete"]["Objects"]] if call == "s3.DeleteObjects" else [params["Key"]]
+            if params["Bucket"] == self.raw_bucket:
+                return set(keys)
+            return set().union(*(self._lake_key(key) for key in keys))
+        if call == "glue.BatchCreatePartition":
+            table = params["TableName"]
+            return set().union(*(self.writers.get((table, *p["Values"]), set()) for p in params["PartitionInputList"]))
+        items = {
+            "dynamodb.GetItem": lambda: [params["Key"]],
+            "dynamodb.PutItem": lambda: [params["Item"]],
+            "dynamodb.UpdateItem": lambda: [params["Key"]],
+            "dynamodb.TransactGetItems": lambda: [i["Get"]["Key"] for i in params["TransactItems"]],
+            "dynamodb.TransactWriteItems": lambda: [i["Update"]["Key"] for i in params["TransactItems"]],
+            "dynamodb.BatchWriteItem": lambda: [
+                r["PutRequest"]["Item"] for requests in params["RequestItems"].values() for r in requests
+            ],
+        }[call]()
+        keys = set()
+        for item in items:
+            pk, sk = item["pk"]["S"], item["sk"]["S"]
+            if pk.startswith("object#"):
+                keys.add(pk.removeprefix("object#"))
+            elif pk.startswith("dirty#"):
+                keys |= self.writers.get((pk, sk), set())
+        return keys
 
     def __call__(self, event_name: str, params: dict[str, Any], **kwargs: Any) -> None:
-        if event_name == "before-parameter-build.s3.HeadObject" and params.get("Bucket") == self.raw_bucket:
-            self.current = params["Key"]  # normalize starts every raw object with a HEAD
-            if params["Key"] in self.plan:
-                self.attempts[params["Key"]] += 1
-        if self.current not in self.plan:
-            return
-        call, code, _ = self.plan[self.current]
-        if event_name != f"before-parameter-build.{call}" or self.remaining[self.current] == 0:
-            return
-        if self.remaining[self.current] is not None:
-            self.remaining[self.current] -= 1
+        call = event_name.removeprefix("before-parameter-build.")
+        if call in ("s3.PutObject", "s3.DeleteObjects") and params.get("Bucket") == self.lake_bucket:
+            self.concerned(call, params)  # whose partitions this invocation writes
+        planned = [
+            key
+            for key in sorted(self.concerned(call, params) & set(self.plan))
+            if call in self.CALLS[self.plan[key][0]] and self.remaining[key] != 0
+        ]
+        if not planned or (call == "s3.GetObject") != (params.get("Bucket") == self.raw_bucket):
+            return  # (a raw read is planned as raw.get; a GET of a lake object is no planned call)
+        key = planned[0]
+        if self.remaining[key] is not None:
+            self.remaining[key] -= 1
         self.injected += 1
-        self.hit.add(self.current)
+        concerned = self.concerned(call, params)
+        if len(concerned) == 1:
+            self.alone |= concerned
+        code = self.plan[key][1]
         if code == "ConnectTimeout":
             raise ConnectTimeoutError(endpoint_url="https://injected.example")
         raise _client_error(code, call.split(".")[1])
 
 
 class SqsFaults:
-    """Throttles the event source mapping's own SQS calls: the first receive of a drain, every 7th delete.
+    """Throttles the event source mapping's own SQS calls: the first receive of a drain, every 3rd batch delete.
 
-    A message whose delete is throttled stays in the queue although its object was processed: SQS delivers it
-    again (processing it again changes nothing), and if that was its last allowed receive it moves to the DLQ like a
-    failed one. `throttled_keys` are the raw keys of such messages (receipt handles mapped back to bodies)."""
+    The messages of a batch whose delete is throttled stay in the queue although their objects were processed: SQS
+    delivers them again (processing them again changes nothing), and a message whose last allowed receive that was
+    moves to the DLQ like a failed one. `throttled_keys` are the raw keys of such messages (receipt handles mapped
+    back to bodies)."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.injected = 0
         self.bodies: dict[str, str] = {}  # receipt handle -> message body, from every receive
-        self.deleting = ""  # the receipt handle of the delete being sent
+        self.deleting: list[str] = []  # the receipt handles of the batch delete being sent
         self.throttled_keys: set[str] = set()
 
     def __call__(self, event_name: str, **kwargs: Any) -> None:
         op = event_name.rsplit(".", 1)[1]
         self.calls[op] += 1
-        if (op == "ReceiveMessage" and self.calls[op] == 1) or (op == "DeleteMessage" and self.calls[op] % 7 == 0):
+        if (op == "ReceiveMessage" and self.calls[op] == 1) or (op == "DeleteMessageBatch" and self.calls[op] % 3 == 0):
             self.injected += 1
-            if op == "DeleteMessage":
-                self.throttled_keys.update(raw_keys(self.bodies.get(self.deleting, "{}")))
-            raise _client_error("ThrottlingException" if op == "DeleteMessage" else "ServiceUnavailable", op)
+            if op == "DeleteMessageBatch":
+                for handle in self.deleting:
+                    self.throttled_keys.update(raw_keys(self.bodies.get(handle, "{}")))
+            raise _client_error("ThrottlingException" if op == "DeleteMessageBatch" else "ServiceUnavailable", op)
 
     def delete_params(self, params: dict[str, Any], **kwargs: Any) -> None:
-        self.deleting = params["ReceiptHandle"]
+        self.deleting = [entry["ReceiptHandle"] for entry in params["Entries"]]
 
     def received(self, parsed: dict[str, Any], **kwargs: Any) -> None:
         for message in parsed.get("Messages", []):
@@ -757,54 +823,57 @@ def test_throttling_fails_only_the_affected_records_and_a_dlq_redrive_completes_
         )
     }
     plan = {
-        pick["acme-web.jsonl"]: ("s3.HeadObject", "SlowDown", 2),
-        pick["otlp/"]: ("s3.GetObject", "InternalError", 1),
-        pick["litellm/2026-09-20"]: ("s3.GetObject", "ConnectTimeout", 3),
-        pick["claude/"]: ("dynamodb.GetItem", "ProvisionedThroughputExceededException", 1),
-        pick["web/pulls"]: ("dynamodb.PutItem", "ThrottlingException", 2),
-        pick["api/commits/page-0003"]: ("dynamodb.UpdateItem", "ProvisionedThroughputExceededException", 1),
-        pick["api/issue_events"]: ("glue.BatchCreatePartition", "ThrottlingException", 1),
-        pick["acme-api.jsonl"]: ("s3.PutObject", "SlowDown", 4),  # some of its day objects written, then fails
+        pick["acme-web.jsonl"]: ("raw.get", "SlowDown", 2),
+        pick["otlp/"]: ("raw.get", "InternalError", 1),
+        pick["litellm/2026-09-20"]: ("raw.get", "ConnectTimeout", 3),
+        pick["claude/"]: ("state.read", "ProvisionedThroughputExceededException", 1),
+        pick["web/pulls"]: ("state.write", "ThrottlingException", 2),
+        pick["api/commits/page-0003"]: ("marks", "ProvisionedThroughputExceededException", 1),
+        pick["api/issue_events"]: ("catalog", "ThrottlingException", 1),
+        pick["acme-api.jsonl"]: ("lake.put", "SlowDown", 4),  # some of its day objects written, then fails
         # these never recover: they must reach the IngestDLQ after maxReceiveCount receives
-        pick["broken-upload"]: ("s3.PutObject", "ServiceUnavailable", None),
-        pick["litellm/2026-10-05"]: ("dynamodb.GetItem", "ThrottlingException", None),
-        pick["web/commits/page-0002"]: ("s3.HeadObject", "InternalError", None),
+        pick["broken-upload"]: ("lake.put", "ServiceUnavailable", None),
+        pick["litellm/2026-10-05"]: ("state.read", "ThrottlingException", None),
+        pick["web/commits/page-0002"]: ("raw.get", "InternalError", None),
     }
     persistent = {key for key, (_, _, times) in plan.items() if times is None}
     with running() as stack:
         stack.enable_notifications()
         uploaded = stack.upload_inputs(DEMO_INPUT)
-        faults = Faults(plan, stack.raw_bucket)
+        faults = Faults(plan, stack, files)
         sqs_faults = SqsFaults()
         invoke = stack.invoke
         checked = 0
 
         def checked_invoke(name: str, event: dict[str, Any]) -> Any:
-            # Every normalize invocation: exactly the records that met an injected error are reported failed
+            # Every normalize invocation: only records whose own call met an injected error are reported failed
             nonlocal checked
-            faults.hit = set()
+            if name != "normalize":
+                return invoke(name, event)
+            faults.invocation({key for r in event["Records"] for key in raw_keys(r["body"])})
             response = invoke(name, event)
-            if name == "normalize":
-                failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-                expected = {r["messageId"] for r in event["Records"] if set(raw_keys(r["body"])) & faults.hit}
-                assert failed == expected
-                checked += 1
+            failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+            allowed = {r["messageId"] for r in event["Records"] if set(raw_keys(r["body"])) & faults.alone}
+            assert failed <= allowed, "a record failed without an error of its own"
+            checked += 1
             return response
 
         stack.invoke = checked_invoke  # type: ignore[method-assign]
-        for op in ("ReceiveMessage", "DeleteMessage"):
+        for op in ("ReceiveMessage", "DeleteMessageBatch"):
             stack.sqs.meta.events.register(f"before-call.sqs.{op}", sqs_faults)
         stack.sqs.meta.events.register("after-call.sqs.ReceiveMessage", sqs_faults.received)
-        stack.sqs.meta.events.register("before-parameter-build.sqs.DeleteMessage", sqs_faults.delete_params)
+        stack.sqs.meta.events.register("before-parameter-build.sqs.DeleteMessageBatch", sqs_faults.delete_params)
         with boto_hooks(faults.events, faults):
             result = stack.drain_queue()
-        for op in ("ReceiveMessage", "DeleteMessage"):
+        for op in ("ReceiveMessage", "DeleteMessageBatch"):
             stack.sqs.meta.events.unregister(f"before-call.sqs.{op}", sqs_faults)
         stack.sqs.meta.events.unregister("after-call.sqs.ReceiveMessage", sqs_faults.received)
-        stack.sqs.meta.events.unregister("before-parameter-build.sqs.DeleteMessage", sqs_faults.delete_params)
+        stack.sqs.meta.events.unregister("before-parameter-build.sqs.DeleteMessageBatch", sqs_faults.delete_params)
         stack.invoke = invoke  # type: ignore[method-assign]
-        # Then every object that recovered was delivered; the others failed maxReceiveCount times, then left
+        # Then every planned fault was met, every object that recovered was delivered, and the others failed
+        # maxReceiveCount times, then left
         assert checked > 0 and sqs_faults.injected >= 2
+        assert all(faults.remaining[key] == 0 for key in plan if key not in persistent), faults.remaining
         assert result["failed"] >= len(persistent) * MAX_RECEIVE_COUNT
         assert {k: faults.attempts[k] for k in persistent} == dict.fromkeys(persistent, MAX_RECEIVE_COUNT)
         dead_lettered = stack.dead_lettered_messages()

@@ -59,6 +59,7 @@ def record_handler(record: SQSRecord, results: dict[str, Any]) -> list[dict[str,
     for key in object_keys(json.loads(record.body)):
         result = results[key]
         if isinstance(result, Exception):
+            logger.warning("object failed: its record is retried", source_key=key, exc_info=result)
             raise result
         outcomes.append(result)
     return outcomes

@@ -712,16 +712,17 @@ class Faults:
             self.writers.setdefault((f"dirty#{table}", mark), set()).add(raw)
         return {raw} if raw else set()
 
-    def concerned(self, call: str, params: dict[str, Any]) -> set[str]:
-        """The raw keys a call is made for."""
+    def concerned(self, call: str, params: dict[str, Any]) -> tuple[set[str], set[str]]:
+        """The raw keys a call may be made for, and those it is surely made for. A call naming raw keys (or their
+        lake objects) is made for them; a call on partitions (marks, catalog) may be made for any object that wrote
+        one of them, and surely for those that wrote all of them (the objects whose own call it may be)."""
         if call.startswith("s3."):
             keys = [o["Key"] for o in params["Delete"]["Objects"]] if call == "s3.DeleteObjects" else [params["Key"]]
-            if params["Bucket"] == self.raw_bucket:
-                return set(keys)
-            return set().union(*(self._lake_key(key) for key in keys))
+            named = set(keys) if params["Bucket"] == self.raw_bucket else set().union(*map(self._lake_key, keys))
+            return named, named
         if call == "glue.BatchCreatePartition":
-            table = params["TableName"]
-            return set().union(*(self.writers.get((table, *p["Values"]), set()) for p in params["PartitionInputList"]))
+            parts = [(params["TableName"], *p["Values"]) for p in params["PartitionInputList"]]
+            return self._writers(parts)
         items = {
             "dynamodb.GetItem": lambda: [params["Key"]],
             "dynamodb.PutItem": lambda: [params["Item"]],
@@ -732,22 +733,23 @@ class Faults:
                 r["PutRequest"]["Item"] for requests in params["RequestItems"].values() for r in requests
             ],
         }[call]()
-        keys = set()
-        for item in items:
-            pk, sk = item["pk"]["S"], item["sk"]["S"]
-            if pk.startswith("object#"):
-                keys.add(pk.removeprefix("object#"))
-            elif pk.startswith("dirty#"):
-                keys |= self.writers.get((pk, sk), set())
-        return keys
+        named = {i["pk"]["S"].removeprefix("object#") for i in items if i["pk"]["S"].startswith("object#")}
+        marks = [(i["pk"]["S"], i["sk"]["S"]) for i in items if i["pk"]["S"].startswith("dirty#")]
+        may, surely = self._writers(marks) if marks else (set(), set())
+        return named | may, named | surely
+
+    def _writers(self, parts: list[tuple[str, ...]]) -> tuple[set[str], set[str]]:
+        found = [self.writers.get(part, set()) for part in parts]
+        return set().union(*found), set.intersection(*found) if found else set()
 
     def __call__(self, event_name: str, params: dict[str, Any], **kwargs: Any) -> None:
         call = event_name.removeprefix("before-parameter-build.")
         if call in ("s3.PutObject", "s3.DeleteObjects") and params.get("Bucket") == self.lake_bucket:
             self.concerned(call, params)  # whose partitions this invocation writes
+        may, surely = self.concerned(call, params)
         planned = [
             key
-            for key in sorted(self.concerned(call, params) & set(self.plan))
+            for key in sorted(may & set(self.plan))
             if call in self.CALLS[self.plan[key][0]] and self.remaining[key] != 0
         ]
         if not planned or (call == "s3.GetObject") != (params.get("Bucket") == self.raw_bucket):
@@ -756,9 +758,8 @@ class Faults:
         if self.remaining[key] is not None:
             self.remaining[key] -= 1
         self.injected += 1
-        concerned = self.concerned(call, params)
-        if len(concerned) == 1:
-            self.alone |= concerned
+        if len(surely) == 1:
+            self.alone |= surely
         code = self.plan[key][1]
         if code == "ConnectTimeout":
             raise ConnectTimeoutError(endpoint_url="https://injected.example")

@@ -60,7 +60,7 @@ def _pipeline(args: argparse.Namespace) -> int:
     from prodlens.local.stack import run_pipeline
 
     with _functions_log_to_stderr():
-        summary = run_pipeline(Path(args.input), Path(args.lake))
+        summary = run_pipeline(Path(args.input), Path(args.lake), workers=args.workers)
     print(json.dumps(summary, sort_keys=True, default=str))
     return 0
 
@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pipeline", help="run the whole pipeline on the embedded local stack")
     p.add_argument("--input", required=True, help="folder whose files are dropped into the raw bucket")
     p.add_argument("--lake", required=True, help="local state folder (created; later runs continue from it)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="normalize worker processes, as concurrent Lambda invocations (default: one per core)",
+    )
     p.set_defaults(func=_pipeline)
 
     p = sub.add_parser("normalize", help="normalize local files to canonical Parquet and dead letters")

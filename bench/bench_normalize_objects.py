@@ -6,7 +6,9 @@
 LiteLLM's S3 logger writes one object per request, so a one-record object's CPU time is the cost that counts
 for it: each small case normalizes N objects of one record in one warm process (imports, DuckDB and the price
 table loaded once, as in a warm Lambda) and reports CPU and wall milliseconds per object. The large cases are
-one object of many records: LiteLLM payloads as JSON lines, and one OTLP export of many LLM spans.
+one object of many records: LiteLLM payloads as JSON lines, and one OTLP export of many LLM spans. `litellm-batch10`
+is the small LiteLLM case in SQS batches of 10 (normalize_objects: one rules query and one COPY per batch), as the
+normalize function reads them.
 Each case runs in a fresh child process with DuckDB threads=1; the fastest of three runs is reported.
 """
 
@@ -100,7 +102,7 @@ def write_case(case: str, folder: Path, count: int) -> list[tuple[str, Path]]:
     """(key, path) of the objects of one case."""
     rng = random.Random(5)
     objects = []
-    if case == "litellm-small":
+    if case in ("litellm-small", "litellm-batch10"):
         for n in range(count):
             path = folder / f"{n}.json"
             path.write_text(json.dumps(litellm_payload(rng, n)))
@@ -124,6 +126,7 @@ def write_case(case: str, folder: Path, count: int) -> list[tuple[str, Path]]:
 def child(case: str, count: str) -> None:
     from prodlens.models import SourceObject
     from prodlens.normalize import Limits, normalize_object
+    from prodlens.normalize.core import normalize_objects
 
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,9 +140,16 @@ def child(case: str, count: str) -> None:
             rows = 0
             before = resource.getrusage(resource.RUSAGE_SELF)
             start = time.perf_counter()
-            for n, (key, path) in enumerate(objects):
-                output = normalize_object(SourceObject(key, path, {}), root / f"out{attempt}-{n}", Limits(threads=1))
-                rows += output.counts.rows
+            if case == "litellm-batch10":  # an SQS batch of 10 objects, normalized together (normalize_objects)
+                for n in range(0, len(objects), 10):
+                    sources = [SourceObject(key, path, {}) for key, path in objects[n : n + 10]]
+                    for output in normalize_objects(sources, root / f"out{attempt}-{n}", Limits(threads=1)):
+                        rows += output.counts.rows  # type: ignore[union-attr]
+            else:
+                for n, (key, path) in enumerate(objects):
+                    source = SourceObject(key, path, {})
+                    output = normalize_object(source, root / f"out{attempt}-{n}", Limits(threads=1))
+                    rows += output.counts.rows
             elapsed = time.perf_counter() - start
             after = resource.getrusage(resource.RUSAGE_SELF)
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -150,7 +160,13 @@ def child(case: str, count: str) -> None:
 def main() -> None:
     quick = os.environ.get("BENCH_QUICK") == "1"
     small, large = (50, 5_000) if quick else (300, 50_000)
-    cases = [("litellm-small", small), ("otlp-small", small), ("litellm-lines", large), ("otlp-large", large)]
+    cases = [
+        ("litellm-small", small),
+        ("litellm-batch10", small),
+        ("otlp-small", small),
+        ("litellm-lines", large),
+        ("otlp-large", large),
+    ]
     results = []
     for case, count in cases:
         out = subprocess.run(

@@ -45,11 +45,10 @@ class Session:
         self.ordered: bool | None = None
 
     def configure(self, threads: int, memory_limit: str) -> None:
-        """An object's bounds (normalize.Limits); rows in any order until `preserve_order` says otherwise."""
+        """An object's bounds (normalize.Limits)."""
         if (threads, memory_limit) != (self.threads, self.memory_limit):
             self.con.execute(f"SET threads = {int(threads)}; SET memory_limit = {literal(memory_limit)}")
             self.threads, self.memory_limit = threads, memory_limit
-        self.preserve_order(False)
 
     def preserve_order(self, ordered: bool) -> None:
         """Writers keep insertion order (deterministic output with one thread); parsing need not."""
